@@ -1,0 +1,82 @@
+"""Colorize arbitrary images with a trained colorization run, as METHOD.md section 2 decodes them.
+
+Colors are predicted densely at the scale the network was trained at (the face crop resized to
+``data.image_size``), upsampled, and combined with the input's own full-resolution intensity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from proxytask import color
+from proxytask.checkpoint import latest_checkpoint, load_weights, WEIGHTS_FILE
+from proxytask.config import ConfigError, PretrainConfig, load_yaml
+from proxytask.data.images import decode_image
+from proxytask.files import write_atomic
+from proxytask.tasks import build_task
+from proxytask.tasks.colorization import Colorization
+from proxytask.train import CONFIG_FILE, FINAL_WEIGHTS
+
+MIN_WORKING_SIDE = 16
+
+
+def load_run(run_dir: Path, device: torch.device) -> tuple[PretrainConfig, torch.nn.Module]:
+    """Config and trained task of a run folder (final weights, else its latest checkpoint), in eval mode."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise ConfigError(f"--checkpoint {run_dir} is not a run folder (no {CONFIG_FILE})")
+    config = load_yaml(PretrainConfig, run_dir / CONFIG_FILE)
+    weights_path = run_dir / FINAL_WEIGHTS
+    if not weights_path.is_file():
+        found = latest_checkpoint(run_dir)
+        if found is None:
+            raise ConfigError(f"--checkpoint {run_dir} holds neither {FINAL_WEIGHTS} nor a checkpoint")
+        weights_path = found[1] / WEIGHTS_FILE
+    task = build_task(config)
+    task.load_state_dict(load_weights(weights_path))
+    return config, task.to(device).eval()
+
+
+def working_scale(config: PretrainConfig) -> float:
+    """Pixels of network input per pixel of the original picture (image_size / face-crop width)."""
+    left, _, right, _ = config.data.face_crop
+    return config.data.image_size / (right - left)
+
+
+@torch.no_grad()
+def colorize_rgb(task: Colorization, rgb: torch.Tensor, scale: float) -> torch.Tensor:
+    """(1, 3, H, W) in [0, 1] (color or gray) -> colorized (1, 3, H, W) with the same intensity."""
+    gray = color.intensity(rgb)
+    height, width = gray.shape[-2:]
+    size = (max(MIN_WORKING_SIDE, round(height * scale)), max(MIN_WORKING_SIDE, round(width * scale)))
+    small = F.interpolate(gray, size=size, mode="bilinear", antialias=True, align_corners=False)
+    hue, chroma = task.predict_dense(small)
+    angle = hue * color.TWO_PI
+    maps = torch.stack([torch.cos(angle), torch.sin(angle), chroma], dim=1)
+    maps = F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
+    hue_full = torch.remainder(torch.atan2(maps[:, 1], maps[:, 0]) / color.TWO_PI, 1.0)
+    return color.rgb_from_hue_chroma(hue_full, maps[:, 2].clamp(0, 1), gray[:, 0])
+
+
+def colorize_files(images: list[Path], run_dir: Path, out_dir: Path, scale: float | None = None) -> list[Path]:
+    """Write ``out_dir/<stem>.png`` for each input image; returns the written paths."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    config, task = load_run(run_dir, device)
+    if not isinstance(task, Colorization):
+        raise ConfigError(f"run {run_dir} trained task {config.task!r}, which does not predict colors")
+    scale = scale or working_scale(config)
+    written = []
+    for path in images:
+        pixels = decode_image(Path(path)).pixels
+        rgb = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).float().div(255.0).to(device)
+        result = colorize_rgb(task, rgb, scale)[0].permute(1, 2, 0).cpu().numpy()
+        out_path = Path(out_dir) / f"{Path(path).stem}.png"
+        picture = Image.fromarray(np.clip(result * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        write_atomic(out_path, lambda tmp, picture=picture: picture.save(tmp, format="PNG"))
+        written.append(out_path)
+    return written

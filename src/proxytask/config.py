@@ -1,0 +1,273 @@
+"""Typed settings for every command: dataclasses with defaults, YAML load/save, dotted overrides.
+
+One source of truth for each fact (bin count, face crop, split seed): the defaults below. A run
+saves its resolved settings as ``config.yaml`` so it can be reproduced and resumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from proxytask.files import write_text_atomic
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting has a wrong name, type or value; the message names the setting."""
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are preprocessed.
+
+    ``face_crop`` is (left, top, right, bottom) in pixels of the 250x250 LFW image, right/bottom
+    exclusive: the central 128x128 square, rows and columns 61..188 (PROTOCOL.md).
+    """
+
+    lfw: str | None = None
+    downstream: str = "lfw-politicians-7"
+    face_crop: tuple[int, int, int, int] = (61, 61, 189, 189)
+    image_size: int = 64
+    crop_size: int = 56
+    heldout_images: int = 64
+    workers: int = 2
+
+    def validate(self) -> None:
+        left, top, right, bottom = self.face_crop
+        if not (0 <= left < right and 0 <= top < bottom):
+            raise ConfigError(f"data.face_crop must be (left, top, right, bottom) with left < right and top < bottom, got {self.face_crop}")
+        if self.image_size < 8:
+            raise ConfigError(f"data.image_size must be at least 8 pixels, got {self.image_size}")
+        if not 8 <= self.crop_size <= self.image_size:
+            raise ConfigError(f"data.crop_size must be between 8 and data.image_size ({self.image_size}), got {self.crop_size}")
+        if self.heldout_images < 0 or self.workers < 1:
+            raise ConfigError("data.heldout_images must be >= 0 and data.workers >= 1")
+
+
+@dataclass
+class ModelConfig:
+    """The backbone: any timm model name with ``features_only`` support, or ``vgg_small``."""
+
+    backbone: str = "vgg_small"
+    batchnorm: bool = True
+
+    def validate(self) -> None:
+        if not self.backbone:
+            raise ConfigError("model.backbone must name a backbone, e.g. vgg_small, vgg16_bn, resnet18, resnet50")
+
+
+@dataclass
+class ColorizationConfig:
+    """Larsson et al. 2017 hue/chroma colorization (METHOD.md section 2)."""
+
+    bins: int = 32
+    samples_per_image: int = 128
+    border: int = 4
+    hue_weight: float = 5.0
+    target: str = "window"
+    window: int = 7
+    lightness_weighting: bool = False
+    head_width: int = 1024
+    head_dropout: float = 0.5
+
+    def validate(self) -> None:
+        if self.bins < 2:
+            raise ConfigError(f"colorization.bins must be >= 2, got {self.bins}")
+        if self.target not in ("onehot", "window"):
+            raise ConfigError(f"colorization.target must be 'onehot' or 'window', got {self.target!r}")
+        if self.window < 1 or self.window % 2 == 0:
+            raise ConfigError(f"colorization.window must be an odd number >= 1, got {self.window}")
+        if self.samples_per_image < 1 or self.border < 0:
+            raise ConfigError("colorization.samples_per_image must be >= 1 and colorization.border >= 0")
+        if not 0.0 <= self.head_dropout < 1.0:
+            raise ConfigError(f"colorization.head_dropout must be in [0, 1), got {self.head_dropout}")
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and learning-rate schedule (linear warm-up, then the schedule)."""
+
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_steps: int = 100
+    step_milestones: tuple[float, ...] = (0.5, 0.75, 0.875)
+
+    def validate(self) -> None:
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"optim.optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "step", "constant"):
+            raise ConfigError(f"optim.schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
+        if self.lr <= 0:
+            raise ConfigError(f"optim.lr must be positive, got {self.lr}")
+
+
+@dataclass
+class TrainConfig:
+    """Length and bookkeeping of a training run. ``batch_size`` is the global batch over all ranks."""
+
+    batch_size: int = 32
+    epochs: float = 2.0
+    max_steps: int | None = None
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 200
+    bf16: bool = True
+    channels_last: bool = True
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if self.epochs <= 0 and self.max_steps is None:
+            raise ConfigError("train.epochs must be positive (or set train.max_steps)")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"train.max_steps must be >= 1, got {self.max_steps}")
+        if self.checkpoint_every < 1 or self.log_every < 1:
+            raise ConfigError("train.checkpoint_every and train.log_every must be >= 1")
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a ``proxytask pretrain`` run needs."""
+
+    task: str = "colorization"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    colorization: ColorizationConfig = field(default_factory=ColorizationConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        for part in (self.data, self.model, self.colorization, self.optim, self.train):
+            part.validate()
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert a YAML or command-line value to the annotated type, or raise ConfigError naming ``where``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None or value == "null" or value == "none":
+            if type(None) in options:
+                return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, where)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0] if errors else f"{where}: cannot be {value!r}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], where) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} ({value!r})")
+        return tuple(_coerce(v, a, where) for v, a in zip(value, args))
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings, got {value!r}")
+        return from_dict(annotation, value, where)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if annotation in (int, float):
+        try:
+            number = float(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or (annotation is int and number != int(number)):
+            kind = "a whole number" if annotation is int else "a number"
+            raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+        return int(number) if annotation is int else number
+    if annotation is str:
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return str(value)
+    return value
+
+
+def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
+    """Build dataclass ``cls`` from a (possibly partial) mapping; unknown keys are an error."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - names)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(f"unknown setting {prefix}{unknown[0]}; known: {', '.join(sorted(names))}")
+    kwargs = {}
+    for name, value in values.items():
+        path = f"{where}.{name}" if where else name
+        kwargs[name] = _coerce(value, hints[name], path)
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain-data view of a config dataclass (tuples become lists), for YAML and JSON."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+    return plain(dataclasses.asdict(config))
+
+
+def apply_overrides(config: T, overrides: list[str]) -> T:
+    """Apply ``section.name=value`` strings (``--set``) to a config; returns a new validated config."""
+    values = to_dict(config)
+    for override in overrides:
+        if "=" not in override:
+            raise ConfigError(f"--set expects section.name=value, got {override!r}")
+        key, raw = override.split("=", 1)
+        node = values
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a section; sections: {', '.join(k for k, v in node.items() if isinstance(v, dict))}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(f"--set {key}: unknown setting; known here: {', '.join(sorted(node))}")
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else raw
+    result = from_dict(type(config), values)
+    result.validate()  # type: ignore[attr-defined]
+    return result
+
+
+def load_yaml(cls: type[T], path: Path) -> T:
+    """Read a config of type ``cls`` from a YAML file (missing keys take their defaults)."""
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    config = from_dict(cls, values)
+    config.validate()  # type: ignore[attr-defined]
+    return config
+
+
+def save_yaml(config: Any, path: Path) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    write_text_atomic(path, yaml.safe_dump(to_dict(config), sort_keys=False))

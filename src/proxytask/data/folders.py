@@ -1,0 +1,64 @@
+"""Image-folder sources: ``root/<class>/<image>`` for labeled tasks, any image tree for a pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxytask.data.images import IMAGE_SUFFIXES
+from proxytask.data.lfw import DataError
+
+
+@dataclass(frozen=True)
+class LabeledImages:
+    """A labeled image set: ``paths[i]`` has class ``labels[i]``, an index into ``class_names``."""
+
+    paths: list[Path]
+    labels: list[int]
+    class_names: list[str]
+
+    def class_counts(self) -> dict[str, int]:
+        """Number of images per class name."""
+        counts = {name: 0 for name in self.class_names}
+        for label in self.labels:
+            counts[self.class_names[label]] += 1
+        return counts
+
+
+def labeled_from_groups(groups: dict[str, list[Path]], source: str) -> LabeledImages:
+    """Build a labeled set from ``{class_name: files}``; every class needs at least one image."""
+    if not groups:
+        raise DataError(f"{source}: no classes selected")
+    for name, files in groups.items():
+        if not files:
+            raise DataError(f"{source}: class folder {name!r} holds no images")
+    names = sorted(groups)
+    paths = [f for name in names for f in groups[name]]
+    labels = [i for i, name in enumerate(names) for _ in groups[name]]
+    return LabeledImages(paths=paths, labels=labels, class_names=names)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def labeled_folder(root: Path) -> LabeledImages:
+    """Read ``root/<class>/<image>``; raise a clear error for a missing root or an empty class."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist")
+    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"image folder {root} has no class subfolders (expected root/<class>/<image>)")
+    return labeled_from_groups({c.name: _images_in(c) for c in classes}, str(root))
+
+
+def image_tree(root: Path) -> list[Path]:
+    """Every image file below ``root``, for an unlabeled pool."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist")
+    files = _images_in(root)
+    if not files:
+        raise DataError(f"image folder {root} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files

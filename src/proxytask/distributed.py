@@ -1,0 +1,49 @@
+"""Process-group set-up for runs under ``torchrun`` (gloo on CPU, NCCL on CUDA)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where this process runs: its rank among ``world_size`` and its device."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup() -> Context:
+    """Join the process group when started by ``torchrun`` (WORLD_SIZE > 1); else a single process."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        device = torch.device("cuda", local_rank)
+    else:
+        device = torch.device("cpu")
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Context(rank=rank, world_size=world_size, device=device)
+
+
+def barrier(context: Context) -> None:
+    """Wait for every rank (no-op in a single process)."""
+    if context.world_size > 1:
+        dist.barrier()
+
+
+def teardown(context: Context) -> None:
+    """Leave the process group."""
+    if context.world_size > 1 and dist.is_initialized():
+        dist.destroy_process_group()

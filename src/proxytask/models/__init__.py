@@ -1,0 +1,1 @@
+"""Backbones (one timm factory) and hypercolumn sampling."""

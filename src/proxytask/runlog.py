@@ -1,0 +1,42 @@
+"""Training logs: a CSV file and TensorBoard events in the run folder (written by rank 0 only)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from torch.utils.tensorboard import SummaryWriter
+
+LOG_COLUMNS = ("step", "epoch", "loss", "lr", "images_per_second")
+
+
+class RunLog:
+    """Append rows to ``log.csv`` (kept across resumes) and scalars to TensorBoard under ``tb/``."""
+
+    def __init__(self, run_dir: Path, resume_step: int = 0) -> None:
+        self.path = run_dir / "log.csv"
+        rows = []
+        if self.path.is_file() and resume_step > 0:
+            with open(self.path, newline="") as handle:
+                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= resume_step]
+        with open(self.path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.tensorboard = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=resume_step or None)
+
+    def write(self, step: int, epoch: float, loss: float, lr: float, images_per_second: float) -> None:
+        with open(self.path, "a", newline="") as handle:
+            csv.writer(handle).writerow([step, f"{epoch:.4f}", f"{loss:.6f}", f"{lr:.6g}", f"{images_per_second:.2f}"])
+        self.tensorboard.add_scalar("train/loss", loss, step)
+        self.tensorboard.add_scalar("train/lr", lr, step)
+        self.tensorboard.add_scalar("train/images_per_second", images_per_second, step)
+
+    def close(self) -> None:
+        self.tensorboard.close()
+
+
+def read_log(run_dir: Path) -> list[dict[str, float]]:
+    """Rows of a run's ``log.csv`` as numbers."""
+    with open(run_dir / "log.csv", newline="") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]

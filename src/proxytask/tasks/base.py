@@ -1,0 +1,49 @@
+"""What every proxy task provides: how a batch becomes (inputs, targets), its head, its loss."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from proxytask.data.batches import BatchRandom
+from proxytask.models.backbones import Backbone
+
+
+class ProxyTask(nn.Module, ABC):
+    """A backbone plus a task head. ``forward(inputs, targets)`` returns the loss, so the whole
+    task can be wrapped in DistributedDataParallel.
+
+    Class attributes:
+        name: the ``--task`` name.
+        input_channels: channels the backbone sees (1 for intensity, 3 for RGB).
+        needs_color: grayscale pictures are left out of the training images.
+    """
+
+    name: ClassVar[str]
+    input_channels: ClassVar[int]
+    needs_color: ClassVar[bool] = False
+
+    def __init__(self, backbone: Backbone) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    @abstractmethod
+    def make_batch(self, images: torch.Tensor, rng: BatchRandom) -> tuple[Any, Any]:
+        """Turn augmented images (B, 3, H, W) in [0, 1] into (inputs, targets); no parameters used."""
+
+    @abstractmethod
+    def forward(self, inputs: Any, targets: Any) -> torch.Tensor:
+        """The scalar loss of a batch."""
+
+    @abstractmethod
+    @torch.no_grad()
+    def visualize(self, images: torch.Tensor) -> tuple[list[tuple[str, torch.Tensor]], dict[str, float]]:
+        """Show what the task predicts on held-out images (B, 3, H, W).
+
+        Returns:
+            panels: (title, (B, 3, H, W) in [0, 1]) columns for the gallery;
+            metrics: held-out numbers for ``metrics.json``.
+        """

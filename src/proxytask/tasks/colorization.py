@@ -1,0 +1,163 @@
+"""Colorization as a proxy task, as Larsson, Maire and Shakhnarovich (CVPR 2017) do it.
+
+The network sees intensity (mean of RGB) and predicts, at 128 sparsely sampled pixels per image,
+histograms of hue and chroma over 32 uniform bins from the hypercolumn at that pixel. Loss:
+``KL_chroma + lambda_H * chroma_true * KL_hue`` with lambda_H = 5 (METHOD.md section 2).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from proxytask import color
+from proxytask.config import ColorizationConfig
+from proxytask.data.batches import BatchRandom
+from proxytask.models.backbones import Backbone
+from proxytask.models.hypercolumn import dense_points, pixel_points, sample_hypercolumns
+from proxytask.tasks.base import ProxyTask
+
+# Points per forward pass of the head when predicting every pixel (bounds memory).
+DENSE_CHUNK = 16384
+
+
+class ColorizationHead(nn.Module):
+    """Hypercolumn (B, P, C) -> hue and chroma logits, each (B, P, bins)."""
+
+    def __init__(self, in_features: int, width: int, bins: int, dropout: float) -> None:
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(in_features, width), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        self.hue = nn.Linear(width, bins)
+        self.chroma = nn.Linear(width, bins)
+
+    def forward(self, hypercolumns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.trunk(hypercolumns)
+        return self.hue(hidden), self.chroma(hidden)
+
+
+def network_input(gray: torch.Tensor) -> torch.Tensor:
+    """Intensity in [0, 1] -> the centered network input in [-1, 1], same shape."""
+    return gray * 2.0 - 1.0
+
+
+def gather_points(maps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Values of per-pixel maps at integer pixels: (B, C, H, W), rows/cols (B, P) -> (B, P, C)."""
+    flat = (rows * maps.shape[-1] + cols).unsqueeze(1).expand(-1, maps.shape[1], -1)
+    return maps.flatten(2).gather(2, flat).transpose(1, 2)
+
+
+def hue_chroma_loss(hue_logits: torch.Tensor, chroma_logits: torch.Tensor, hue_target: torch.Tensor,
+                    chroma_target: torch.Tensor, chroma_true: torch.Tensor, chroma_weight: torch.Tensor,
+                    hue_weight: float) -> torch.Tensor:
+    """``mean(w * KL(chroma) + hue_weight * chroma_true * KL(hue))`` over all sampled points.
+
+    Args:
+        hue_logits, chroma_logits: (B, P, K) predictions.
+        hue_target, chroma_target: (B, P, K) target histograms (one-hot or windowed).
+        chroma_true: (B, P) true chroma at each point, gating the hue term.
+        chroma_weight: (B, P) weight of the chroma term (1, or the lightness weighting).
+    """
+    kl_chroma = F.kl_div(F.log_softmax(chroma_logits.float(), -1), chroma_target, reduction="none").sum(-1)
+    kl_hue = F.kl_div(F.log_softmax(hue_logits.float(), -1), hue_target, reduction="none").sum(-1)
+    return (chroma_weight * kl_chroma + hue_weight * chroma_true * kl_hue).mean()
+
+
+def lightness_weight(lightness: torch.Tensor) -> torch.Tensor:
+    """``min(1, 3 L, 3 (1 - L))``: near-black and near-white pixels count less."""
+    return torch.minimum(torch.ones_like(lightness), torch.minimum(3.0 * lightness, 3.0 * (1.0 - lightness)))
+
+
+class Colorization(ProxyTask):
+    """Hue/chroma colorization with a sparse hypercolumn head."""
+
+    name = "colorization"
+    input_channels = 1
+    needs_color = True
+
+    def __init__(self, backbone: Backbone, config: ColorizationConfig) -> None:
+        super().__init__(backbone)
+        self.config = config
+        self.head = ColorizationHead(1 + sum(backbone.channels), config.head_width, config.bins, config.head_dropout)
+
+    def make_batch(self, images: torch.Tensor, rng: BatchRandom):
+        """(B, 3, H, W) RGB -> inputs (intensity (B, 1, H, W), points (B, P, 2)) and targets
+        (hue hist (B, P, K), chroma hist (B, P, K), true chroma (B, P), chroma weight (B, P))."""
+        cfg = self.config
+        _, _, height, width = images.shape
+        if min(height, width) <= 2 * cfg.border:
+            raise ValueError(f"colorization.border={cfg.border} leaves no pixels to sample in {height}x{width} images")
+        gray = color.intensity(images)
+        hue, chroma = color.hue_chroma(images)
+        draws = rng.rand(cfg.samples_per_image, 2)
+        rows = cfg.border + (draws[..., 0] * (height - 2 * cfg.border)).long()
+        cols = cfg.border + (draws[..., 1] * (width - 2 * cfg.border)).long()
+        window = cfg.window if cfg.target == "window" else 1
+        hue_hist = color.point_histograms(color.quantize(hue, cfg.bins), rows, cols, cfg.bins, window)
+        chroma_hist = color.point_histograms(color.quantize(chroma, cfg.bins), rows, cols, cfg.bins, window)
+        chroma_true, lightness = gather_points(torch.stack([chroma, gray[:, 0]], dim=1), rows, cols).unbind(-1)
+        chroma_weight = lightness_weight(lightness) if cfg.lightness_weighting else torch.ones_like(lightness)
+        inputs = (gray, pixel_points(rows, cols, height, width))
+        targets = (hue_hist, chroma_hist, chroma_true, chroma_weight)
+        return inputs, targets
+
+    def predict(self, gray: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Intensity (B, 1, H, W) and points (B, P, 2) -> hue and chroma logits, (B, P, K) each."""
+        net_in = network_input(gray)
+        levels = [net_in, *self.backbone(net_in)]
+        return self.head(sample_hypercolumns(levels, points))
+
+    def forward(self, inputs, targets) -> torch.Tensor:
+        gray, points = inputs
+        hue_logits, chroma_logits = self.predict(gray, points)
+        return hue_chroma_loss(hue_logits, chroma_logits, *targets, hue_weight=self.config.hue_weight)
+
+    @torch.no_grad()
+    def predict_dense(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hue and chroma at every pixel, decoded from the histograms: (B, 1, H, W) -> (B, H, W) each."""
+        batch, _, height, width = gray.shape
+        net_in = network_input(gray)
+        levels = [net_in, *self.backbone(net_in)]
+        points = dense_points(height, width, batch, gray.device)
+        hues, chromas = [], []
+        for start in range(0, points.shape[1], DENSE_CHUNK):
+            hue_logits, chroma_logits = self.head(sample_hypercolumns(levels, points[:, start:start + DENSE_CHUNK]))
+            hue, chroma = color.decode_hue_chroma(hue_logits.float().softmax(-1), chroma_logits.float().softmax(-1))
+            hues.append(hue)
+            chromas.append(chroma)
+        return torch.cat(hues, 1).view(batch, height, width), torch.cat(chromas, 1).view(batch, height, width)
+
+    @torch.no_grad()
+    def colorize(self, gray: torch.Tensor) -> torch.Tensor:
+        """Intensity (B, 1, H, W) -> colorized RGB (B, 3, H, W) keeping the input's intensity."""
+        hue, chroma = self.predict_dense(gray)
+        return color.rgb_from_hue_chroma(hue, chroma, gray[:, 0])
+
+    @torch.no_grad()
+    def heldout_losses(self, images: torch.Tensor, seed: int = 0) -> dict[str, float]:
+        """Loss on held-out images (B, 3, H, W), and the loss of the best constant prediction.
+
+        The constant is each target's mean histogram over these very points (chroma-weighted for
+        hue): no input-blind predictor does better, so a loss below it shows that the network reads
+        the picture rather than predicting the average face color.
+        """
+        (gray, points), targets = self.make_batch(images, BatchRandom(seed, 0, images.shape[0], device=images.device))
+        hue_t, chroma_t, chroma_true, chroma_w = targets
+        model_loss = self((gray, points), targets).item()
+        hue_prior = (hue_t * chroma_true.unsqueeze(-1)).sum((0, 1)) / chroma_true.sum().clamp(min=1e-8)
+        chroma_prior = (chroma_t * chroma_w.unsqueeze(-1)).sum((0, 1)) / chroma_w.sum().clamp(min=1e-8)
+        constant = [prior.clamp(min=1e-8).log().expand_as(hue_t) for prior in (hue_prior, chroma_prior)]
+        prior_loss = hue_chroma_loss(*constant, *targets, hue_weight=self.config.hue_weight).item()
+        return {"heldout_loss": model_loss, "heldout_loss_constant": prior_loss}
+
+    @torch.no_grad()
+    def visualize(self, images: torch.Tensor):
+        gray = color.intensity(images)
+        colorized = self.colorize(gray)
+        gray_rgb = gray.expand(-1, 3, -1, -1)
+        metrics = {
+            "psnr_colorized": color.psnr(colorized, images).mean().item(),
+            "psnr_gray": color.psnr(gray_rgb, images).mean().item(),
+            **self.heldout_losses(images),
+        }
+        return [("intensity", gray_rgb), ("predicted", colorized), ("true", images)], metrics

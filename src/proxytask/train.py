@@ -1,0 +1,279 @@
+"""The pretraining loop: one process or many under ``torchrun``, checkpoints, resume, logs, gallery.
+
+Flow: LFW pool -> image cache -> held-out split -> per-step batches (crop, flip) -> task
+(inputs, targets) -> loss -> optimizer -> checkpoint; at the end the task's gallery and metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from proxytask import distributed
+from proxytask.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
+from proxytask.config import ConfigError, OptimConfig, PretrainConfig, load_yaml, save_yaml
+from proxytask.data.batches import BatchRandom, StepSampler, random_crop_flip, to_float
+from proxytask.data.cache import load_cache
+from proxytask.data.lfw import locate_lfw
+from proxytask.data.selection import select
+from proxytask.files import write_json_atomic, write_text_atomic
+from proxytask.gallery import save_gallery
+from proxytask.runlog import RunLog, read_log
+from proxytask.tasks import TASKS, build_task
+from proxytask.tasks.base import ProxyTask
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.json"
+FINAL_WEIGHTS = "model.safetensors"
+# Steps left out of the overall images/s figure (start-up, first allocations).
+WARMUP_STEPS_UNTIMED = 3
+
+
+@dataclass(frozen=True)
+class PoolImages:
+    """Pretraining images as (N, S, S, 3) uint8 tensors, and how the pool was filtered."""
+
+    train: torch.Tensor
+    heldout: torch.Tensor
+    counts: dict[str, int]
+    skipped: list[tuple[str, str]]
+
+
+def load_pool(config: PretrainConfig, needs_color: bool, context: distributed.Context) -> PoolImages:
+    """Find LFW, cache the pool (rank 0 first, the others then map it), hold out gallery images."""
+    data = config.data
+    if context.is_main:
+        selection = select(data.downstream, locate_lfw(data.lfw))
+        cache = load_cache(selection.pool, data.face_crop, data.image_size, data.workers)
+    distributed.barrier(context)
+    if not context.is_main:
+        selection = select(data.downstream, locate_lfw(data.lfw))
+        cache = load_cache(selection.pool, data.face_crop, data.image_size, data.workers)
+    keep = cache.usable & ~cache.is_gray if needs_color else cache.usable
+    rows = np.flatnonzero(keep)
+    if len(rows) <= data.heldout_images:
+        raise ConfigError(f"the pool has {len(rows)} usable images, not more than data.heldout_images={data.heldout_images}")
+    heldout = np.sort(np.random.default_rng(config.train.seed).choice(rows, data.heldout_images, replace=False))
+    train = np.setdiff1d(rows, heldout)
+    counts = {
+        "pool_images": len(cache.paths),
+        "images_skipped": len(cache.skipped),
+        "images_gray_excluded": int((cache.usable & cache.is_gray).sum()) if needs_color else 0,
+        "heldout_images": len(heldout),
+        "train_images": len(train),
+    }
+    return PoolImages(torch.from_numpy(cache.pixels[train]), torch.from_numpy(cache.pixels[heldout]), counts, cache.skipped)
+
+
+def make_optimizer(parameters, optim: OptimConfig) -> torch.optim.Optimizer:
+    """SGD with momentum, or AdamW, as configured."""
+    if optim.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
+    return torch.optim.AdamW(parameters, lr=optim.lr, weight_decay=optim.weight_decay)
+
+
+def lr_factor(step: int, total_steps: int, optim: OptimConfig) -> float:
+    """Learning-rate multiplier at ``step``: linear warm-up, then cosine, step (x0.1) or constant."""
+    warmup = min(optim.warmup_steps, max(total_steps - 1, 0))
+    if step < warmup:
+        return (step + 1) / warmup
+    if optim.schedule == "cosine":
+        progress = (step - warmup) / max(total_steps - warmup, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    if optim.schedule == "step":
+        return 0.1 ** sum(step >= fraction * total_steps for fraction in optim.step_milestones)
+    return 1.0
+
+
+def augment(batch: torch.Tensor, crop: int, rng: BatchRandom, device: torch.device,
+            memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+    """Cached rows (B, S, S, 3) uint8 -> random crop and flip on ``device``, (B, 3, crop, crop) in [0, 1]."""
+    cropped = random_crop_flip(batch.to(device, non_blocking=True), crop, rng)
+    return to_float(cropped).contiguous(memory_format=memory_format)
+
+
+def train_step(model: torch.nn.Module, task: ProxyTask, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+               rng: BatchRandom, amp: torch.autocast) -> torch.Tensor:
+    """One optimizer step on augmented images; ``model`` is the task or its DDP wrapper. Returns the loss."""
+    inputs, targets = task.make_batch(images, rng)
+    with amp:
+        loss = model(inputs, targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def prepare_run_folder(config: PretrainConfig, run_dir: Path, resume: bool) -> PretrainConfig:
+    """Check the run folder against ``--resume`` and return the config to run with.
+
+    A resumed run keeps the settings it was started with, except its length (``train.epochs``,
+    ``train.max_steps``), which may be extended.
+    """
+    saved = run_dir / CONFIG_FILE
+    if resume:
+        if not saved.is_file():
+            raise ConfigError(f"--resume: {run_dir} holds no {CONFIG_FILE}; it is not a run folder")
+        original = load_yaml(PretrainConfig, saved)
+        original.train.epochs = config.train.epochs
+        original.train.max_steps = config.train.max_steps
+        return original
+    if saved.is_file():
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out")
+    return config
+
+
+def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
+    """Run (or resume) a pretraining run in ``run_dir``; returns the metrics written to metrics.json."""
+    context = distributed.setup()
+    try:
+        return _pretrain(config, Path(run_dir), resume, context)
+    finally:
+        distributed.teardown(context)
+
+
+def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: distributed.Context) -> dict[str, float]:
+    config.validate()
+    config = prepare_run_folder(config, run_dir, resume)
+    distributed.barrier(context)  # every rank has checked the folder before rank 0 writes into it
+    if context.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_yaml(config, run_dir / CONFIG_FILE)
+    torch.manual_seed(config.train.seed)
+    if config.task not in TASKS:
+        raise ConfigError(f"unknown task {config.task!r}; available: {', '.join(sorted(TASKS))}")
+    pool = load_pool(config, TASKS[config.task].needs_color, context)
+    if context.is_main:
+        _record_pool(run_dir, pool)
+
+    device = context.device
+    on_cuda = device.type == "cuda"
+    task = build_task(config).to(device)
+    memory_format = torch.channels_last if on_cuda and config.train.channels_last else torch.contiguous_format
+    task = task.to(memory_format=memory_format)
+    model: torch.nn.Module = task
+    if context.world_size > 1:
+        if on_cuda:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = DistributedDataParallel(model, device_ids=[device.index] if on_cuda else None)
+    optimizer = make_optimizer(model.parameters(), config.optim)
+
+    sampler = StepSampler(len(pool.train), config.train.batch_size, config.train.seed, context.rank, context.world_size)
+    total_steps = config.train.max_steps or max(1, math.ceil(config.train.epochs * sampler.steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, config.optim))
+
+    start_step = 0
+    found = latest_checkpoint(run_dir) if resume else None
+    if found is not None:
+        start_step, folder = found
+        weights, state = load_checkpoint(folder)  # optimizer state follows the parameters' device
+        task.load_state_dict(weights)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_cpu"])
+        if on_cuda and "rng_cuda" in state:
+            torch.cuda.set_rng_state(state["rng_cuda"])
+        if context.is_main:
+            log.info("resuming %s from step %d", run_dir, start_step)
+
+    run_log = RunLog(run_dir, start_step) if context.is_main else None
+    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda and config.train.bf16)
+    model.train()
+    window_losses: list[torch.Tensor] = []
+    timed_images, timed_since = 0, None
+    window_start = time.perf_counter()
+    window_images = 0
+    bar = tqdm(total=total_steps, initial=start_step, unit="step", desc=f"pretrain {config.task}", disable=not context.is_main, dynamic_ncols=True)
+    step = start_step
+    for step, local_rows in sampler.batches(start_step):
+        if step >= total_steps:
+            break
+        rng = BatchRandom(config.train.seed, step, config.train.batch_size, context.rank, context.world_size, device)
+        images = augment(pool.train[torch.from_numpy(local_rows)], config.data.crop_size, rng, device, memory_format)
+        loss = train_step(model, task, optimizer, images, rng, amp)
+        scheduler.step()
+        window_losses.append(loss)
+        window_images += config.train.batch_size
+        if step - start_step == WARMUP_STEPS_UNTIMED:
+            timed_since, timed_images = time.perf_counter(), 0
+        elif timed_since is not None:
+            timed_images += config.train.batch_size
+        done = step + 1
+        if done % config.train.log_every == 0 or done == total_steps:
+            mean_loss = torch.stack(window_losses).mean()
+            if context.world_size > 1:
+                torch.distributed.all_reduce(mean_loss, op=torch.distributed.ReduceOp.AVG)
+            now = time.perf_counter()
+            rate = window_images / max(now - window_start, 1e-9)
+            if run_log is not None:
+                run_log.write(done, done / sampler.steps_per_epoch, mean_loss.item(), scheduler.get_last_lr()[0], rate)
+                bar.set_postfix(loss=f"{mean_loss.item():.4f}", img_s=f"{rate:.1f}")
+            window_losses, window_images, window_start = [], 0, now
+        bar.update(1)
+        if context.is_main and (done % config.train.checkpoint_every == 0 or done == total_steps):
+            _save(run_dir, done, task, optimizer, scheduler)
+    bar.close()
+
+    metrics: dict[str, float] = {}
+    if context.is_main:
+        assert run_log is not None
+        run_log.close()
+        elapsed = time.perf_counter() - timed_since if timed_since is not None else 0.0
+        metrics = _finish(run_dir, config, task, pool, device, timed_images / elapsed if elapsed > 0 else float("nan"), total_steps)
+    distributed.barrier(context)
+    return metrics
+
+
+def _save(run_dir: Path, step: int, task: ProxyTask, optimizer, scheduler) -> None:
+    state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
+             "rng_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["rng_cuda"] = torch.cuda.get_rng_state()
+    save_checkpoint(run_dir, step, task.state_dict(), state)
+
+
+def _record_pool(run_dir: Path, pool: PoolImages) -> None:
+    write_json_atomic(run_dir / "data.json", pool.counts)
+    if pool.skipped:
+        write_text_atomic(run_dir / "skipped.txt", "".join(f"{path}\t{reason}\n" for path, reason in pool.skipped))
+        log.warning("skipped %d unusable image files (listed in %s)", len(pool.skipped), run_dir / "skipped.txt")
+    if pool.counts["images_gray_excluded"]:
+        log.info("left %d grayscale pictures out of the colorization targets", pool.counts["images_gray_excluded"])
+
+
+def _finish(run_dir: Path, config: PretrainConfig, task: ProxyTask, pool: PoolImages, device: torch.device,
+            images_per_second: float, total_steps: int) -> dict[str, float]:
+    """Final weights, gallery on held-out images, metrics.json."""
+    save_weights(task.state_dict(), run_dir / FINAL_WEIGHTS)
+    task.eval()
+    heldout = to_float(pool.heldout.to(device))
+    panels, heldout_metrics = task.visualize(heldout)
+    save_gallery(panels, run_dir / "gallery.png", title=f"{config.task}: held-out pool images")
+    rows = read_log(run_dir)
+    previous = json.loads((run_dir / METRICS_FILE).read_text()) if (run_dir / METRICS_FILE).is_file() else {}
+    metrics = {
+        "task": config.task,
+        "backbone": config.model.backbone,
+        "steps": total_steps,
+        "epochs": total_steps * config.train.batch_size / len(pool.train),
+        "loss_first": rows[0]["loss"],
+        "loss_last": rows[-1]["loss"],
+        **heldout_metrics,
+        # A resumed run that only wrote its final step keeps the throughput it measured before.
+        "images_per_second": images_per_second if math.isfinite(images_per_second) else previous.get("images_per_second", float("nan")),
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        **pool.counts,
+    }
+    write_json_atomic(run_dir / METRICS_FILE, metrics)
+    return metrics

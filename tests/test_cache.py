@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from proxytask.data import cache as cache_module
+from proxytask.data.cache import load_cache
+from proxytask.data.lfw import DataError
+from tests.conftest import face_image
+
+CROP = (61, 61, 189, 189)
+
+
+@pytest.fixture
+def mixed_files(tmp_path):
+    """Two good faces, a gray one, an empty file, a text file and a truncated JPEG."""
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"good{i}.jpg")
+        face_image(i).save(files[-1])
+    files.append(tmp_path / "gray.jpg")
+    face_image(9).convert("L").save(files[-1])
+    files.append(tmp_path / "empty.jpg")
+    files[-1].write_bytes(b"")
+    files.append(tmp_path / "notes.jpg")
+    files[-1].write_text("not an image")
+    files.append(tmp_path / "truncated.jpg")
+    face_image(3).save(files[-1])
+    files[-1].write_bytes(files[-1].read_bytes()[:500])
+    return files
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cache_skips_and_lists_bad_files_and_flags_gray(mixed_files, workers):
+    cache = load_cache(mixed_files, CROP, 16, workers=workers)
+    assert cache.pixels.shape == (6, 16, 16, 3)
+    assert cache.usable.tolist() == [True, True, True, False, False, False]
+    assert cache.is_gray.tolist()[:3] == [False, False, True]
+    assert sorted(p.rsplit("/", 1)[-1] for p, _ in cache.skipped) == ["empty.jpg", "notes.jpg", "truncated.jpg"]
+    assert all(reason for _, reason in cache.skipped)
+
+
+def test_cached_pixels_equal_direct_decoding(mixed_files):
+    from proxytask.data.images import decode_image
+
+    cache = load_cache(mixed_files[:2], CROP, 16, workers=1)
+    np.testing.assert_array_equal(cache.pixels[1], decode_image(mixed_files[1], CROP, 16).pixels)
+
+
+def test_second_load_does_not_decode_again(mixed_files, monkeypatch):
+    first = load_cache(mixed_files, CROP, 16, workers=1)
+    monkeypatch.setattr(cache_module, "_decode_rows", lambda job: pytest.fail("decoded again"))
+    second = load_cache(mixed_files, CROP, 16, workers=1)
+    assert second.folder == first.folder
+    np.testing.assert_array_equal(np.asarray(first.pixels), np.asarray(second.pixels))
+
+
+def test_cache_key_changes_with_inputs(mixed_files):
+    base = load_cache(mixed_files[:2], CROP, 16, workers=1).folder
+    assert load_cache(mixed_files[:2], CROP, 24, workers=1).folder != base
+    assert load_cache(mixed_files[:2], (0, 0, 128, 128), 16, workers=1).folder != base
+    face_image(7).save(mixed_files[0])  # the file changed on disk
+    assert load_cache(mixed_files[:2], CROP, 16, workers=1).folder != base
+
+
+def test_no_images_is_an_error():
+    with pytest.raises(DataError, match="no images"):
+        load_cache([], CROP, 16)

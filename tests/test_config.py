@@ -1,0 +1,42 @@
+import pytest
+
+from proxytask.config import ConfigError, PretrainConfig, apply_overrides, load_yaml, save_yaml
+
+
+def test_overrides_are_typed_and_validated():
+    config = apply_overrides(PretrainConfig(), ["train.batch_size=64", "optim.lr=0.01", "data.face_crop=(0,0,100,100)",
+                                                "colorization.lightness_weighting=true", "train.max_steps=null"])
+    assert config.train.batch_size == 64 and config.optim.lr == 0.01
+    assert config.data.face_crop == (0, 0, 100, 100) and config.colorization.lightness_weighting is True
+    assert config.train.max_steps is None
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.batchsize=3", "unknown setting; known here: .*batch_size"),
+    ("train.batch_size=three", "train.batch_size: expected a whole number"),
+    ("train.batch_size=2.5", "expected a whole number"),
+    ("colorization.target=softmax", "colorization.target must be 'onehot' or 'window'"),
+    ("colorization.window=4", "odd number"),
+    ("data.crop_size=100", "data.crop_size must be between"),
+    ("optim.optimizer=adam", "optim.optimizer must be"),
+    ("nonsense", "section.name=value"),
+    ("trainer.x=1", "'trainer' is not a section"),
+])
+def test_bad_settings_are_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(PretrainConfig(), [override])
+
+
+def test_yaml_round_trip(tmp_path):
+    config = apply_overrides(PretrainConfig(), ["model.backbone=resnet18", "data.image_size=96", "data.crop_size=80"])
+    save_yaml(config, tmp_path / "config.yaml")
+    assert load_yaml(PretrainConfig, tmp_path / "config.yaml") == config
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epochz: 3\n")
+    with pytest.raises(ConfigError, match="train.epochz"):
+        load_yaml(PretrainConfig, bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_yaml(PretrainConfig, tmp_path / "missing.yaml")

@@ -1,0 +1,68 @@
+import hashlib
+import shutil
+import tarfile
+
+import pytest
+
+from proxytask.data.lfw import DataError, PeopleIndex, extract_archive, locate_lfw
+
+
+def test_locate_reads_extracted_folder(fake_lfw):
+    assert locate_lfw(fake_lfw) == fake_lfw / "lfw-deepfunneled"
+    assert locate_lfw(fake_lfw / "lfw-deepfunneled") == fake_lfw / "lfw-deepfunneled"
+
+
+def test_locate_extracts_archive_into_home_once(fake_lfw_archive, isolated_home):
+    found = locate_lfw(fake_lfw_archive)
+    assert found == isolated_home / "lfw" / "lfw-deepfunneled"
+    assert len(PeopleIndex.scan(found).images) == 14
+    assert locate_lfw(None, allow_download=False) == found  # now found in the cache folder
+
+
+def test_locate_from_environment_variable(fake_lfw, monkeypatch):
+    monkeypatch.setenv("PROXYTASK_LFW", str(fake_lfw))
+    assert locate_lfw() == fake_lfw / "lfw-deepfunneled"
+
+
+def test_checksum_mismatch_is_an_error(fake_lfw_archive, tmp_path):
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    shutil.copy(fake_lfw_archive / "lfw-deepfunneled.tgz", folder)
+    (folder / "SHA256SUMS").write_text("0" * 64 + "  lfw-deepfunneled.tgz\n")
+    with pytest.raises(DataError, match="does not match its SHA256"):
+        locate_lfw(folder)
+    digest = hashlib.sha256((folder / "lfw-deepfunneled.tgz").read_bytes()).hexdigest()
+    (folder / "SHA256SUMS").write_text(f"{digest}  lfw-deepfunneled.tgz\n")
+    assert locate_lfw(folder).name == "lfw-deepfunneled"
+
+
+def test_nothing_local_and_offline_says_where_to_put_the_archive(isolated_home):
+    with pytest.raises(DataError, match=f"Put lfw-deepfunneled.tgz in {isolated_home / 'lfw'}"):
+        locate_lfw(None, allow_download=False)
+
+
+def test_missing_or_wrong_path_is_named(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        locate_lfw(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="holds neither"):
+        locate_lfw(tmp_path)
+
+
+def test_extraction_refuses_unsafe_members(tmp_path):
+    archive = tmp_path / "evil.tgz"
+    payload = tmp_path / "payload.txt"
+    payload.write_text("x")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(payload, arcname="lfw-deepfunneled/../../escaped.txt")
+    with pytest.raises(DataError, match="unsafe member"):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out" / "lfw-deepfunneled").exists()
+
+
+def test_people_index_thresholds_and_pool(fake_lfw):
+    index = PeopleIndex.scan(fake_lfw / "lfw-deepfunneled")
+    assert index.with_min_faces(5) == ["Alice_Alpha", "Bob_Beta"]
+    pool = index.pool_excluding(["Alice_Alpha", "Bob_Beta"])
+    assert len(pool) == 36 and not any("Alice" in str(p) or "Bob" in str(p) for p in pool)
+    with pytest.raises(DataError, match="no LFW person folder named 'Carol'"):
+        index.check_names(["Carol"])

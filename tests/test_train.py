@@ -1,0 +1,91 @@
+import json
+
+import pytest
+import torch
+
+from proxytask.checkpoint import latest_checkpoint, load_weights
+from proxytask.config import ConfigError
+from proxytask import train as train_module
+from proxytask.train import lr_factor, pretrain
+from tests.conftest import tiny_config
+
+
+def test_pretrain_writes_run_folder_and_metrics(fake_lfw, tmp_path):
+    run = tmp_path / "run"
+    metrics = pretrain(tiny_config(fake_lfw, "train.max_steps=8"), run)
+    for name in ("config.yaml", "log.csv", "metrics.json", "gallery.png", "model.safetensors", "data.json"):
+        assert (run / name).is_file(), name
+    assert list((run / "tb").iterdir())
+    saved = json.loads((run / "metrics.json").read_text())
+    for key in ("loss_first", "loss_last", "psnr_colorized", "psnr_gray", "images_per_second"):
+        assert isinstance(saved[key], float), key
+    assert saved == metrics
+    assert metrics["train_images"] == 36 - 4 and metrics["heldout_images"] == 4
+    assert latest_checkpoint(run)[0] == 8
+
+
+class Killed(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_weights(fake_lfw, tmp_path, monkeypatch):
+    straight = tmp_path / "straight"
+    pretrain(tiny_config(fake_lfw, "train.max_steps=6"), straight)
+
+    real_save = train_module.save_checkpoint
+
+    def save_then_die(run_dir, step, *args, **kwargs):
+        real_save(run_dir, step, *args, **kwargs)
+        if step == 4:
+            raise Killed
+
+    interrupted = tmp_path / "interrupted"
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        pretrain(tiny_config(fake_lfw, "train.max_steps=6"), interrupted)
+    monkeypatch.undo()
+    assert not (interrupted / "model.safetensors").exists()
+    pretrain(tiny_config(fake_lfw, "train.max_steps=6"), interrupted, resume=True)
+    a, b = load_weights(straight / "model.safetensors"), load_weights(interrupted / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], msg=key)
+    rows = (interrupted / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["2", "4", "6"]
+
+
+def test_existing_run_needs_resume_flag(fake_lfw, tmp_path):
+    run = tmp_path / "run"
+    pretrain(tiny_config(fake_lfw, "train.max_steps=2"), run)
+    with pytest.raises(ConfigError, match="pass --resume"):
+        pretrain(tiny_config(fake_lfw, "train.max_steps=2"), run)
+    with pytest.raises(ConfigError, match="not a run folder"):
+        pretrain(tiny_config(fake_lfw), tmp_path / "empty", resume=True)
+
+
+def test_grayscale_pool_images_are_left_out_of_colorization(fake_lfw, tmp_path):
+    import shutil
+
+    from tests.conftest import face_image
+
+    lfw = tmp_path / "lfw"
+    shutil.copytree(fake_lfw, lfw)
+    face_image(99).convert("L").save(lfw / "lfw-deepfunneled" / "Pool_Person00" / "Pool_Person00_0001.jpg")
+    (lfw / "lfw-deepfunneled" / "Pool_Person01" / "Pool_Person01_0001.jpg").write_bytes(b"broken")
+    metrics = pretrain(tiny_config(lfw, "train.max_steps=2"), tmp_path / "run")
+    assert metrics["images_gray_excluded"] == 1 and metrics["images_skipped"] == 1
+    assert metrics["train_images"] == 36 - 2 - 4
+    assert "Pool_Person01_0001.jpg" in (tmp_path / "run" / "skipped.txt").read_text()
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "step", "constant"])
+def test_lr_schedule_warms_up_then_decays(schedule):
+    from proxytask.config import OptimConfig
+
+    optim = OptimConfig(schedule=schedule, warmup_steps=10)
+    factors = [lr_factor(s, 100, optim) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    if schedule == "constant":
+        assert factors[-1] == 1.0
+    else:
+        assert factors[-1] < 0.01 and all(a >= b for a, b in zip(factors[9:], factors[10:]))
