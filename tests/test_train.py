@@ -89,3 +89,23 @@ def test_lr_schedule_warms_up_then_decays(schedule):
         assert factors[-1] == 1.0
     else:
         assert factors[-1] < 0.01 and all(a >= b for a, b in zip(factors[9:], factors[10:]))
+
+
+def test_supervised_pretraining_learns_pool_identities(fake_lfw, tmp_path):
+    run = tmp_path / "supervised"
+    metrics = pretrain(tiny_config(fake_lfw, "task=supervised", "supervised.min_images_per_identity=3",
+                                   "train.max_steps=4", "data.heldout_images=2"), run)
+    assert metrics["identities"] == 12  # the 12 pool people with 3 images; the 2 downstream people excluded
+    assert metrics["train_images"] == 36 - 2 and 0.0 <= metrics["heldout_accuracy"] <= 1.0
+    weights = load_weights(run / "model.safetensors")
+    assert weights["head.1.weight"].shape[0] == 12
+
+
+def test_identity_labels_keep_people_with_enough_images():
+    import numpy as np
+
+    from proxytask.train import identity_labels
+
+    paths = ["x/Ann/1.jpg", "x/Ann/2.jpg", "x/Bob/1.jpg", "x/Cid/1.jpg", "x/Cid/2.jpg", "x/Cid/3.jpg"]
+    rows, labels, classes = identity_labels(paths, np.array([0, 1, 2, 3, 4, 5]), min_images=2)
+    assert rows.tolist() == [0, 1, 3, 4, 5] and labels.tolist() == [0, 0, 1, 1, 1] and classes == 2

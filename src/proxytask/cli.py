@@ -20,6 +20,17 @@ EXAMPLES = {
   proxytask colorize photo.jpg old_gray.png --checkpoint runs/color -o colorized/""",
     "cache": """example:
   proxytask cache --lfw ../shared/data/lfw --image-size 64""",
+    "study": """example:
+  proxytask study --preset quick --out runs/study-quick --lfw ../shared/data/lfw
+  proxytask study --preset standard --out runs/study --lfw ../shared/data/lfw --downstream lfw:min_faces=50
+  proxytask study --preset standard --out runs/study --set budgets=10,all --set draws=5""",
+    "finetune": """example:
+  proxytask finetune --init runs/color --k 10 --draw 0 --out runs/ft-color-k10 --lfw ../shared/data/lfw
+  proxytask finetune --init random-rgb --k all --out runs/ft-random-rgb --downstream path/to/root""",
+    "probe": """example:
+  proxytask probe --init runs/color --k 25 --out runs/probe-color-k25 --lfw ../shared/data/lfw""",
+    "knn": """example:
+  proxytask knn --init random --k 10 --out runs/knn-random-k10 --lfw ../shared/data/lfw""",
 }
 
 
@@ -100,12 +111,77 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_study_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=["quick", "standard", "paper"],
+                        help="quick (minutes on a CPU), standard (the CPU benchmark), paper (VGG-16, a GPU); "
+                             "default: standard with a CUDA GPU, else quick")
+    parser.add_argument("--downstream", help="lfw-politicians-7 (default), lfw:min_faces=N, lfw:people=A,B,... or a folder root/<class>/<image>")
+    parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a study setting, e.g. --set draws=5 or --set finetune.max_steps=300 (repeatable)")
+
+
+def _study_config(args: argparse.Namespace, extra: list[str] = ()):
+    from proxytask.presets import study_config
+
+    overrides = list(extra)
+    if args.downstream:
+        overrides.append(f"pretrain.data.downstream={args.downstream}")
+    if args.lfw:
+        overrides.append(f"pretrain.data.lfw={args.lfw}")
+    return study_config(args.preset, overrides + list(args.set))
+
+
+def _add_study(subparsers) -> None:
+    parser = subparsers.add_parser("study", help="run a whole comparison and write its report (resumable)",
+                                   epilog=EXAMPLES["study"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, type=Path, help="study folder (restart the same command to resume)")
+    parser.add_argument("--tasks", help="proxy tasks to compare, comma-separated (default: colorization)")
+    _add_study_settings(parser)
+    parser.set_defaults(run=_study)
+
+
+def _study(args: argparse.Namespace) -> int:
+    from proxytask.study import run_study
+
+    config = _study_config(args, [f"tasks={args.tasks}"] if args.tasks else [])
+    results = run_study(config, args.out)
+    print(f"{len(results['results'])} result rows; report: {args.out / 'report.html'} and {args.out / 'report.md'}")
+    return 0
+
+
+def _add_transfer(subparsers, mode: str, help_text: str) -> None:
+    parser = subparsers.add_parser(mode, help=help_text, epilog=EXAMPLES[mode], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init", required=True, help="a pretraining run folder, random (intensity input) or random-rgb")
+    parser.add_argument("--out", required=True, type=Path, help="folder for result.json, manifest.csv, config.yaml")
+    parser.add_argument("--k", default="all", help="labeled images per class, or all (default)")
+    parser.add_argument("--draw", type=int, default=0, help="which draw of the budget (its seed)")
+    _add_study_settings(parser)
+    parser.set_defaults(run=_transfer, mode=mode)
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from proxytask.study import transfer_once
+
+    if args.k != "all" and not args.k.isdigit():
+        raise ConfigError(f"--k must be a whole number of images per class or 'all', got {args.k!r}")
+    k = None if args.k == "all" else int(args.k)
+    result = transfer_once(args.mode, args.init, _study_config(args), k, args.draw, args.out)
+    print(f"{args.mode} {result['init']} k={result['k']} draw {result['draw']}: test accuracy {result['accuracy']:.3f}, "
+          f"macro-F1 {result['macro_f1']:.3f} (chosen on validation: {result['chosen']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proxytask", description="Self-supervised proxy tasks and their transfer to few-label tasks.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_pretrain(subparsers)
     _add_colorize(subparsers)
     _add_cache(subparsers)
+    _add_study(subparsers)
+    _add_transfer(subparsers, "finetune", "fine-tune an initialisation on the downstream task")
+    _add_transfer(subparsers, "probe", "linear probe (logistic regression) on frozen features")
+    _add_transfer(subparsers, "knn", "k-nearest-neighbour classification on frozen features")
     return parser
 
 

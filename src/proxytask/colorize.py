@@ -25,12 +25,14 @@ from proxytask.train import CONFIG_FILE, FINAL_WEIGHTS
 MIN_WORKING_SIDE = 16
 
 
-def load_run(run_dir: Path, device: torch.device) -> tuple[PretrainConfig, torch.nn.Module]:
-    """Config and trained task of a run folder (final weights, else its latest checkpoint), in eval mode."""
+def load_run(run_dir: Path, device: torch.device) -> tuple[PretrainConfig, Colorization]:
+    """Config and trained colorization task of a run folder (final weights, else its latest checkpoint), in eval mode."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ConfigError(f"--checkpoint {run_dir} is not a run folder (no {CONFIG_FILE})")
     config = load_yaml(PretrainConfig, run_dir / CONFIG_FILE)
+    if config.task != Colorization.name:
+        raise ConfigError(f"run {run_dir} trained task {config.task!r}, which does not predict colors")
     weights_path = run_dir / FINAL_WEIGHTS
     if not weights_path.is_file():
         found = latest_checkpoint(run_dir)
@@ -67,8 +69,6 @@ def colorize_files(images: list[Path], run_dir: Path, out_dir: Path, scale: floa
     """Write ``out_dir/<stem>.png`` for each input image; returns the written paths."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     config, task = load_run(run_dir, device)
-    if not isinstance(task, Colorization):
-        raise ConfigError(f"run {run_dir} trained task {config.task!r}, which does not predict colors")
     scale = scale or working_scale(config)
     written = []
     for path in images:

@@ -92,6 +92,20 @@ class ColorizationConfig:
 
 
 @dataclass
+class SupervisedConfig:
+    """Supervised pretraining on pool identities: the ceiling a proxy task tries to reach."""
+
+    min_images_per_identity: int = 5
+    head_dropout: float = 0.0
+
+    def validate(self) -> None:
+        if self.min_images_per_identity < 2:
+            raise ConfigError(f"supervised.min_images_per_identity must be >= 2, got {self.min_images_per_identity}")
+        if not 0.0 <= self.head_dropout < 1.0:
+            raise ConfigError(f"supervised.head_dropout must be in [0, 1), got {self.head_dropout}")
+
+
+@dataclass
 class OptimConfig:
     """Optimizer and learning-rate schedule (linear warm-up, then the schedule)."""
 
@@ -144,12 +158,87 @@ class PretrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     colorization: ColorizationConfig = field(default_factory=ColorizationConfig)
+    supervised: SupervisedConfig = field(default_factory=SupervisedConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
-        for part in (self.data, self.model, self.colorization, self.optim, self.train):
+        for part in (self.data, self.model, self.colorization, self.supervised, self.optim, self.train):
             part.validate()
+
+
+@dataclass
+class FinetuneConfig:
+    """The fine-tuning recipe, the same for every initialisation compared.
+
+    Steps: ``epochs`` passes over the budget's training images, clamped to [min_steps, max_steps].
+    The head learns at ``lr``, the backbone at ``lr * backbone_lr_factor``; the step kept is the
+    one with the best validation macro-F1 (checked every ``eval_every`` steps).
+    """
+
+    epochs: float = 30.0
+    min_steps: int = 100
+    max_steps: int = 300
+    batch_size: int = 32
+    lr: float = 6e-3
+    backbone_lr_factor: float = 0.5
+    weight_decay: float = 1e-4
+    warmup_steps: int = 10
+    eval_every: int = 20
+    seed: int = 0
+
+    def validate(self) -> None:
+        if not 1 <= self.min_steps <= self.max_steps:
+            raise ConfigError(f"finetune.min_steps ({self.min_steps}) must be >= 1 and <= finetune.max_steps ({self.max_steps})")
+        if self.batch_size < 1 or self.eval_every < 1 or self.epochs <= 0:
+            raise ConfigError("finetune.batch_size, finetune.eval_every and finetune.epochs must be positive")
+        if self.lr <= 0 or not 0 < self.backbone_lr_factor <= 1:
+            raise ConfigError("finetune.lr must be positive and finetune.backbone_lr_factor in (0, 1]")
+
+
+TRANSFER_MODES = ("finetune", "probe", "knn")
+BASELINES = ("random", "random-rgb", "supervised", "eigenfaces")
+
+
+@dataclass
+class StudyConfig:
+    """A whole comparison: pretraining runs, baselines, transfer modes, label budgets, draws.
+
+    Every pretraining task (the proxies in ``tasks`` and the supervised ceiling) runs for the same
+    ``pretrain_steps`` of ``pretrain.train.batch_size`` images. ``budgets`` are images per class, or
+    ``all``; budgets below all are drawn ``draws`` times (seeds 0, 1, ...).
+    """
+
+    preset: str = "quick"
+    tasks: tuple[str, ...] = ("colorization",)
+    baselines: tuple[str, ...] = BASELINES
+    modes: tuple[str, ...] = TRANSFER_MODES
+    budgets: tuple[str, ...] = ("5", "10", "25", "all")
+    draws: int = 3
+    pretrain_steps: int = 900
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+    def validate(self) -> None:
+        self.pretrain.validate()
+        self.finetune.validate()
+        for budget in self.budgets:
+            if budget != "all" and not (budget.isdigit() and int(budget) >= 1):
+                raise ConfigError(f"budgets: each must be a whole number >= 1 or 'all', got {budget!r}")
+        for mode in self.modes:
+            if mode not in TRANSFER_MODES:
+                raise ConfigError(f"modes: {mode!r} is not one of {', '.join(TRANSFER_MODES)}")
+        for baseline in self.baselines:
+            if baseline not in BASELINES:
+                raise ConfigError(f"baselines: {baseline!r} is not one of {', '.join(BASELINES)}")
+        if self.draws < 1 or self.pretrain_steps < 1:
+            raise ConfigError("draws and pretrain_steps must be >= 1")
+        if not self.tasks:
+            raise ConfigError("tasks: name at least one proxy task")
+
+    def budget_values(self) -> list[int | None]:
+        """Budgets as images per class, None for all."""
+        return [None if b == "all" else int(b) for b in self.budgets]
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:

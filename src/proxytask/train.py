@@ -28,7 +28,7 @@ from proxytask.data.selection import select
 from proxytask.files import write_json_atomic, write_text_atomic
 from proxytask.gallery import save_gallery
 from proxytask.runlog import RunLog, read_log
-from proxytask.tasks import TASKS, build_task
+from proxytask.tasks import build_task, task_class
 from proxytask.tasks.base import ProxyTask
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,28 @@ WARMUP_STEPS_UNTIMED = 3
 
 @dataclass(frozen=True)
 class PoolImages:
-    """Pretraining images as (N, S, S, 3) uint8 tensors, and how the pool was filtered."""
+    """Pretraining images as (N, S, S, 3) uint8 tensors, their identities for tasks that need
+    labels ((N,) long, else None), and how the pool was filtered."""
 
     train: torch.Tensor
     heldout: torch.Tensor
+    train_labels: torch.Tensor | None
+    heldout_labels: torch.Tensor | None
+    num_classes: int | None
     counts: dict[str, int]
     skipped: list[tuple[str, str]]
 
 
-def load_pool(config: PretrainConfig, needs_color: bool, context: distributed.Context) -> PoolImages:
+def identity_labels(paths: list[str], rows: np.ndarray, min_images: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows whose person (the parent folder) has >= ``min_images`` of them, their labels, the class count."""
+    people = np.array([Path(paths[row]).parent.name for row in rows])
+    names, inverse, counts = np.unique(people, return_inverse=True, return_counts=True)
+    kept = counts[inverse] >= min_images
+    _, labels = np.unique(inverse[kept], return_inverse=True)
+    return rows[kept], labels, int((counts >= min_images).sum())
+
+
+def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distributed.Context) -> PoolImages:
     """Find LFW, cache the pool (rank 0 first, the others then map it), hold out gallery images."""
     data = config.data
     if context.is_main:
@@ -60,20 +73,29 @@ def load_pool(config: PretrainConfig, needs_color: bool, context: distributed.Co
     if not context.is_main:
         selection = select(data.downstream, locate_lfw(data.lfw))
         cache = load_cache(selection.pool, data.face_crop, data.image_size, data.workers)
-    keep = cache.usable & ~cache.is_gray if needs_color else cache.usable
+    keep = cache.usable & ~cache.is_gray if task.needs_color else cache.usable
     rows = np.flatnonzero(keep)
+    labels, num_classes = None, None
+    if task.needs_labels:
+        rows, labels, num_classes = identity_labels(cache.paths, rows, config.supervised.min_images_per_identity)
     if len(rows) <= data.heldout_images:
         raise ConfigError(f"the pool has {len(rows)} usable images, not more than data.heldout_images={data.heldout_images}")
-    heldout = np.sort(np.random.default_rng(config.train.seed).choice(rows, data.heldout_images, replace=False))
-    train = np.setdiff1d(rows, heldout)
+    order = np.random.default_rng(config.train.seed).permutation(len(rows))
+    heldout, train = np.sort(order[:data.heldout_images]), np.sort(order[data.heldout_images:])
     counts = {
         "pool_images": len(cache.paths),
         "images_skipped": len(cache.skipped),
-        "images_gray_excluded": int((cache.usable & cache.is_gray).sum()) if needs_color else 0,
+        "images_gray_excluded": int((cache.usable & cache.is_gray).sum()) if task.needs_color else 0,
         "heldout_images": len(heldout),
         "train_images": len(train),
+        **({"identities": num_classes} if num_classes is not None else {}),
     }
-    return PoolImages(torch.from_numpy(cache.pixels[train]), torch.from_numpy(cache.pixels[heldout]), counts, cache.skipped)
+
+    def label_tensor(part: np.ndarray) -> torch.Tensor | None:
+        return torch.from_numpy(labels[part]).long() if labels is not None else None
+
+    return PoolImages(torch.from_numpy(cache.pixels[rows[train]]), torch.from_numpy(cache.pixels[rows[heldout]]),
+                      label_tensor(train), label_tensor(heldout), num_classes, counts, cache.skipped)
 
 
 def make_optimizer(parameters, optim: OptimConfig) -> torch.optim.Optimizer:
@@ -104,9 +126,9 @@ def augment(batch: torch.Tensor, crop: int, rng: BatchRandom, device: torch.devi
 
 
 def train_step(model: torch.nn.Module, task: ProxyTask, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-               rng: BatchRandom, amp: torch.autocast) -> torch.Tensor:
+               rng: BatchRandom, amp: torch.autocast, labels: torch.Tensor | None = None) -> torch.Tensor:
     """One optimizer step on augmented images; ``model`` is the task or its DDP wrapper. Returns the loss."""
-    inputs, targets = task.make_batch(images, rng)
+    inputs, targets = task.make_batch(images, rng, labels)
     with amp:
         loss = model(inputs, targets)
     optimizer.zero_grad(set_to_none=True)
@@ -151,15 +173,13 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         run_dir.mkdir(parents=True, exist_ok=True)
         save_yaml(config, run_dir / CONFIG_FILE)
     torch.manual_seed(config.train.seed)
-    if config.task not in TASKS:
-        raise ConfigError(f"unknown task {config.task!r}; available: {', '.join(sorted(TASKS))}")
-    pool = load_pool(config, TASKS[config.task].needs_color, context)
+    pool = load_pool(config, task_class(config.task), context)
     if context.is_main:
         _record_pool(run_dir, pool)
 
     device = context.device
     on_cuda = device.type == "cuda"
-    task = build_task(config).to(device)
+    task = build_task(config, pool.num_classes).to(device)
     memory_format = torch.channels_last if on_cuda and config.train.channels_last else torch.contiguous_format
     task = task.to(memory_format=memory_format)
     model: torch.nn.Module = task
@@ -200,8 +220,10 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         if step >= total_steps:
             break
         rng = BatchRandom(config.train.seed, step, config.train.batch_size, context.rank, context.world_size, device)
-        images = augment(pool.train[torch.from_numpy(local_rows)], config.data.crop_size, rng, device, memory_format)
-        loss = train_step(model, task, optimizer, images, rng, amp)
+        rows = torch.from_numpy(local_rows)
+        images = augment(pool.train[rows], config.data.crop_size, rng, device, memory_format)
+        labels = pool.train_labels[rows].to(device) if pool.train_labels is not None else None
+        loss = train_step(model, task, optimizer, images, rng, amp, labels)
         scheduler.step()
         window_losses.append(loss)
         window_images += config.train.batch_size
@@ -258,7 +280,8 @@ def _finish(run_dir: Path, config: PretrainConfig, task: ProxyTask, pool: PoolIm
     save_weights(task.state_dict(), run_dir / FINAL_WEIGHTS)
     task.eval()
     heldout = to_float(pool.heldout.to(device))
-    panels, heldout_metrics = task.visualize(heldout)
+    heldout_labels = pool.heldout_labels.to(device) if pool.heldout_labels is not None else None
+    panels, heldout_metrics = task.visualize(heldout, heldout_labels)
     save_gallery(panels, run_dir / "gallery.png", title=f"{config.task}: held-out pool images")
     rows = read_log(run_dir)
     previous = json.loads((run_dir / METRICS_FILE).read_text()) if (run_dir / METRICS_FILE).is_file() else {}

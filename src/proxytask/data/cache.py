@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from proxytask.data.images import BadImage, decode_image
+from proxytask.data.images import BadImage, Size, decode_image, height_width
 from proxytask.data.lfw import DataError, proxytask_home
 
 CACHE_FORMAT_VERSION = 1
@@ -31,7 +31,7 @@ class ImageCache:
     """Row ``i`` of ``pixels`` holds ``paths[i]``; only rows with ``usable[i]`` hold an image.
 
     Attributes:
-        pixels: (N, S, S, 3) uint8, memory-mapped read-only.
+        pixels: (N, H, W, 3) uint8, memory-mapped read-only.
         paths: source file of each row.
         usable: (N,) bool, False for files that could not be decoded.
         is_gray: (N,) bool, True for pictures without color.
@@ -46,15 +46,11 @@ class ImageCache:
     skipped: list[tuple[str, str]]
     folder: Path
 
-    @property
-    def size(self) -> int:
-        return int(self.pixels.shape[1])
 
-
-def cache_key(paths: list[Path], crop: tuple[int, int, int, int] | None, size: int) -> str:
+def cache_key(paths: list[Path], crop: tuple[int, int, int, int] | None, size: Size) -> str:
     """Hash of everything the cached pixels depend on."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([CACHE_FORMAT_VERSION, list(crop) if crop else None, size]).encode())
+    digest.update(json.dumps([CACHE_FORMAT_VERSION, list(crop) if crop else None, list(height_width(size))]).encode())
     for path in paths:
         try:
             stat = os.stat(path)
@@ -64,7 +60,7 @@ def cache_key(paths: list[Path], crop: tuple[int, int, int, int] | None, size: i
     return digest.hexdigest()[:24]
 
 
-def _decode_rows(job: tuple[str, int, list[str], tuple[int, int, int, int] | None, int]) -> list[tuple[int, bool, bool, str]]:
+def _decode_rows(job: tuple[str, int, list[str], tuple[int, int, int, int] | None, Size]) -> list[tuple[int, bool, bool, str]]:
     """Worker: decode ``paths`` into rows ``start..`` of the array file; (row, ok, gray, reason) each."""
     array_file, start, paths, crop, size = job
     pixels = np.load(array_file, mmap_mode="r+")
@@ -81,13 +77,13 @@ def _decode_rows(job: tuple[str, int, list[str], tuple[int, int, int, int] | Non
     return results  # the rows sit in the shared page cache; the parent syncs the file once
 
 
-def _build(folder: Path, paths: list[str], crop: tuple[int, int, int, int] | None, size: int, workers: int) -> None:
+def _build(folder: Path, paths: list[str], crop: tuple[int, int, int, int] | None, size: Size, workers: int) -> None:
     """Decode ``paths`` into a new cache at ``folder`` (built in a staging folder, then renamed)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         array_file = staging / "pixels.npy"
-        np.lib.format.open_memmap(array_file, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3)).flush()
+        np.lib.format.open_memmap(array_file, mode="w+", dtype=np.uint8, shape=(len(paths), *height_width(size), 3)).flush()
         jobs = [(str(array_file), start, paths[start:start + _CHUNK], crop, size) for start in range(0, len(paths), _CHUNK)]
         usable = np.zeros(len(paths), dtype=bool)
         is_gray = np.zeros(len(paths), dtype=bool)
@@ -104,7 +100,7 @@ def _build(folder: Path, paths: list[str], crop: tuple[int, int, int, int] | Non
         with open(array_file, "rb+") as handle:
             os.fsync(handle.fileno())
         index = {"paths": paths, "usable": usable.tolist(), "is_gray": is_gray.tolist(), "skipped": skipped,
-                 "crop": list(crop) if crop else None, "size": size, "version": CACHE_FORMAT_VERSION}
+                 "crop": list(crop) if crop else None, "size": list(height_width(size)), "version": CACHE_FORMAT_VERSION}
         (staging / "index.json").write_text(json.dumps(index))
         try:
             os.replace(staging, folder)
@@ -124,13 +120,14 @@ def _collect(results, paths, usable, is_gray, skipped, bar) -> None:
     bar.update(len(results))
 
 
-def load_cache(paths: list[Path], crop: tuple[int, int, int, int] | None, size: int,
+def load_cache(paths: list[Path], crop: tuple[int, int, int, int] | None, size: Size,
                workers: int = 2, home: Path | None = None) -> ImageCache:
     """Map the cache for ``paths``, building it first if it does not exist yet."""
     if not paths:
         raise DataError("no images to cache")
     names = [str(p) for p in paths]
-    folder = (home or proxytask_home()) / "cache" / f"{size}px-{cache_key(paths, crop, size)}"
+    height, width = height_width(size)
+    folder = (home or proxytask_home()) / "cache" / f"{height}x{width}-{cache_key(paths, crop, size)}"
     if not (folder / "index.json").is_file():
         _build(folder, names, crop, size, workers)
     index = json.loads((folder / "index.json").read_text())

@@ -46,7 +46,7 @@ def _to_rgb(image: Image.Image) -> tuple[Image.Image, bool]:
     if mode == "P":
         image = image.convert("RGBA")
         mode = "RGBA"
-    if mode in ("RGBA", "LA", "PA", "RGBa"):
+    if mode in ("RGBA", "PA", "RGBa"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, image.convert("RGBA")).convert("RGB"), False
     return image.convert("RGB"), False
@@ -59,7 +59,14 @@ def looks_gray(pixels: np.ndarray) -> bool:
     return np.count_nonzero(chroma > GRAY_CHROMA_LEVEL) < GRAY_COLORED_SHARE * chroma.size
 
 
-def _open_rgb(path: Path, crop: tuple[int, int, int, int] | None, size: int | None) -> tuple[Image.Image, tuple[float, ...] | None, bool]:
+Size = int | tuple[int, int]  # a square side, or (height, width)
+
+
+def height_width(size: Size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def _open_rgb(path: Path, crop: tuple[int, int, int, int] | None, size: Size | None) -> tuple[Image.Image, tuple[float, ...] | None, bool]:
     """Decode ``path`` to RGB; returns the image, the crop box in its pixels, and the gray-mode flag.
 
     A JPEG that will be shrunk is decoded at a reduced scale in the DCT domain (PIL's draft
@@ -73,9 +80,10 @@ def _open_rgb(path: Path, crop: tuple[int, int, int, int] | None, size: int | No
         if crop is not None and (full_width < crop[2] or full_height < crop[3]):
             raise BadImage(f"image is {full_width}x{full_height}, smaller than the face crop {crop}")
         if size is not None and image.format == "JPEG":
+            height, width = height_width(size)
             crop_width = crop[2] - crop[0] if crop else full_width
             crop_height = crop[3] - crop[1] if crop else full_height
-            image.draft(None, (math.ceil(full_width * size / crop_width), math.ceil(full_height * size / crop_height)))
+            image.draft(None, (math.ceil(full_width * width / crop_width), math.ceil(full_height * height / crop_height)))
         image.load()
         rgb, mode_is_gray = _to_rgb(image)
     scale = rgb.width / full_width
@@ -83,8 +91,8 @@ def _open_rgb(path: Path, crop: tuple[int, int, int, int] | None, size: int | No
     return rgb, box, mode_is_gray
 
 
-def decode_image(path: Path, crop: tuple[int, int, int, int] | None = None, size: int | None = None) -> DecodedImage:
-    """Decode ``path`` to RGB, optionally crop (left, top, right, bottom) and resize to ``size``x``size``.
+def decode_image(path: Path, crop: tuple[int, int, int, int] | None = None, size: Size | None = None) -> DecodedImage:
+    """Decode ``path`` to RGB, optionally crop (left, top, right, bottom) and resize to ``size``.
 
     Raises:
         BadImage: the file is empty, truncated, corrupt, not an image, or smaller than the crop.
@@ -96,7 +104,8 @@ def decode_image(path: Path, crop: tuple[int, int, int, int] | None = None, size
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise BadImage(f"{type(error).__name__}: {error}") from None
     if size is not None:
-        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=None)
+        height, width = height_width(size)
+        rgb = rgb.resize((width, height), Image.Resampling.BILINEAR, box=box, reducing_gap=None)
     elif box is not None:
         rgb = rgb.crop(tuple(round(c) for c in box))
     pixels = np.array(rgb, dtype=np.uint8)

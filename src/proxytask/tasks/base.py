@@ -20,19 +20,22 @@ class ProxyTask(nn.Module, ABC):
         name: the ``--task`` name.
         input_channels: channels the backbone sees (1 for intensity, 3 for RGB).
         needs_color: grayscale pictures are left out of the training images.
+        needs_labels: the task trains on identity labels (only supervised pretraining does).
     """
 
     name: ClassVar[str]
     input_channels: ClassVar[int]
     needs_color: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = False
 
     def __init__(self, backbone: Backbone) -> None:
         super().__init__()
         self.backbone = backbone
 
     @abstractmethod
-    def make_batch(self, images: torch.Tensor, rng: BatchRandom) -> tuple[Any, Any]:
-        """Turn augmented images (B, 3, H, W) in [0, 1] into (inputs, targets); no parameters used."""
+    def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None) -> tuple[Any, Any]:
+        """Turn augmented images (B, 3, H, W) in [0, 1] (and labels (B,) if the task needs them)
+        into (inputs, targets); no parameters used."""
 
     @abstractmethod
     def forward(self, inputs: Any, targets: Any) -> torch.Tensor:
@@ -40,8 +43,8 @@ class ProxyTask(nn.Module, ABC):
 
     @abstractmethod
     @torch.no_grad()
-    def visualize(self, images: torch.Tensor) -> tuple[list[tuple[str, torch.Tensor]], dict[str, float]]:
-        """Show what the task predicts on held-out images (B, 3, H, W).
+    def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[list[tuple[str, torch.Tensor]], dict[str, float]]:
+        """Show what the task predicts on held-out images (B, 3, H, W) (with labels (B,) if it needs them).
 
         Returns:
             panels: (title, (B, 3, H, W) in [0, 1]) columns for the gallery;

@@ -80,7 +80,7 @@ class Colorization(ProxyTask):
         self.config = config
         self.head = ColorizationHead(1 + sum(backbone.channels), config.head_width, config.bins, config.head_dropout)
 
-    def make_batch(self, images: torch.Tensor, rng: BatchRandom):
+    def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, H, W) RGB -> inputs (intensity (B, 1, H, W), points (B, P, 2)) and targets
         (hue hist (B, P, K), chroma hist (B, P, K), true chroma (B, P), chroma weight (B, P))."""
         cfg = self.config
@@ -151,7 +151,7 @@ class Colorization(ProxyTask):
         return {"heldout_loss": model_loss, "heldout_loss_constant": prior_loss}
 
     @torch.no_grad()
-    def visualize(self, images: torch.Tensor):
+    def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
         gray = color.intensity(images)
         colorized = self.colorize(gray)
         gray_rgb = gray.expand(-1, 3, -1, -1)

@@ -1,0 +1,40 @@
+"""Study presets: named sets of overrides on StudyConfig's defaults.
+
+- ``quick``: a few minutes on 2 CPU cores (32 px inputs, short pretraining, one draw); to try it out.
+- ``standard``: the CPU benchmark (64 px inputs, 3 draws), under about an hour on 2 CPU cores.
+- ``paper``: VGG-16 with batch norm at 176 px crops of 224 px faces, long pretraining; for a GPU.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from proxytask.config import ConfigError, StudyConfig, apply_overrides
+
+PRESETS: dict[str, list[str]] = {
+    "quick": [
+        "pretrain.data.image_size=32", "pretrain.data.crop_size=28", "pretrain.data.heldout_images=16",
+        "pretrain.colorization.border=3", "pretrain.optim.warmup_steps=20", "pretrain_steps=150",
+        "finetune.epochs=10", "finetune.min_steps=20", "finetune.max_steps=60", "finetune.eval_every=10", "draws=1",
+    ],
+    "standard": [],
+    "paper": [
+        "pretrain.model.backbone=vgg16_bn", "pretrain.data.image_size=224", "pretrain.data.crop_size=176",
+        "pretrain.data.workers=8", "pretrain.train.batch_size=64", "pretrain.optim.warmup_steps=1000",
+        "pretrain_steps=30000", "finetune.batch_size=64", "finetune.epochs=30", "finetune.min_steps=100",
+        "finetune.max_steps=2000", "finetune.eval_every=50",
+    ],
+}
+
+
+def default_preset() -> str:
+    """``standard`` where a CUDA GPU is present, else ``quick``."""
+    return "standard" if torch.cuda.is_available() else "quick"
+
+
+def study_config(preset: str | None, overrides: list[str]) -> StudyConfig:
+    """The preset's settings (default: :func:`default_preset`) with ``overrides`` applied on top."""
+    name = preset or default_preset()
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+    return apply_overrides(StudyConfig(), [f"preset={name}", *PRESETS[name], *overrides])

@@ -1,0 +1,123 @@
+"""Compose the study report (report.md and a self-contained report.html) and its figures."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from proxytask.files import write_text_atomic
+from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
+from proxytask.report.summary import find, format_share, headline
+
+CONFUSION_BUDGET = 10
+
+
+def _budgets(config: dict[str, Any]) -> list[Any]:
+    return [b if b == "all" else int(b) for b in config["budgets"]]
+
+
+def _cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "-"
+    spread = f" ± {row['accuracy_std']:.3f}" if row["n_draws"] > 1 else ""
+    f1_spread = f" ± {row['macro_f1_std']:.3f}" if row["n_draws"] > 1 else ""
+    return f"{row['accuracy_mean']:.3f}{spread} / {row['macro_f1_mean']:.3f}{f1_spread}"
+
+
+def _inits(results: list[dict[str, Any]], mode: str) -> list[str]:
+    order = {"random": 0, "random-rgb": 1, "supervised": 9, "eigenfaces": 10}
+    return sorted({r["init"] for r in results if r["mode"] == mode}, key=lambda name: (order.get(name, 5), name))
+
+
+def results_table(results: list[dict[str, Any]], modes: list[str], budgets: list[Any]) -> Table:
+    """Rows: (init, mode); columns: budgets; cells: accuracy / macro-F1 (mean ± std over draws)."""
+    rows = []
+    for mode in modes:
+        for init in _inits(results, mode):
+            input_kind = next(r["input"] for r in results if r["init"] == init and r["mode"] == mode)
+            rows.append([init, mode, input_kind] + [_cell(find(results, init, mode, k)) for k in budgets])
+    return Table(["init", "mode", "input"] + [f"k={k}" for k in budgets], rows)
+
+
+def best_confusion(records: list[dict[str, Any]], results: list[dict[str, Any]], budget: Any) -> tuple[str, str, np.ndarray] | None:
+    """(init, mode, confusion summed over draws) of the most accurate model at ``budget``."""
+    candidates = [r for r in results if r["k"] == budget and r["mode"] in ("finetune", "svm")]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda r: r["accuracy_mean"])
+    matrices = [np.array(j["confusion"]) for j in records if j["init"] == best["init"] and j["mode"] == best["mode"] and j["k"] == budget]
+    return best["init"], best["mode"], np.sum(matrices, axis=0)
+
+
+def write_report(study: dict[str, Any], out: Path) -> None:
+    """Write the figures, report.md and report.html of a finished study into ``out``."""
+    config, results, records = study["config"], study["results"], study["jobs"]
+    budgets = _budgets(config)
+    proxies = list(config["tasks"])
+    downstream = study["downstream"]
+    blocks: list[Block] = [Heading(f"proxytask study: {config['pretrain']['data']['downstream']}", 1)]
+    counts = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in downstream["images_per_class"].items())
+    blocks.append(Paragraph(
+        f"Preset {config['preset']} on {study['device']}; backbone {config['pretrain']['model']['backbone']}; "
+        f"{downstream['images']} images in {len(downstream['classes'])} classes ({counts}). Stratified 75/25 "
+        f"train/test split (seed 42), a 15% validation part of train for every choice, k labeled images per "
+        f"class drawn {config['draws']} times (seeds 0..{config['draws'] - 1}) for k < all. Cells: test accuracy / "
+        f"macro-F1, mean ± standard deviation over draws."))
+
+    blocks.append(Heading("Headline: share of the random-to-supervised gap closed (fine-tuning)"))
+    head = headline(results, proxies, budgets)
+    blocks.append(Table(["proxy task", "k", "gap closed (accuracy)", "gap closed (macro-F1)", "margin over random (accuracy, stds)"],
+                        [[h["task"], str(h["k"]), format_share(h["gap_closed_accuracy"]), format_share(h["gap_closed_macro_f1"]),
+                          "n/a" if h["margin_over_random_accuracy_stds"] is None else f"{h['margin_over_random_accuracy_stds']:.1f}"]
+                         for h in head]))
+    blocks.append(Paragraph("Gap closed = (proxy - random) / (supervised - random), random = random init with "
+                            "intensity input, the same input as the proxy task. The margin is the difference of "
+                            "means in units of the larger standard deviation over draws."))
+
+    modes = [m for m in ("finetune", "svm", "probe", "knn") if any(r["mode"] == m for r in results)]
+    blocks += [Heading("All results"), results_table(results, modes, budgets)]
+    shorts = sorted({c for r in results for c in r["short_classes"]})
+    if shorts:
+        blocks.append(Paragraph(f"Classes with fewer training images than a budget asks for (all of theirs used): {', '.join(shorts)}."))
+
+    figures: list[Figure] = []
+    if any(r["mode"] in ("finetune", "svm") for r in results):
+        budget_curves(results, budgets, ["finetune", "svm"], out / "budgets_finetune.png")
+        figures.append(Figure(out / "budgets_finetune.png", "Fine-tuning (and eigenfaces + SVM): test accuracy and macro-F1 against labels per class"))
+    if any(r["mode"] in ("probe", "knn") for r in results):
+        budget_curves(results, budgets, ["probe", "knn"], out / "budgets_frozen.png")
+        figures.append(Figure(out / "budgets_frozen.png", "Frozen features: linear probe and k-NN"))
+    budget = CONFUSION_BUDGET if CONFUSION_BUDGET in budgets else budgets[0]
+    best = best_confusion(records, results, budget)
+    if best is not None:
+        confusion_figure(best[2], downstream["classes"], f"{best[0]} ({best[1]}), k={budget}, summed over draws",
+                         out / "confusion_best.png")
+        figures.append(Figure(out / "confusion_best.png", f"Confusion matrix of the most accurate model at k={budget}: {best[0]} ({best[1]})"))
+    runs = {task: out / "pretrain" / task for task in study["pretraining"]}
+    loss_curves(runs, out / "pretrain_loss.png")
+    figures.append(Figure(out / "pretrain_loss.png", "Pretraining loss curves"))
+    for task, run_dir in runs.items():
+        if (run_dir / "gallery.png").is_file():
+            shutil.copyfile(run_dir / "gallery.png", out / f"gallery_{task}.png")
+            figures.append(Figure(out / f"gallery_{task}.png", f"{task}: held-out pool images"))
+    blocks.append(Heading("Figures"))
+    blocks += figures
+
+    blocks.append(Heading("Pretraining runs"))
+    metric_names = sorted({k for m in study["pretraining"].values() for k, v in m.items() if isinstance(v, float)})
+    blocks.append(Table(["task"] + metric_names, [[task] + [f"{m[k]:.4g}" if k in m else "-" for k in metric_names]
+                                                  for task, m in study["pretraining"].items()]))
+    blocks.append(Heading("Inputs"))
+    blocks.append(Paragraph("Color pictures go to every model as they are; a backbone pretrained by colorization (and "
+                            "the supervised and intensity random-init rows) reads their intensity, the mean of R, G and "
+                            "B, so it never sees color; random-rgb reads RGB. The eigenfaces baseline reads gray 50x37 "
+                            "crops as in the scikit-learn example. Every network sees the central 128x128 face crop "
+                            f"resized to {config['pretrain']['data']['image_size']} px (random "
+                            f"{config['pretrain']['data']['crop_size']} px crops and flips in training, the centre crop in "
+                            "evaluation)."))
+    write_text_atomic(out / "report.md", to_markdown(blocks, out))
+    write_text_atomic(out / "report.html", to_html(blocks, "proxytask study"))

@@ -1,0 +1,76 @@
+"""The study's figures, written as PNG files (matplotlib, no display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from proxytask.files import write_atomic  # noqa: E402
+from proxytask.runlog import read_log  # noqa: E402
+
+
+def _save(figure, path: Path) -> None:
+    figure.tight_layout()
+    write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
+    plt.close(figure)
+
+
+def budget_curves(results: list[dict[str, Any]], budgets: list[Any], modes: list[str], path: Path) -> None:
+    """Accuracy and macro-F1 against labels per class, one line per (init, mode), error bars = std over draws."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    positions = np.arange(len(budgets))
+    series = sorted({(r["init"], r["mode"]) for r in results if r["mode"] in modes},
+                    key=lambda s: (modes.index(s[1]) if s[1] in modes else 99, s[0]))
+    for init, mode in series:
+        rows = {r["k"]: r for r in results if r["init"] == init and r["mode"] == mode}
+        present = [i for i, k in enumerate(budgets) if k in rows]
+        style = {"finetune": "-", "probe": "--", "knn": ":", "svm": "-."}.get(mode, "-")
+        for axis, metric in zip(axes, ("accuracy", "macro_f1")):
+            means = [rows[budgets[i]][f"{metric}_mean"] for i in present]
+            stds = [rows[budgets[i]][f"{metric}_std"] for i in present]
+            axis.errorbar(positions[present], means, yerr=stds, linestyle=style, marker="o", capsize=3,
+                          label=f"{init} ({mode})")
+    for axis, title in zip(axes, ("accuracy", "macro-F1")):
+        axis.set_xticks(positions, [str(k) for k in budgets])
+        axis.set_xlabel("labeled images per class")
+        axis.set_title(f"test {title}")
+        axis.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="lower right")
+    _save(figure, path)
+
+
+def confusion_figure(confusion: np.ndarray, class_names: list[str], title: str, path: Path) -> None:
+    """Row-normalized confusion matrix (rows: true class) with counts."""
+    totals = confusion.sum(axis=1, keepdims=True)
+    shares = confusion / np.maximum(totals, 1)
+    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), count in np.ndenumerate(confusion):
+        axis.text(column, row, str(count), ha="center", va="center", fontsize=7,
+                  color="white" if shares[row, column] > 0.5 else "black")
+    short = [name.replace("_", " ") for name in class_names]
+    axis.set_xticks(range(len(short)), short, rotation=45, ha="right", fontsize=7)
+    axis.set_yticks(range(len(short)), short, fontsize=7)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title, fontsize=9)
+    _save(figure, path)
+
+
+def loss_curves(runs: dict[str, Path], path: Path) -> None:
+    """Training loss of each pretraining run against its step (each task on its own axis scale)."""
+    figure, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.5), squeeze=False)
+    for axis, (task, run_dir) in zip(axes[0], runs.items()):
+        rows = read_log(run_dir)
+        axis.plot([r["step"] for r in rows], [r["loss"] for r in rows])
+        axis.set_title(f"{task} pretraining")
+        axis.set_xlabel("step")
+        axis.set_ylabel("loss")
+        axis.grid(alpha=0.3)
+    _save(figure, path)

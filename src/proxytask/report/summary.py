@@ -1,0 +1,51 @@
+"""Headline numbers of a study: the share of the random-to-supervised gap a proxy task closes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+RANDOM = "random"
+SUPERVISED = "supervised"
+
+
+def find(results: list[dict[str, Any]], init: str, mode: str, k: Any) -> dict[str, Any] | None:
+    """The aggregated row of (init, mode, k), or None."""
+    return next((r for r in results if r["init"] == init and r["mode"] == mode and r["k"] == k), None)
+
+
+def gap_closed(proxy: float, random: float, supervised: float) -> float | None:
+    """``(proxy - random) / (supervised - random)``; None when supervised does not beat random."""
+    gap = supervised - random
+    return (proxy - random) / gap if gap > 0 else None
+
+
+def margin_in_stds(row: dict[str, Any], baseline: dict[str, Any], metric: str) -> float | None:
+    """(row - baseline) in units of the larger of the two draws' standard deviations; None without spread."""
+    spread = max(row[f"{metric}_std"], baseline[f"{metric}_std"])
+    if spread == 0:
+        return None
+    return (row[f"{metric}_mean"] - baseline[f"{metric}_mean"]) / spread
+
+
+def headline(results: list[dict[str, Any]], proxies: list[str], budgets: list[Any], mode: str = "finetune") -> list[dict[str, Any]]:
+    """Per proxy task and budget: gap closed on accuracy and macro-F1, and its margin over random."""
+    rows = []
+    for proxy in proxies:
+        for k in budgets:
+            proxy_row, random_row, supervised_row = (find(results, name, mode, k) for name in (proxy, RANDOM, SUPERVISED))
+            if proxy_row is None or random_row is None:
+                continue
+            row: dict[str, Any] = {"task": proxy, "k": k}
+            for metric in ("accuracy", "macro_f1"):
+                closed = None
+                if supervised_row is not None:
+                    closed = gap_closed(proxy_row[f"{metric}_mean"], random_row[f"{metric}_mean"], supervised_row[f"{metric}_mean"])
+                row[f"gap_closed_{metric}"] = closed
+                row[f"margin_over_random_{metric}_stds"] = margin_in_stds(proxy_row, random_row, metric)
+            rows.append(row)
+    return rows
+
+
+def format_share(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"

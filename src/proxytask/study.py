@@ -1,0 +1,239 @@
+"""A whole comparison in one folder, resumable: pretraining runs, then every transfer job, then the report.
+
+Layout of a study folder::
+
+    config.yaml                    the resolved StudyConfig
+    pretrain/<task>/               one pretraining run per proxy task, and supervised
+    splits/k<k>-d<draw>.csv        the split manifests (path, label, class, split)
+    jobs/<mode>/<init>/k<k>-d<draw>.json   one result per transfer job, written atomically
+    results.json, report.md, report.html, *.png
+
+A job whose result file exists is not run again, and a pretraining run with a checkpoint is
+resumed, so an interrupted study restarted with the same command finishes the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from proxytask.config import ConfigError, StudyConfig, load_yaml, save_yaml, to_dict
+from proxytask.data.cache import load_cache
+from proxytask.data.folders import LabeledImages
+from proxytask.data.lfw import DataError, locate_lfw
+from proxytask.data.selection import select
+from proxytask.data.splits import Split, budget_split, write_manifest
+from proxytask.files import write_json_atomic
+from proxytask.train import METRICS_FILE, pretrain
+from proxytask.transfer.baselines import EIGENFACES_CROP, EIGENFACES_SIZE, eigenfaces_features, eigenfaces_svm
+from proxytask.transfer.finetune import extract_features, finetune
+from proxytask.transfer.inits import Init, resolve_init
+from proxytask.transfer.probe import knn, linear_probe
+
+log = logging.getLogger(__name__)
+
+SUPERVISED = "supervised"
+EIGENFACES = "eigenfaces"
+
+
+@dataclass(frozen=True)
+class DownstreamData:
+    """The labeled task's usable images, cached: ``pixels`` (N, S, S, 3) uint8, ``labels`` (N,)."""
+
+    images: LabeledImages
+    pixels: torch.Tensor
+    labels: np.ndarray
+    lfw_root: Path | None
+    skipped: list[tuple[str, str]]
+
+
+def load_downstream(spec: str, lfw: str | None, face_crop: tuple[int, int, int, int], image_size: int,
+                    workers: int) -> DownstreamData:
+    """Resolve a downstream spec and cache its images; unusable files are dropped (and listed)."""
+    needs_lfw = spec.startswith("lfw") or lfw is not None
+    lfw_root = locate_lfw(lfw) if needs_lfw else None
+    images = select(spec, lfw_root).downstream
+    cache = load_cache(images.paths, face_crop, image_size, workers)
+    rows = np.flatnonzero(cache.usable)
+    usable = LabeledImages([images.paths[r] for r in rows], [images.labels[r] for r in rows], images.class_names)
+    return DownstreamData(usable, torch.from_numpy(cache.pixels[rows]), np.asarray(usable.labels), lfw_root, cache.skipped)
+
+
+def budget_name(k: int | None) -> str:
+    return "all" if k is None else str(k)
+
+
+def job_path(out: Path, mode: str, init: str, k: int | None, draw: int) -> Path:
+    return out / "jobs" / mode / init / f"k{budget_name(k)}-d{draw}.json"
+
+
+def run_job(mode: str, init: Init, data: DownstreamData, split: Split, config: StudyConfig, device: torch.device,
+            features: Callable[[Init], np.ndarray]) -> dict[str, Any]:
+    """One transfer job: ``mode`` of ``init`` on ``split``; returns its result record."""
+    crop = config.pretrain.data.crop_size
+    names = data.images.class_names
+    if mode == "finetune":
+        result = finetune(init, data.pixels, data.labels, split, names, crop, config.finetune, device)
+    elif mode == "probe":
+        result = linear_probe(features(init), data.labels, split, names)
+    elif mode == "knn":
+        result = knn(features(init), data.labels, split, names)
+    else:
+        raise ConfigError(f"unknown transfer mode {mode!r}")
+    return {"init": init.name, "mode": mode, "input": init.input_description, **_split_fields(split), **result}
+
+
+def _split_fields(split: Split) -> dict[str, Any]:
+    return {"k": "all" if split.k is None else split.k, "draw": split.draw, "train_images": len(split.train),
+            "short_classes": split.short_classes}
+
+
+def pretrain_stage(config: StudyConfig, out: Path) -> dict[str, Path]:
+    """Run (or resume, or skip when finished) every pretraining run of the study; their folders by task."""
+    tasks = list(config.tasks) + ([SUPERVISED] if SUPERVISED in config.baselines else [])
+    runs = {}
+    for task in tasks:
+        run_dir = out / "pretrain" / task
+        runs[task] = run_dir
+        if (run_dir / METRICS_FILE).is_file():
+            log.info("pretraining %s: finished earlier, kept", task)
+            continue
+        run_config = dataclasses.replace(config.pretrain, task=task,
+                                         train=dataclasses.replace(config.pretrain.train, max_steps=config.pretrain_steps))
+        log.info("pretraining %s for %d steps", task, config.pretrain_steps)
+        pretrain(run_config, run_dir, resume=(run_dir / "config.yaml").is_file())
+    return runs
+
+
+def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard deviation (over draws, ddof=1) per (init, mode, k)."""
+    groups: dict[tuple[str, str, Any], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["init"], record["mode"], record["k"]), []).append(record)
+    summary = []
+    for (init, mode, k), members in groups.items():
+        row: dict[str, Any] = {"init": init, "mode": mode, "k": k, "input": members[0]["input"], "n_draws": len(members)}
+        for metric in ("accuracy", "macro_f1"):
+            values = np.array([m[metric] for m in members])
+            row[f"{metric}_mean"] = float(values.mean())
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        row["short_classes"] = sorted({c for m in members for c in m["short_classes"]})
+        summary.append(row)
+    return summary
+
+
+def check_study_folder(config: StudyConfig, out: Path) -> None:
+    """A study folder holds one configuration: a restart must use the same settings."""
+    saved = out / "config.yaml"
+    if saved.is_file():
+        previous = load_yaml(StudyConfig, saved)
+        if to_dict(previous) != to_dict(config):
+            raise ConfigError(f"{out} holds a study with other settings ({saved}); restart it with the same "
+                              f"command, or choose another --out")
+
+
+def run_study(config: StudyConfig, out: Path) -> dict[str, Any]:
+    """Run every step of the study not done yet, then write results.json and the report."""
+    from proxytask.report.build import write_report
+
+    config.validate()
+    out = Path(out)
+    check_study_folder(config, out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(config, out / "config.yaml")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data_config = config.pretrain.data
+    data = load_downstream(data_config.downstream, data_config.lfw, data_config.face_crop, data_config.image_size,
+                           data_config.workers)
+    runs = pretrain_stage(config, out)
+    inits = [resolve_init(name, config.pretrain.model.backbone) for name in ("random", "random-rgb") if name in config.baselines]
+    inits += [resolve_init(str(run_dir), config.pretrain.model.backbone, name=task) for task, run_dir in runs.items()]
+    splits = [budget_split(data.images, k, draw) for k in config.budget_values() for draw in range(1 if k is None else config.draws)]
+    for split in splits:
+        manifest = out / "splits" / f"k{budget_name(split.k)}-d{split.draw}.csv"
+        if not manifest.is_file():
+            write_manifest(data.images, split, manifest)
+
+    feature_cache: dict[str, np.ndarray] = {}
+
+    def features(init: Init) -> np.ndarray:
+        if init.name not in feature_cache:
+            feature_cache[init.name] = extract_features(init, data.pixels, data_config.crop_size, device)
+        return feature_cache[init.name]
+
+    jobs = [(mode, init, split) for init in inits for mode in config.modes for split in splits]
+    records = []
+    for mode, init, split in tqdm(jobs, desc="transfer jobs", unit="job", dynamic_ncols=True):
+        path = job_path(out, mode, init.name, split.k, split.draw)
+        if not path.is_file():
+            write_json_atomic(path, run_job(mode, init, data, split, config, device, features))
+        records.append(json.loads(path.read_text()))
+    if EIGENFACES in config.baselines:
+        records += eigenfaces_stage(data, splits, out)
+    results = {"config": to_dict(config), "downstream": downstream_summary(data), "device": str(device),
+               "pretraining": {task: json.loads((run / METRICS_FILE).read_text()) for task, run in runs.items()},
+               "results": aggregate(records), "jobs": records}
+    write_json_atomic(out / "results.json", results)
+    write_report(results, out)
+    return results
+
+
+def eigenfaces_stage(data: DownstreamData, splits: list[Split], out: Path) -> list[dict[str, Any]]:
+    """The eigenfaces + SVM baseline on every split (its own crop and size, from the same files)."""
+    cache = load_cache(data.images.paths, EIGENFACES_CROP, EIGENFACES_SIZE)
+    if not cache.usable.all():
+        raise DataError(f"eigenfaces crop could not be read from: {', '.join(p for p, _ in cache.skipped)}")
+    x = eigenfaces_features(np.asarray(cache.pixels))
+    records = []
+    for split in splits:
+        path = job_path(out, "svm", EIGENFACES, split.k, split.draw)
+        if not path.is_file():
+            result = eigenfaces_svm(x, data.labels, split, data.images.class_names)
+            write_json_atomic(path, {"init": EIGENFACES, "mode": "svm", "input": "gray 50x37 (scikit-learn example crop)",
+                                     **_split_fields(split), **result})
+        records.append(json.loads(path.read_text()))
+    return records
+
+
+def downstream_summary(data: DownstreamData) -> dict[str, Any]:
+    return {"classes": data.images.class_names, "images_per_class": data.images.class_counts(),
+            "images": len(data.images.paths), "skipped": [list(s) for s in data.skipped]}
+
+
+def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None, draw: int, out: Path) -> dict[str, Any]:
+    """One transfer job outside a study (``proxytask finetune|probe|knn``), written to ``out/result.json``.
+
+    A pretraining run's own preprocessing (face crop, image and crop size) is used with its backbone.
+    """
+    init = resolve_init(init_spec, config.pretrain.model.backbone)
+    if init.run_dir is not None:
+        trained = load_yaml(type(config.pretrain), init.run_dir / "config.yaml").data
+        data_config = dataclasses.replace(config.pretrain.data, face_crop=trained.face_crop,
+                                          image_size=trained.image_size, crop_size=trained.crop_size)
+        config = dataclasses.replace(config, pretrain=dataclasses.replace(config.pretrain, data=data_config))
+    config.validate()
+    data_config = config.pretrain.data
+    data = load_downstream(data_config.downstream, data_config.lfw, data_config.face_crop, data_config.image_size,
+                           data_config.workers)
+    split = budget_split(data.images, k, draw)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(config, out / "config.yaml")
+    write_manifest(data.images, split, out / "manifest.csv")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def features(chosen: Init) -> np.ndarray:
+        return extract_features(chosen, data.pixels, data_config.crop_size, device)
+
+    result = run_job(mode, init, data, split, config, device, features)
+    write_json_atomic(out / "result.json", result)
+    return result

@@ -1,0 +1,93 @@
+"""Fine-tuning: the whole network with a new head, the backbone at a lower learning rate."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from proxytask.config import FinetuneConfig, OptimConfig
+from proxytask.data.batches import BatchRandom, StepSampler, center_crop, to_float
+from proxytask.data.splits import Split
+from proxytask.train import augment, lr_factor
+from proxytask.transfer.classifier import Classifier, pooled_features
+from proxytask.transfer.inits import Init, build_backbone
+from proxytask.transfer.metrics import classification_metrics, selection_score
+
+EVAL_BATCH = 256
+
+
+def center_batches(pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """Evaluation batches of cached rows: (B, S, S, 3) uint8 -> centre crop (B, 3, crop, crop) in [0, 1]."""
+    for start in range(0, len(rows), EVAL_BATCH):
+        chunk = torch.from_numpy(rows[start:start + EVAL_BATCH])
+        yield center_crop(to_float(pixels[chunk].to(device)), crop)
+
+
+@torch.no_grad()
+def extract_features(init: Init, pixels: torch.Tensor, crop: int, device: torch.device, all_stages: bool = False) -> np.ndarray:
+    """Frozen pooled features of every image: (N, S, S, 3) uint8 -> (N, D)."""
+    backbone = build_backbone(init).to(device).eval()
+    rows = np.arange(len(pixels))
+    return torch.cat([pooled_features(backbone, batch, all_stages).cpu() for batch in center_batches(pixels, rows, crop, device)]).numpy()
+
+
+@torch.no_grad()
+def predict(model: Classifier, pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device) -> np.ndarray:
+    """Predicted class of each row (centre crop), in eval mode."""
+    model.eval()
+    predictions = [model(batch).argmax(1).cpu() for batch in center_batches(pixels, rows, crop, device)]
+    model.train()
+    return torch.cat(predictions).numpy()
+
+
+def finetune_steps(config: FinetuneConfig, train_images: int) -> int:
+    """``epochs`` passes over the training images, clamped to [min_steps, max_steps]."""
+    batch = min(config.batch_size, train_images)
+    return int(min(max(math.ceil(config.epochs * train_images / batch), config.min_steps), config.max_steps))
+
+
+def finetune(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
+             config: FinetuneConfig, device: torch.device) -> dict[str, Any]:
+    """Fine-tune ``init`` on the split's training images; returns test metrics of the step chosen on validation.
+
+    Args:
+        pixels: (N, S, S, 3) uint8 images of the whole task; labels: (N,) class indices.
+    """
+    model = Classifier(build_backbone(init, config.seed), len(class_names)).to(device)
+    optimizer = torch.optim.AdamW([
+        {"params": model.backbone.parameters(), "lr": config.lr * config.backbone_lr_factor},
+        {"params": model.head.parameters(), "lr": config.lr},
+    ], weight_decay=config.weight_decay)
+    total_steps = finetune_steps(config, len(split.train))
+    schedule = OptimConfig(schedule="cosine", warmup_steps=config.warmup_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, schedule))
+    batch = min(config.batch_size, len(split.train))
+    sampler = StepSampler(len(split.train), batch, seed=config.seed + 1000 * split.draw)
+    train_labels = torch.from_numpy(labels[split.train])
+    best: tuple[tuple[float, float], int, dict[str, torch.Tensor]] | None = None
+    model.train()
+    for step, local in sampler.batches(0):
+        if step >= total_steps:
+            break
+        rng = BatchRandom(config.seed, step, batch, device=device)
+        images = augment(pixels[torch.from_numpy(split.train[local])], crop, rng, device)
+        loss = F.cross_entropy(model(images), train_labels[torch.from_numpy(local)].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        done = step + 1
+        if done % config.eval_every == 0 or done == total_steps:
+            score = selection_score(labels[split.validation], predict(model, pixels, split.validation, crop, device))
+            if best is None or score > best[0]:
+                best = (score, done, copy.deepcopy(model.state_dict()))
+    assert best is not None
+    model.load_state_dict(best[2])
+    result = classification_metrics(labels[split.test], predict(model, pixels, split.test, crop, device), class_names)
+    return {**result, "chosen": {"step": best[1]}, "steps": total_steps, "validation_macro_f1": best[0][0]}

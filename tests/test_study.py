@@ -1,0 +1,95 @@
+import json
+
+import pytest
+
+from proxytask import study as study_module
+from proxytask.cli import main
+from proxytask.config import ConfigError
+from proxytask.presets import study_config
+from proxytask.study import run_study
+from tests.conftest import face_image, tiny_overrides
+
+
+def tiny_study(lfw, *extra):
+    pretrain = [f"pretrain.{o}" for o in tiny_overrides(lfw) if not o.startswith("train.max_steps")]
+    return study_config("quick", [*pretrain, "pretrain.supervised.min_images_per_identity=3", "pretrain_steps=2", "budgets=1,all", "draws=2", "finetune.min_steps=2",
+                                  "finetune.max_steps=2", "finetune.eval_every=1", "finetune.batch_size=4", *extra])
+
+
+def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
+    results = run_study(tiny_study(fake_lfw), tmp_path / "study")
+    out = tmp_path / "study"
+    for name in ("results.json", "report.md", "report.html", "budgets_finetune.png", "budgets_frozen.png",
+                 "confusion_best.png", "pretrain_loss.png", "gallery_colorization.png", "config.yaml"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "results.json").read_text())
+    records = saved["results"]
+    inits = {r["init"] for r in records}
+    assert inits == {"random", "random-rgb", "colorization", "supervised", "eigenfaces"}
+    for record in records:
+        for key in ("init", "mode", "k", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "n_draws"):
+            assert key in record
+        assert record["n_draws"] == (1 if record["k"] == "all" else 2)
+        assert record["k"] in (1, "all")
+    assert {r["mode"] for r in records} == {"finetune", "probe", "knn", "svm"}
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 5 and "gap closed" in html.lower()
+    assert "| colorization | finetune |" in (out / "report.md").read_text()
+    assert len(list((out / "splits").glob("*.csv"))) == 3
+    assert results["downstream"]["images"] == 11
+
+
+def test_interrupted_study_finishes_the_rest_without_redoing(fake_lfw, tmp_path, monkeypatch):
+    config = tiny_study(fake_lfw, "baselines=random,supervised")
+    real_job = study_module.run_job
+    calls = []
+
+    def count_then_die(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_job(*args, **kwargs)
+
+    monkeypatch.setattr(study_module, "run_job", count_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, tmp_path / "study")
+    done = sorted(p.name for p in (tmp_path / "study" / "jobs").rglob("*.json"))
+    assert len(done) == 3
+    calls.clear()
+    monkeypatch.setattr(study_module, "run_job", lambda *a, **k: calls.append(a[0]) or real_job(*a, **k))
+    monkeypatch.setattr(study_module, "pretrain", lambda *a, **k: pytest.fail("finished pretraining run again"))
+    run_study(config, tmp_path / "study")
+    total = 3 * 3 * 3  # inits (random, colorization, supervised) x modes x splits
+    assert len(calls) == total - 3
+    calls.clear()
+    run_study(config, tmp_path / "study")
+    assert calls == []
+
+
+def test_restart_with_other_settings_is_refused(fake_lfw, tmp_path):
+    run_study(tiny_study(fake_lfw, "modes=probe", "baselines=random"), tmp_path / "study")
+    with pytest.raises(ConfigError, match="holds a study with other settings"):
+        run_study(tiny_study(fake_lfw, "modes=knn", "baselines=random"), tmp_path / "study")
+
+
+def test_folder_downstream_with_one_image_class_is_a_clear_error(tmp_path, capsys):
+    for name, count in (("alice", 6), ("bob", 1)):
+        (tmp_path / "faces" / name).mkdir(parents=True)
+        for i in range(count):
+            face_image(i).save(tmp_path / "faces" / name / f"{i}.jpg")
+    code = main(["finetune", "--init", "random", "--out", str(tmp_path / "ft"), "--downstream", str(tmp_path / "faces")])
+    assert code == 2
+    assert "class 'bob' has 1 image(s)" in capsys.readouterr().err
+
+
+def test_single_transfer_commands_write_result_and_manifest(fake_lfw, tmp_path, capsys):
+    sets = ["--set", "finetune.min_steps=2", "--set", "finetune.max_steps=2", "--set", "pretrain.data.image_size=24",
+            "--set", "pretrain.data.crop_size=20"]
+    for mode in ("finetune", "probe", "knn"):
+        out = tmp_path / mode
+        assert main([mode, "--init", "random", "--out", str(out), "--k", "2", "--lfw", str(fake_lfw),
+                     "--downstream", "lfw:min_faces=5", *sets]) == 0
+        result = json.loads((out / "result.json").read_text())
+        assert result["mode"] == mode and result["k"] == 2 and result["train_images"] == 4
+        assert (out / "manifest.csv").is_file()
+    assert "test accuracy" in capsys.readouterr().out
