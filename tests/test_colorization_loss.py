@@ -62,7 +62,7 @@ def test_constant_prediction_loss_is_the_floor_of_input_blind_predictors():
     torch.manual_seed(0)
     task = Colorization(Backbone("vgg_small", 1), ColorizationConfig(samples_per_image=32, head_width=16)).eval()
     images = torch.rand(3, 3, 16, 16)
-    losses = task.heldout_losses(images)
+    losses = task.heldout_metrics(images)
     (gray, points), targets = task.make_batch(images, BatchRandom(0, 0, 3))
     for trial in range(3):  # any other constant histogram does worse
         other = [torch.randn(32).log_softmax(-1).expand(3, 32, 32) for _ in range(2)]

@@ -21,7 +21,10 @@ def test_pretrain_writes_run_folder_and_metrics(fake_lfw, tmp_path):
         assert isinstance(saved[key], float), key
     assert saved == metrics
     assert metrics["train_images"] == 36 - 4 and metrics["heldout_images"] == 4
-    assert latest_checkpoint(run)[0] == 8
+    step, folder = latest_checkpoint(run)
+    assert step == 8
+    info = json.loads((folder / "checkpoint.json").read_text())
+    assert info["step"] == 8 and info["config"]["train"]["max_steps"] == 8
 
 
 class Killed(Exception):

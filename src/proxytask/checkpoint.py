@@ -21,6 +21,7 @@ from proxytask.files import write_json_atomic
 
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
+INFO_FILE = "checkpoint.json"
 
 
 def save_weights(state: dict[str, torch.Tensor], path: Path) -> None:
@@ -36,8 +37,9 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(run_dir: Path, step: int, model_state: dict[str, torch.Tensor], trainer_state: dict[str, Any],
-                    keep: int = 2) -> Path:
-    """Write a checkpoint for ``step`` and point ``latest.json`` at it; keep the newest ``keep``."""
+                    config: dict[str, Any], keep: int = 2) -> Path:
+    """Write a checkpoint for ``step`` (with ``checkpoint.json``: the step and the resolved config) and
+    point ``latest.json`` at it; keep the newest ``keep``."""
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
@@ -45,6 +47,7 @@ def save_checkpoint(run_dir: Path, step: int, model_state: dict[str, torch.Tenso
     try:
         save_weights(model_state, staging / WEIGHTS_FILE)
         torch.save(trainer_state, staging / STATE_FILE)
+        (staging / INFO_FILE).write_text(json.dumps({"step": step, "config": config}, indent=2))
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)

@@ -18,20 +18,20 @@ from proxytask.checkpoint import latest_checkpoint, load_weights, WEIGHTS_FILE
 from proxytask.config import ConfigError, PretrainConfig, load_yaml
 from proxytask.data.images import decode_image
 from proxytask.files import write_atomic
-from proxytask.tasks import build_task
-from proxytask.tasks.colorization import Colorization
+from proxytask.tasks import build_task, task_class
+from proxytask.tasks.colorization import SparseColorization
 from proxytask.train import CONFIG_FILE, FINAL_WEIGHTS
 
 MIN_WORKING_SIDE = 16
 
 
-def load_run(run_dir: Path, device: torch.device) -> tuple[PretrainConfig, Colorization]:
+def load_run(run_dir: Path, device: torch.device) -> tuple[PretrainConfig, SparseColorization]:
     """Config and trained colorization task of a run folder (final weights, else its latest checkpoint), in eval mode."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ConfigError(f"--checkpoint {run_dir} is not a run folder (no {CONFIG_FILE})")
     config = load_yaml(PretrainConfig, run_dir / CONFIG_FILE)
-    if config.task != Colorization.name:
+    if not issubclass(task_class(config.task), SparseColorization):
         raise ConfigError(f"run {run_dir} trained task {config.task!r}, which does not predict colors")
     weights_path = run_dir / FINAL_WEIGHTS
     if not weights_path.is_file():
@@ -51,13 +51,17 @@ def working_scale(config: PretrainConfig) -> float:
 
 
 @torch.no_grad()
-def colorize_rgb(task: Colorization, rgb: torch.Tensor, scale: float) -> torch.Tensor:
-    """(1, 3, H, W) in [0, 1] (color or gray) -> colorized (1, 3, H, W) with the same intensity."""
+def colorize_rgb(task: SparseColorization, rgb: torch.Tensor, scale: float) -> torch.Tensor:
+    """(1, 3, H, W) in [0, 1] (color or gray) -> colorized (1, 3, H, W) with the same intensity.
+
+    The task colorizes a copy at the working scale; its hue and chroma are upsampled (hue as a
+    unit vector, so it does not wrap wrongly) and put on the full-resolution intensity.
+    """
     gray = color.intensity(rgb)
     height, width = gray.shape[-2:]
     size = (max(MIN_WORKING_SIDE, round(height * scale)), max(MIN_WORKING_SIDE, round(width * scale)))
     small = F.interpolate(gray, size=size, mode="bilinear", antialias=True, align_corners=False)
-    hue, chroma = task.predict_dense(small)
+    hue, chroma = color.hue_chroma(task.colorize(small))
     angle = hue * color.TWO_PI
     maps = torch.stack([torch.cos(angle), torch.sin(angle), chroma], dim=1)
     maps = F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)

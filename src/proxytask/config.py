@@ -48,8 +48,8 @@ class DataConfig:
             raise ConfigError(f"data.image_size must be at least 8 pixels, got {self.image_size}")
         if not 8 <= self.crop_size <= self.image_size:
             raise ConfigError(f"data.crop_size must be between 8 and data.image_size ({self.image_size}), got {self.crop_size}")
-        if self.heldout_images < 0 or self.workers < 1:
-            raise ConfigError("data.heldout_images must be >= 0 and data.workers >= 1")
+        if self.heldout_images < 1 or self.workers < 1:
+            raise ConfigError("data.heldout_images and data.workers must be >= 1")
 
 
 @dataclass
@@ -92,6 +92,23 @@ class ColorizationConfig:
 
 
 @dataclass
+class LabConfig:
+    """Lab-bin colorization (Zhang et al. 2016): soft encoding, rebalancing, annealed mean."""
+
+    neighbours: int = 5
+    sigma: float = 5.0
+    rebalance: float = 0.5
+    temperature: float = 0.38
+    prior_momentum: float = 0.99
+
+    def validate(self) -> None:
+        if self.neighbours < 1 or self.sigma <= 0 or self.temperature <= 0:
+            raise ConfigError("lab.neighbours must be >= 1, lab.sigma and lab.temperature positive")
+        if not 0.0 <= self.rebalance <= 1.0 or not 0.0 <= self.prior_momentum < 1.0:
+            raise ConfigError("lab.rebalance must be in [0, 1] and lab.prior_momentum in [0, 1)")
+
+
+@dataclass
 class SupervisedConfig:
     """Supervised pretraining on pool identities: the ceiling a proxy task tries to reach."""
 
@@ -103,6 +120,65 @@ class SupervisedConfig:
             raise ConfigError(f"supervised.min_images_per_identity must be >= 2, got {self.min_images_per_identity}")
         if not 0.0 <= self.head_dropout < 1.0:
             raise ConfigError(f"supervised.head_dropout must be in [0, 1), got {self.head_dropout}")
+
+
+@dataclass
+class RotationConfig:
+    """Rotation prediction (Gidaris et al. 2018)."""
+
+    head_dropout: float = 0.0
+
+    def validate(self) -> None:
+        if not 0.0 <= self.head_dropout < 1.0:
+            raise ConfigError(f"rotation.head_dropout must be in [0, 1), got {self.head_dropout}")
+
+
+@dataclass
+class DenoisingConfig:
+    """Denoising autoencoder (Vincent et al.): masking noise and/or Gaussian noise."""
+
+    mask_fraction: float = 0.3
+    mask_cell: int = 1
+    gaussian_std: float = 0.0
+
+    def validate(self) -> None:
+        if not 0.0 <= self.mask_fraction < 1.0 or self.gaussian_std < 0:
+            raise ConfigError("denoising.mask_fraction must be in [0, 1) and denoising.gaussian_std >= 0")
+        if self.mask_fraction == 0 and self.gaussian_std == 0:
+            raise ConfigError("denoising needs a corruption: set denoising.mask_fraction or denoising.gaussian_std")
+        if self.mask_cell < 1:
+            raise ConfigError(f"denoising.mask_cell must be >= 1 pixel, got {self.mask_cell}")
+
+
+@dataclass
+class InpaintingConfig:
+    """Context encoder (Pathak et al.): a central square or random blocks, about ``fraction`` of the image."""
+
+    region: str = "center"
+    fraction: float = 0.25
+    block: int = 8
+
+    def validate(self) -> None:
+        if self.region not in ("center", "random"):
+            raise ConfigError(f"inpainting.region must be 'center' or 'random', got {self.region!r}")
+        if not 0.0 < self.fraction < 1.0 or self.block < 1:
+            raise ConfigError("inpainting.fraction must be in (0, 1) and inpainting.block >= 1")
+
+
+@dataclass
+class JigsawConfig:
+    """Jigsaw puzzles (Noroozi and Favaro 2016): 3x3 tiles, a fixed set of permutations."""
+
+    permutations: int = 100
+    tile_fraction: float = 0.85
+    head_width: int = 512
+    head_dropout: float = 0.5
+
+    def validate(self) -> None:
+        if not 2 <= self.permutations <= 362880:
+            raise ConfigError(f"jigsaw.permutations must be between 2 and 9! = 362880, got {self.permutations}")
+        if not 0.0 < self.tile_fraction <= 1.0 or not 0.0 <= self.head_dropout < 1.0:
+            raise ConfigError("jigsaw.tile_fraction must be in (0, 1] and jigsaw.head_dropout in [0, 1)")
 
 
 @dataclass
@@ -158,12 +234,18 @@ class PretrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     colorization: ColorizationConfig = field(default_factory=ColorizationConfig)
+    lab: LabConfig = field(default_factory=LabConfig)
     supervised: SupervisedConfig = field(default_factory=SupervisedConfig)
+    rotation: RotationConfig = field(default_factory=RotationConfig)
+    denoising: DenoisingConfig = field(default_factory=DenoisingConfig)
+    inpainting: InpaintingConfig = field(default_factory=InpaintingConfig)
+    jigsaw: JigsawConfig = field(default_factory=JigsawConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
-        for part in (self.data, self.model, self.colorization, self.supervised, self.optim, self.train):
+        for part in (self.data, self.model, self.colorization, self.lab, self.supervised, self.rotation, self.denoising,
+                     self.inpainting, self.jigsaw, self.optim, self.train):
             part.validate()
 
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from proxytask import distributed
 from proxytask.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
-from proxytask.config import ConfigError, OptimConfig, PretrainConfig, load_yaml, save_yaml
+from proxytask.config import ConfigError, OptimConfig, PretrainConfig, load_yaml, save_yaml, to_dict
 from proxytask.data.batches import BatchRandom, StepSampler, random_crop_flip, to_float
 from proxytask.data.cache import load_cache
 from proxytask.data.lfw import locate_lfw
@@ -193,19 +193,9 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     total_steps = config.train.max_steps or max(1, math.ceil(config.train.epochs * sampler.steps_per_epoch))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, config.optim))
 
-    start_step = 0
-    found = latest_checkpoint(run_dir) if resume else None
-    if found is not None:
-        start_step, folder = found
-        weights, state = load_checkpoint(folder)  # optimizer state follows the parameters' device
-        task.load_state_dict(weights)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if on_cuda and "rng_cuda" in state:
-            torch.cuda.set_rng_state(state["rng_cuda"])
-        if context.is_main:
-            log.info("resuming %s from step %d", run_dir, start_step)
+    start_step = _restore(run_dir, task, optimizer, scheduler) if resume else 0
+    if start_step and context.is_main:
+        log.info("resuming %s from step %d", run_dir, start_step)
 
     run_log = RunLog(run_dir, start_step) if context.is_main else None
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda and config.train.bf16)
@@ -215,7 +205,6 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     window_start = time.perf_counter()
     window_images = 0
     bar = tqdm(total=total_steps, initial=start_step, unit="step", desc=f"pretrain {config.task}", disable=not context.is_main, dynamic_ncols=True)
-    step = start_step
     for step, local_rows in sampler.batches(start_step):
         if step >= total_steps:
             break
@@ -244,7 +233,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
             window_losses, window_images, window_start = [], 0, now
         bar.update(1)
         if context.is_main and (done % config.train.checkpoint_every == 0 or done == total_steps):
-            _save(run_dir, done, task, optimizer, scheduler)
+            _save(run_dir, done, task, optimizer, scheduler, config)
     bar.close()
 
     metrics: dict[str, float] = {}
@@ -257,12 +246,28 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     return metrics
 
 
-def _save(run_dir: Path, step: int, task: ProxyTask, optimizer, scheduler) -> None:
+def _restore(run_dir: Path, task: ProxyTask, optimizer, scheduler) -> int:
+    """Load the latest checkpoint of ``run_dir`` into the task, optimizer, scheduler and RNGs; its step (0: none)."""
+    found = latest_checkpoint(run_dir)
+    if found is None:
+        return 0
+    step, folder = found
+    weights, state = load_checkpoint(folder)  # the optimizer state follows its parameters' device on loading
+    task.load_state_dict(weights)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng_cpu"])
+    if torch.cuda.is_available() and "rng_cuda" in state:
+        torch.cuda.set_rng_state(state["rng_cuda"])
+    return step
+
+
+def _save(run_dir: Path, step: int, task: ProxyTask, optimizer, scheduler, config: PretrainConfig) -> None:
     state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
              "rng_cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["rng_cuda"] = torch.cuda.get_rng_state()
-    save_checkpoint(run_dir, step, task.state_dict(), state)
+    save_checkpoint(run_dir, step, task.state_dict(), state, to_dict(config))
 
 
 def _record_pool(run_dir: Path, pool: PoolImages) -> None:

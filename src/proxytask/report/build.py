@@ -43,14 +43,24 @@ def results_table(results: list[dict[str, Any]], modes: list[str], budgets: list
     return Table(["init", "mode", "input"] + [f"k={k}" for k in budgets], rows)
 
 
-def best_confusion(records: list[dict[str, Any]], results: list[dict[str, Any]], budget: Any) -> tuple[str, str, np.ndarray] | None:
-    """(init, mode, confusion summed over draws) of the most accurate model at ``budget``."""
+def best_model(records: list[dict[str, Any]], results: list[dict[str, Any]], budget: Any) -> tuple[str, str, list[dict[str, Any]]] | None:
+    """(init, mode, its job records over draws) of the most accurate model at ``budget``."""
     candidates = [r for r in results if r["k"] == budget and r["mode"] in ("finetune", "svm")]
     if not candidates:
         return None
     best = max(candidates, key=lambda r: r["accuracy_mean"])
-    matrices = [np.array(j["confusion"]) for j in records if j["init"] == best["init"] and j["mode"] == best["mode"] and j["k"] == budget]
-    return best["init"], best["mode"], np.sum(matrices, axis=0)
+    jobs = [j for j in records if j["init"] == best["init"] and j["mode"] == best["mode"] and j["k"] == budget]
+    return best["init"], best["mode"], jobs
+
+
+def per_class_table(jobs: list[dict[str, Any]], class_names: list[str]) -> Table:
+    """Precision, recall, F1 and test support per class, mean over draws."""
+    rows = []
+    for name in class_names:
+        entries = [job["per_class"][name] for job in jobs]
+        rows.append([name.replace("_", " ")] + [f"{np.mean([e[m] for e in entries]):.3f}" for m in ("precision", "recall", "f1-score")]
+                    + [str(int(entries[0]["support"]))])
+    return Table(["class", "precision", "recall", "F1", "test images"], rows)
 
 
 def write_report(study: dict[str, Any], out: Path) -> None:
@@ -70,13 +80,14 @@ def write_report(study: dict[str, Any], out: Path) -> None:
 
     blocks.append(Heading("Headline: share of the random-to-supervised gap closed (fine-tuning)"))
     head = headline(results, proxies, budgets)
-    blocks.append(Table(["proxy task", "k", "gap closed (accuracy)", "gap closed (macro-F1)", "margin over random (accuracy, stds)"],
-                        [[h["task"], str(h["k"]), format_share(h["gap_closed_accuracy"]), format_share(h["gap_closed_macro_f1"]),
+    blocks.append(Table(["proxy task", "k", "random init", "gap closed (accuracy)", "gap closed (macro-F1)", "margin over random (accuracy, stds)"],
+                        [[h["task"], str(h["k"]), h["random"], format_share(h["gap_closed_accuracy"]), format_share(h["gap_closed_macro_f1"]),
                           "n/a" if h["margin_over_random_accuracy_stds"] is None else f"{h['margin_over_random_accuracy_stds']:.1f}"]
                          for h in head]))
-    blocks.append(Paragraph("Gap closed = (proxy - random) / (supervised - random), random = random init with "
-                            "intensity input, the same input as the proxy task. The margin is the difference of "
-                            "means in units of the larger standard deviation over draws."))
+    blocks.append(Paragraph("Gap closed = (proxy - random) / (supervised - random), where random is the random init "
+                            "with the proxy task's own input (intensity for colorization, RGB for the RGB proxies) and "
+                            "supervised is identity pretraining on the pool (intensity input). The margin is the "
+                            "difference of means in units of the larger standard deviation over draws."))
 
     modes = [m for m in ("finetune", "svm", "probe", "knn") if any(r["mode"] == m for r in results)]
     blocks += [Heading("All results"), results_table(results, modes, budgets)]
@@ -92,11 +103,14 @@ def write_report(study: dict[str, Any], out: Path) -> None:
         budget_curves(results, budgets, ["probe", "knn"], out / "budgets_frozen.png")
         figures.append(Figure(out / "budgets_frozen.png", "Frozen features: linear probe and k-NN"))
     budget = CONFUSION_BUDGET if CONFUSION_BUDGET in budgets else budgets[0]
-    best = best_confusion(records, results, budget)
+    best = best_model(records, results, budget)
     if best is not None:
-        confusion_figure(best[2], downstream["classes"], f"{best[0]} ({best[1]}), k={budget}, summed over draws",
+        init, mode, jobs = best
+        confusion = np.sum([np.array(job["confusion"]) for job in jobs], axis=0)
+        confusion_figure(confusion, downstream["classes"], f"{init} ({mode}), k={budget}, summed over draws",
                          out / "confusion_best.png")
-        figures.append(Figure(out / "confusion_best.png", f"Confusion matrix of the most accurate model at k={budget}: {best[0]} ({best[1]})"))
+        figures.append(Figure(out / "confusion_best.png", f"Confusion matrix of the most accurate model at k={budget}: {init} ({mode})"))
+        blocks += [Heading(f"Per class: {init} ({mode}) at k={budget}, mean over draws", 3), per_class_table(jobs, downstream["classes"])]
     runs = {task: out / "pretrain" / task for task in study["pretraining"]}
     loss_curves(runs, out / "pretrain_loss.png")
     figures.append(Figure(out / "pretrain_loss.png", "Pretraining loss curves"))

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 RANDOM = "random"
+RANDOM_RGB = "random-rgb"
 SUPERVISED = "supervised"
 
 
@@ -28,15 +29,24 @@ def margin_in_stds(row: dict[str, Any], baseline: dict[str, Any], metric: str) -
     return (row[f"{metric}_mean"] - baseline[f"{metric}_mean"]) / spread
 
 
+def random_baseline(results: list[dict[str, Any]], proxy: str) -> str:
+    """The random init with the proxy's input: ``random`` (intensity) or ``random-rgb``."""
+    proxy_input = next((r["input"] for r in results if r["init"] == proxy), None)
+    rgb_input = next((r["input"] for r in results if r["init"] == RANDOM_RGB), None)
+    return RANDOM_RGB if proxy_input is not None and proxy_input == rgb_input else RANDOM
+
+
 def headline(results: list[dict[str, Any]], proxies: list[str], budgets: list[Any], mode: str = "finetune") -> list[dict[str, Any]]:
-    """Per proxy task and budget: gap closed on accuracy and macro-F1, and its margin over random."""
+    """Per proxy task and budget: gap closed on accuracy and macro-F1, and its margin over the random
+    init with the same input."""
     rows = []
     for proxy in proxies:
+        baseline = random_baseline(results, proxy)
         for k in budgets:
-            proxy_row, random_row, supervised_row = (find(results, name, mode, k) for name in (proxy, RANDOM, SUPERVISED))
+            proxy_row, random_row, supervised_row = (find(results, name, mode, k) for name in (proxy, baseline, SUPERVISED))
             if proxy_row is None or random_row is None:
                 continue
-            row: dict[str, Any] = {"task": proxy, "k": k}
+            row: dict[str, Any] = {"task": proxy, "k": k, "random": baseline}
             for metric in ("accuracy", "macro_f1"):
                 closed = None
                 if supervised_row is not None:

@@ -6,9 +6,17 @@ from proxytask.config import ConfigError, PretrainConfig
 from proxytask.models.backbones import Backbone
 from proxytask.tasks.base import ProxyTask
 from proxytask.tasks.colorization import Colorization
+from proxytask.tasks.colorization_lab import LabBinsColorization, LabRegressionColorization
+from proxytask.tasks.denoising import Denoising
+from proxytask.tasks.inpainting import Inpainting
+from proxytask.tasks.jigsaw import Jigsaw
+from proxytask.tasks.rotation import Rotation
 from proxytask.tasks.supervised import Supervised
 
-TASKS: dict[str, type[ProxyTask]] = {task.name: task for task in (Colorization, Supervised)}
+TASKS: dict[str, type[ProxyTask]] = {
+    task.name: task for task in (Colorization, LabBinsColorization, LabRegressionColorization, Denoising, Inpainting,
+                                 Jigsaw, Rotation, Supervised)
+}
 
 
 def task_class(name: str) -> type[ProxyTask]:
@@ -25,8 +33,9 @@ def build_task(config: PretrainConfig, num_classes: int | None = None) -> ProxyT
     """
     chosen = task_class(config.task)
     backbone = Backbone(config.model.backbone, chosen.input_channels, config.model.batchnorm)
+    sections = [getattr(config, section) for section in chosen.config_sections or (config.task,)]
     if chosen.needs_labels:
         if num_classes is None:
             raise ValueError(f"task {config.task!r} needs the number of classes")
-        return chosen(backbone, getattr(config, config.task), num_classes)
-    return chosen(backbone, getattr(config, config.task))
+        return chosen(backbone, *sections, num_classes)
+    return chosen(backbone, *sections)

@@ -21,12 +21,15 @@ class ProxyTask(nn.Module, ABC):
         input_channels: channels the backbone sees (1 for intensity, 3 for RGB).
         needs_color: grayscale pictures are left out of the training images.
         needs_labels: the task trains on identity labels (only supervised pretraining does).
+        config_sections: the PretrainConfig sections its constructor takes after the backbone
+            (empty: the one named like the task).
     """
 
     name: ClassVar[str]
     input_channels: ClassVar[int]
     needs_color: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
+    config_sections: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, backbone: Backbone) -> None:
         super().__init__()

@@ -7,6 +7,8 @@ histograms of hue and chroma over 32 uniform bins from the hypercolumn at that p
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -68,30 +70,93 @@ def lightness_weight(lightness: torch.Tensor) -> torch.Tensor:
     return torch.minimum(torch.ones_like(lightness), torch.minimum(3.0 * lightness, 3.0 * (1.0 - lightness)))
 
 
-class Colorization(ProxyTask):
-    """Hue/chroma colorization with a sparse hypercolumn head."""
+class SparseColorization(ProxyTask):
+    """Shared by every colorization task: intensity in, a head on hypercolumns read at sampled
+    pixels (sparse in training, every pixel when colorizing). Subclasses say what the head
+    predicts (targets, loss) and how its outputs become colors."""
 
-    name = "colorization"
     input_channels = 1
     needs_color = True
 
-    def __init__(self, backbone: Backbone, config: ColorizationConfig) -> None:
+    def __init__(self, backbone: Backbone, config: ColorizationConfig, head: nn.Module) -> None:
         super().__init__(backbone)
         self.config = config
-        self.head = ColorizationHead(1 + sum(backbone.channels), config.head_width, config.bins, config.head_dropout)
+        self.head = head
+
+    @property
+    def hypercolumn_channels(self) -> int:
+        """Channels of a hypercolumn: the intensity plus every backbone level."""
+        return 1 + sum(self.backbone.channels)
+
+    def sample_pixels(self, images: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, torch.Tensor]:
+        """``samples_per_image`` random pixels per image, at least ``border`` pixels from the edge: rows, cols (B, P)."""
+        cfg = self.config
+        _, _, height, width = images.shape
+        if min(height, width) <= 2 * cfg.border:
+            raise ValueError(f"colorization.border={cfg.border} leaves no pixels to sample in {height}x{width} images")
+        draws = rng.rand(cfg.samples_per_image, 2)
+        rows = cfg.border + (draws[..., 0] * (height - 2 * cfg.border)).long()
+        cols = cfg.border + (draws[..., 1] * (width - 2 * cfg.border)).long()
+        return rows, cols
+
+    def predict(self, gray: torch.Tensor, points: torch.Tensor):
+        """Intensity (B, 1, H, W) and points (B, P, 2) -> the head's outputs at the points."""
+        net_in = network_input(gray)
+        levels = [net_in, *self.backbone(net_in)]
+        return self.head(sample_hypercolumns(levels, points))
+
+    @torch.no_grad()
+    def predict_dense(self, gray: torch.Tensor, decode) -> tuple[torch.Tensor, ...]:
+        """``decode(head outputs)`` at every pixel, as maps: (B, 1, H, W) -> tuple of (B, H, W, ...).
+
+        ``decode`` turns the head's outputs at (B, P) points into a tuple of (B, P, ...) tensors.
+        """
+        batch, _, height, width = gray.shape
+        net_in = network_input(gray)
+        levels = [net_in, *self.backbone(net_in)]
+        points = dense_points(height, width, batch, gray.device)
+        chunks = [decode(self.head(sample_hypercolumns(levels, points[:, start:start + DENSE_CHUNK])))
+                  for start in range(0, points.shape[1], DENSE_CHUNK)]
+        return tuple(torch.cat(parts, 1).view(batch, height, width, *parts[0].shape[2:]) for parts in zip(*chunks))
+
+    @abstractmethod
+    def colorize(self, gray: torch.Tensor) -> torch.Tensor:
+        """Intensity (B, 1, H, W) -> colorized RGB (B, 3, H, W) in [0, 1]."""
+
+    def heldout_metrics(self, images: torch.Tensor) -> dict[str, float]:
+        """Task-specific numbers on held-out images (B, 3, H, W) for metrics.json."""
+        return {}
+
+    @torch.no_grad()
+    def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
+        gray = color.intensity(images)
+        colorized = self.colorize(gray)
+        gray_rgb = gray.expand(-1, 3, -1, -1)
+        metrics = {
+            "psnr_colorized": color.psnr(colorized, images).mean().item(),
+            "psnr_gray": color.psnr(gray_rgb, images).mean().item(),
+            **self.heldout_metrics(images),
+        }
+        return [("intensity", gray_rgb), ("predicted", colorized), ("true", images)], metrics
+
+
+class Colorization(SparseColorization):
+    """Hue/chroma colorization of Larsson et al. with a sparse hypercolumn head."""
+
+    name = "colorization"
+
+    def __init__(self, backbone: Backbone, config: ColorizationConfig) -> None:
+        super().__init__(backbone, config, ColorizationHead(1 + sum(backbone.channels), config.head_width, config.bins,
+                                                            config.head_dropout))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, H, W) RGB -> inputs (intensity (B, 1, H, W), points (B, P, 2)) and targets
         (hue hist (B, P, K), chroma hist (B, P, K), true chroma (B, P), chroma weight (B, P))."""
         cfg = self.config
         _, _, height, width = images.shape
-        if min(height, width) <= 2 * cfg.border:
-            raise ValueError(f"colorization.border={cfg.border} leaves no pixels to sample in {height}x{width} images")
         gray = color.intensity(images)
         hue, chroma = color.hue_chroma(images)
-        draws = rng.rand(cfg.samples_per_image, 2)
-        rows = cfg.border + (draws[..., 0] * (height - 2 * cfg.border)).long()
-        cols = cfg.border + (draws[..., 1] * (width - 2 * cfg.border)).long()
+        rows, cols = self.sample_pixels(images, rng)
         window = cfg.window if cfg.target == "window" else 1
         hue_hist = color.point_histograms(color.quantize(hue, cfg.bins), rows, cols, cfg.bins, window)
         chroma_hist = color.point_histograms(color.quantize(chroma, cfg.bins), rows, cols, cfg.bins, window)
@@ -101,40 +166,19 @@ class Colorization(ProxyTask):
         targets = (hue_hist, chroma_hist, chroma_true, chroma_weight)
         return inputs, targets
 
-    def predict(self, gray: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Intensity (B, 1, H, W) and points (B, P, 2) -> hue and chroma logits, (B, P, K) each."""
-        net_in = network_input(gray)
-        levels = [net_in, *self.backbone(net_in)]
-        return self.head(sample_hypercolumns(levels, points))
-
     def forward(self, inputs, targets) -> torch.Tensor:
         gray, points = inputs
         hue_logits, chroma_logits = self.predict(gray, points)
         return hue_chroma_loss(hue_logits, chroma_logits, *targets, hue_weight=self.config.hue_weight)
 
     @torch.no_grad()
-    def predict_dense(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hue and chroma at every pixel, decoded from the histograms: (B, 1, H, W) -> (B, H, W) each."""
-        batch, _, height, width = gray.shape
-        net_in = network_input(gray)
-        levels = [net_in, *self.backbone(net_in)]
-        points = dense_points(height, width, batch, gray.device)
-        hues, chromas = [], []
-        for start in range(0, points.shape[1], DENSE_CHUNK):
-            hue_logits, chroma_logits = self.head(sample_hypercolumns(levels, points[:, start:start + DENSE_CHUNK]))
-            hue, chroma = color.decode_hue_chroma(hue_logits.float().softmax(-1), chroma_logits.float().softmax(-1))
-            hues.append(hue)
-            chromas.append(chroma)
-        return torch.cat(hues, 1).view(batch, height, width), torch.cat(chromas, 1).view(batch, height, width)
-
-    @torch.no_grad()
     def colorize(self, gray: torch.Tensor) -> torch.Tensor:
         """Intensity (B, 1, H, W) -> colorized RGB (B, 3, H, W) keeping the input's intensity."""
-        hue, chroma = self.predict_dense(gray)
+        hue, chroma = self.predict_dense(gray, lambda logits: color.decode_hue_chroma(*(x.float().softmax(-1) for x in logits)))
         return color.rgb_from_hue_chroma(hue, chroma, gray[:, 0])
 
     @torch.no_grad()
-    def heldout_losses(self, images: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    def heldout_metrics(self, images: torch.Tensor, seed: int = 0) -> dict[str, float]:
         """Loss on held-out images (B, 3, H, W), and the loss of the best constant prediction.
 
         The constant is each target's mean histogram over these very points (chroma-weighted for
@@ -149,15 +193,3 @@ class Colorization(ProxyTask):
         constant = [prior.clamp(min=1e-8).log().expand_as(hue_t) for prior in (hue_prior, chroma_prior)]
         prior_loss = hue_chroma_loss(*constant, *targets, hue_weight=self.config.hue_weight).item()
         return {"heldout_loss": model_loss, "heldout_loss_constant": prior_loss}
-
-    @torch.no_grad()
-    def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
-        gray = color.intensity(images)
-        colorized = self.colorize(gray)
-        gray_rgb = gray.expand(-1, 3, -1, -1)
-        metrics = {
-            "psnr_colorized": color.psnr(colorized, images).mean().item(),
-            "psnr_gray": color.psnr(gray_rgb, images).mean().item(),
-            **self.heldout_losses(images),
-        }
-        return [("intensity", gray_rgb), ("predicted", colorized), ("true", images)], metrics

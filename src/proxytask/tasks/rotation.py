@@ -1,0 +1,66 @@
+"""Rotation prediction (Gidaris, Singh and Komodakis, ICLR 2018): which of 0, 90, 180, 270 degrees.
+
+Every image enters the batch four times, once per rotation, so the four classes are always
+balanced and the network cannot tell them apart by image content alone.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from proxytask.config import RotationConfig
+from proxytask.data.batches import BatchRandom
+from proxytask.models.backbones import Backbone
+from proxytask.tasks.base import ProxyTask
+
+ROTATIONS = 4
+
+
+def all_rotations(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, S, S) -> the four rotations (4B, C, S, S), rotation-major, and their labels (4B,) in 0..3.
+
+    Label r means the image was turned r * 90 degrees counter-clockwise.
+    """
+    if images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"rotation needs square images, got {tuple(images.shape[-2:])}")
+    rotated = torch.cat([torch.rot90(images, r, dims=(-2, -1)) for r in range(ROTATIONS)])
+    labels = torch.arange(ROTATIONS, device=images.device).repeat_interleave(images.shape[0])
+    return rotated, labels
+
+
+class Rotation(ProxyTask):
+    """RGB input; global average pool of the last stage, dropout, linear over the 4 rotations."""
+
+    name = "rotation"
+    input_channels = 3
+
+    def __init__(self, backbone: Backbone, config: RotationConfig) -> None:
+        super().__init__(backbone)
+        self.config = config
+        self.head = nn.Sequential(nn.Dropout(config.head_dropout), nn.Linear(backbone.channels[-1], ROTATIONS))
+
+    def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
+        """(B, 3, S, S) -> network input (4B, 3, S, S) in [-1, 1] and rotation labels (4B,)."""
+        rotated, rotation_labels = all_rotations(images)
+        return rotated * 2.0 - 1.0, rotation_labels
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(inputs)[-1].mean(dim=(2, 3)))
+
+    def forward(self, inputs, targets) -> torch.Tensor:
+        return F.cross_entropy(self.logits(inputs).float(), targets)
+
+    @torch.no_grad()
+    def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
+        inputs, targets = self.make_batch(images, BatchRandom(0, 0, images.shape[0]))
+        predicted = self.logits(inputs).argmax(1)
+        batch = images.shape[0]
+        panels = []
+        for r in range(ROTATIONS):
+            shown = (inputs[r * batch:(r + 1) * batch] + 1.0) / 2.0
+            wrong = predicted[r * batch:(r + 1) * batch] != r
+            shown[wrong, 0, :2] = 1.0  # a red bar where the rotation was not recognised
+            panels.append((f"{90 * r} deg (red: wrong)", shown))
+        return panels, {"heldout_rotation_accuracy": (predicted == targets).float().mean().item()}
