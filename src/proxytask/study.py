@@ -34,15 +34,15 @@ from proxytask.data.selection import select
 from proxytask.data.splits import Split, budget_split, write_manifest
 from proxytask.files import write_json_atomic
 from proxytask.train import METRICS_FILE, pretrain
-from proxytask.transfer.baselines import EIGENFACES_CROP, EIGENFACES_SIZE, eigenfaces_features, eigenfaces_svm
+from proxytask.tasks.supervised import Supervised
+from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, eigenfaces_features, eigenfaces_svm
 from proxytask.transfer.finetune import extract_features, finetune
-from proxytask.transfer.inits import Init, resolve_init
+from proxytask.transfer.inits import RANDOM_INITS, Init, resolve_init
 from proxytask.transfer.probe import knn, linear_probe
 
 log = logging.getLogger(__name__)
 
-SUPERVISED = "supervised"
-EIGENFACES = "eigenfaces"
+SUPERVISED = Supervised.name
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def run_study(config: StudyConfig, out: Path) -> dict[str, Any]:
     data = load_downstream(data_config.downstream, data_config.lfw, data_config.face_crop, data_config.image_size,
                            data_config.workers)
     runs = pretrain_stage(config, out)
-    inits = [resolve_init(name, config.pretrain.model.backbone) for name in ("random", "random-rgb") if name in config.baselines]
+    inits = [resolve_init(name, config.pretrain.model.backbone) for name in RANDOM_INITS if name in config.baselines]
     inits += [resolve_init(str(run_dir), config.pretrain.model.backbone, name=task) for task, run_dir in runs.items()]
     splits = [budget_split(data.images, k, draw) for k in config.budget_values() for draw in range(1 if k is None else config.draws)]
     for split in splits:

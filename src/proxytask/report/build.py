@@ -11,7 +11,9 @@ import numpy as np
 from proxytask.files import write_text_atomic
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
-from proxytask.report.summary import find, format_share, headline
+from proxytask.report.summary import SUPERVISED, find, format_share, headline
+from proxytask.transfer.baselines import EIGENFACES
+from proxytask.transfer.inits import RANDOM, RANDOM_RGB
 
 CONFUSION_BUDGET = 10
 
@@ -29,7 +31,7 @@ def _cell(row: dict[str, Any] | None) -> str:
 
 
 def _inits(results: list[dict[str, Any]], mode: str) -> list[str]:
-    order = {"random": 0, "random-rgb": 1, "supervised": 9, "eigenfaces": 10}
+    order = {RANDOM: 0, RANDOM_RGB: 1, SUPERVISED: 9, EIGENFACES: 10}
     return sorted({r["init"] for r in results if r["mode"] == mode}, key=lambda name: (order.get(name, 5), name))
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-RANDOM = "random"
-RANDOM_RGB = "random-rgb"
-SUPERVISED = "supervised"
+from proxytask.tasks.supervised import Supervised
+from proxytask.transfer.inits import RANDOM, RANDOM_RGB
+
+SUPERVISED = Supervised.name
 
 
 def find(results: list[dict[str, Any]], init: str, mode: str, k: Any) -> dict[str, Any] | None:

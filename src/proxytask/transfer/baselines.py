@@ -21,6 +21,7 @@ from sklearn.svm import SVC
 from proxytask.data.splits import Split
 from proxytask.transfer.metrics import choose_on_validation, classification_metrics
 
+EIGENFACES = "eigenfaces"
 EIGENFACES_CROP = (78, 70, 172, 195)  # left, top, right, bottom: the example's slice_ (70:195, 78:172)
 EIGENFACES_SIZE = (50, 37)  # height, width: the example's resize=0.4
 EIGENFACES_COMPONENTS = 150

@@ -12,7 +12,9 @@ from proxytask.config import ConfigError, PretrainConfig, load_yaml
 from proxytask.models.backbones import Backbone
 from proxytask.tasks import task_class
 
-RANDOM_INITS = {"random": 1, "random-rgb": 3}  # name -> input channels (intensity or RGB)
+RANDOM = "random"
+RANDOM_RGB = "random-rgb"
+RANDOM_INITS = {RANDOM: 1, RANDOM_RGB: 3}  # name -> input channels (intensity or RGB)
 BACKBONE_PREFIX = "backbone."
 
 
