@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from proxytask.config import ConfigError, StudyConfig, load_yaml, save_yaml, to_dict
+from proxytask.config import ConfigError, DataConfig, StudyConfig, load_yaml, save_yaml, to_dict
 from proxytask.data.cache import load_cache
 from proxytask.data.folders import LabeledImages
 from proxytask.data.lfw import DataError, locate_lfw
@@ -52,20 +52,17 @@ class DownstreamData:
     images: LabeledImages
     pixels: torch.Tensor
     labels: np.ndarray
-    lfw_root: Path | None
     skipped: list[tuple[str, str]]
 
 
-def load_downstream(spec: str, lfw: str | None, face_crop: tuple[int, int, int, int], image_size: int,
-                    workers: int) -> DownstreamData:
-    """Resolve a downstream spec and cache its images; unusable files are dropped (and listed)."""
-    needs_lfw = spec.startswith("lfw") or lfw is not None
-    lfw_root = locate_lfw(lfw) if needs_lfw else None
-    images = select(spec, lfw_root).downstream
-    cache = load_cache(images.paths, face_crop, image_size, workers)
+def load_downstream(data: DataConfig) -> DownstreamData:
+    """Resolve ``data.downstream`` and cache its images; unusable files are dropped (and listed)."""
+    needs_lfw = data.downstream.startswith("lfw") or data.lfw is not None
+    images = select(data.downstream, locate_lfw(data.lfw) if needs_lfw else None).downstream
+    cache = load_cache(images.paths, data.face_crop, data.image_size, data.workers)
     rows = np.flatnonzero(cache.usable)
     usable = LabeledImages([images.paths[r] for r in rows], [images.labels[r] for r in rows], images.class_names)
-    return DownstreamData(usable, torch.from_numpy(cache.pixels[rows]), np.asarray(usable.labels), lfw_root, cache.skipped)
+    return DownstreamData(usable, torch.from_numpy(cache.pixels[rows]), np.asarray(usable.labels), cache.skipped)
 
 
 def budget_name(k: int | None) -> str:
@@ -152,8 +149,7 @@ def run_study(config: StudyConfig, out: Path) -> dict[str, Any]:
     save_yaml(config, out / "config.yaml")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data_config = config.pretrain.data
-    data = load_downstream(data_config.downstream, data_config.lfw, data_config.face_crop, data_config.image_size,
-                           data_config.workers)
+    data = load_downstream(data_config)
     runs = pretrain_stage(config, out)
     inits = [resolve_init(name, config.pretrain.model.backbone) for name in RANDOM_INITS if name in config.baselines]
     inits += [resolve_init(str(run_dir), config.pretrain.model.backbone, name=task) for task, run_dir in runs.items()]
@@ -222,8 +218,7 @@ def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None,
         config = dataclasses.replace(config, pretrain=dataclasses.replace(config.pretrain, data=data_config))
     config.validate()
     data_config = config.pretrain.data
-    data = load_downstream(data_config.downstream, data_config.lfw, data_config.face_crop, data_config.image_size,
-                           data_config.workers)
+    data = load_downstream(data_config)
     split = budget_split(data.images, k, draw)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -66,13 +66,14 @@ def identity_labels(paths: list[str], rows: np.ndarray, min_images: int) -> tupl
 def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distributed.Context) -> PoolImages:
     """Find LFW, cache the pool (rank 0 first, the others then map it), hold out gallery images."""
     data = config.data
-    if context.is_main:
-        selection = select(data.downstream, locate_lfw(data.lfw))
-        cache = load_cache(selection.pool, data.face_crop, data.image_size, data.workers)
+
+    def cached_pool():
+        return load_cache(select(data.downstream, locate_lfw(data.lfw)).pool, data.face_crop, data.image_size, data.workers)
+
+    cache = cached_pool() if context.is_main else None
     distributed.barrier(context)
-    if not context.is_main:
-        selection = select(data.downstream, locate_lfw(data.lfw))
-        cache = load_cache(selection.pool, data.face_crop, data.image_size, data.workers)
+    if cache is None:
+        cache = cached_pool()
     keep = cache.usable & ~cache.is_gray if task.needs_color else cache.usable
     rows = np.flatnonzero(keep)
     labels, num_classes = None, None

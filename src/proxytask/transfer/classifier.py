@@ -18,11 +18,9 @@ def backbone_input(images: torch.Tensor, channels: int) -> torch.Tensor:
     return chosen * 2.0 - 1.0
 
 
-def pooled_features(backbone: Backbone, images: torch.Tensor, all_stages: bool = False) -> torch.Tensor:
-    """Globally average-pooled features: (B, 3, H, W) -> (B, C_last), or (B, sum C_i) for all stages."""
-    levels = backbone(backbone_input(images, backbone.in_chans))
-    chosen = levels if all_stages else levels[-1:]
-    return torch.cat([level.float().mean(dim=(2, 3)) for level in chosen], dim=1)
+def pooled_features(backbone: Backbone, images: torch.Tensor) -> torch.Tensor:
+    """Globally average-pooled features of the last stage: (B, 3, H, W) -> (B, C_last)."""
+    return backbone(backbone_input(images, backbone.in_chans))[-1].float().mean(dim=(2, 3))
 
 
 class Classifier(nn.Module):

@@ -30,11 +30,11 @@ def center_batches(pixels: torch.Tensor, rows: np.ndarray, crop: int, device: to
 
 
 @torch.no_grad()
-def extract_features(init: Init, pixels: torch.Tensor, crop: int, device: torch.device, all_stages: bool = False) -> np.ndarray:
+def extract_features(init: Init, pixels: torch.Tensor, crop: int, device: torch.device) -> np.ndarray:
     """Frozen pooled features of every image: (N, S, S, 3) uint8 -> (N, D)."""
     backbone = build_backbone(init).to(device).eval()
     rows = np.arange(len(pixels))
-    return torch.cat([pooled_features(backbone, batch, all_stages).cpu() for batch in center_batches(pixels, rows, crop, device)]).numpy()
+    return torch.cat([pooled_features(backbone, batch).cpu() for batch in center_batches(pixels, rows, crop, device)]).numpy()
 
 
 @torch.no_grad()
