@@ -66,10 +66,37 @@ def test_interrupted_study_finishes_the_rest_without_redoing(fake_lfw, tmp_path,
     assert calls == []
 
 
-def test_restart_with_other_settings_is_refused(fake_lfw, tmp_path):
+def test_restart_with_other_settings_is_refused_but_may_extend_the_study(fake_lfw, tmp_path):
     run_study(tiny_study(fake_lfw, "modes=probe", "baselines=random"), tmp_path / "study")
-    with pytest.raises(ConfigError, match="holds a study with other settings"):
-        run_study(tiny_study(fake_lfw, "modes=knn", "baselines=random"), tmp_path / "study")
+    with pytest.raises(ConfigError, match="other settings for finetune"):
+        run_study(tiny_study(fake_lfw, "modes=probe", "baselines=random", "finetune.lr=0.1"), tmp_path / "study")
+    extended = run_study(tiny_study(fake_lfw, "modes=probe,knn", "baselines=random"), tmp_path / "study")
+    assert {r["mode"] for r in extended["results"]} == {"probe", "knn"}
+
+
+def test_study_analyses_add_variant_runs_tables_and_figures(fake_lfw, tmp_path):
+    config = tiny_study(fake_lfw, "baselines=random", "modes=finetune", "analyses=loss,data,head,feature-change",
+                        "analysis_budgets=1", "pool_fractions=0.5")
+    results = run_study(config, tmp_path / "study")
+    out = tmp_path / "study"
+    variants = {"colorization-lab", "colorization-l2", "colorization-pool50", "colorization-lastlayer"}
+    assert variants <= set(results["pretraining"])
+    assert results["pretraining"]["colorization-pool50"]["train_images"] < results["pretraining"]["colorization"]["train_images"]
+    rows = results["results"]
+    for name in variants:  # variants are transferred at the analysis budget only
+        assert {r["k"] for r in rows if r["init"] == name} == {1}
+    assert {r["k"] for r in rows if r["init"] == "colorization"} == {1, "all"}
+    change = results["analyses"]["feature_change"]
+    assert {c["init"] for c in change} == {"random", "colorization"}
+    for record in change:
+        assert len(record["cka"]) == len(record["weight_change"]) == record["stages"]
+        assert all(0.0 <= c <= 1.0 + 1e-9 for c in record["cka"])
+        assert all(w > 0 for w in record["weight_change"])
+    for name in ("analysis_loss.png", "analysis_data.png", "analysis_head.png", "analysis_feature_change.png"):
+        assert (out / name).is_file(), name
+    report = (out / "report.md").read_text()
+    for heading in ("Loss formulation", "Amount of unlabeled data", "Hypercolumn or last layer", "How much fine-tuning changes"):
+        assert heading in report
 
 
 def test_folder_downstream_with_one_image_class_is_a_clear_error(tmp_path, capsys):

@@ -23,7 +23,9 @@ EXAMPLES = {
     "study": """example:
   proxytask study --preset quick --out runs/study-quick --lfw ../shared/data/lfw
   proxytask study --preset standard --out runs/study --lfw ../shared/data/lfw --downstream lfw:min_faces=50
-  proxytask study --preset standard --out runs/study --set budgets=10,all --set draws=5""",
+  proxytask study --preset standard --out runs/study --set budgets=10,all --set draws=5
+  proxytask study --preset standard --out runs/study --tasks colorization,denoising,inpainting,rotation,jigsaw \
+      --analyses loss,data,head,feature-change --lfw ../shared/data/lfw""",
     "finetune": """example:
   proxytask finetune --init runs/color --k 10 --draw 0 --out runs/ft-color-k10 --lfw ../shared/data/lfw
   proxytask finetune --init random-rgb --k all --out runs/ft-random-rgb --downstream path/to/root""",
@@ -137,6 +139,8 @@ def _add_study(subparsers) -> None:
                                    epilog=EXAMPLES["study"], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="study folder (restart the same command to resume)")
     parser.add_argument("--tasks", help="proxy tasks to compare, comma-separated (default: colorization)")
+    parser.add_argument("--analyses", help="the paper's analyses to add, comma-separated: loss, data, head, feature-change "
+                                           "(transferred at --set analysis_budgets=10)")
     _add_study_settings(parser)
     parser.set_defaults(run=_study)
 
@@ -144,7 +148,9 @@ def _add_study(subparsers) -> None:
 def _study(args: argparse.Namespace) -> int:
     from proxytask.study import run_study
 
-    config = _study_config(args, [f"tasks={args.tasks}"] if args.tasks else [])
+    extra = [f"tasks={args.tasks}"] if args.tasks else []
+    extra += [f"analyses={args.analyses}"] if args.analyses else []
+    config = _study_config(args, extra)
     results = run_study(config, args.out)
     print(f"{len(results['results'])} result rows; report: {args.out / 'report.html'} and {args.out / 'report.md'}")
     return 0

@@ -30,6 +30,8 @@ class DataConfig:
 
     ``face_crop`` is (left, top, right, bottom) in pixels of the 250x250 LFW image, right/bottom
     exclusive: the central 128x128 square, rows and columns 61..188 (PROTOCOL.md).
+    ``pool_fraction`` is the share of the pretraining pool's training images used (a seeded subset,
+    drawn after the held-out images are set aside, so every fraction is judged on the same ones).
     """
 
     lfw: str | None = None
@@ -39,6 +41,7 @@ class DataConfig:
     crop_size: int = 56
     heldout_images: int = 64
     workers: int = 2
+    pool_fraction: float = 1.0
 
     def validate(self) -> None:
         left, top, right, bottom = self.face_crop
@@ -50,6 +53,8 @@ class DataConfig:
             raise ConfigError(f"data.crop_size must be between 8 and data.image_size ({self.image_size}), got {self.crop_size}")
         if self.heldout_images < 1 or self.workers < 1:
             raise ConfigError("data.heldout_images and data.workers must be >= 1")
+        if not 0.0 < self.pool_fraction <= 1.0:
+            raise ConfigError(f"data.pool_fraction must be in (0, 1], got {self.pool_fraction}")
 
 
 @dataclass
@@ -66,7 +71,11 @@ class ModelConfig:
 
 @dataclass
 class ColorizationConfig:
-    """Larsson et al. 2017 hue/chroma colorization (METHOD.md section 2)."""
+    """Larsson et al. 2017 hue/chroma colorization (METHOD.md section 2).
+
+    ``hypercolumn`` off makes every colorization head read only the backbone's last level at each
+    point (the last-layer-only ablation) instead of the intensity plus every level.
+    """
 
     bins: int = 32
     samples_per_image: int = 128
@@ -77,6 +86,7 @@ class ColorizationConfig:
     lightness_weighting: bool = False
     head_width: int = 1024
     head_dropout: float = 0.5
+    hypercolumn: bool = True
 
     def validate(self) -> None:
         if self.bins < 2:
@@ -280,6 +290,7 @@ class FinetuneConfig:
 
 TRANSFER_MODES = ("finetune", "probe", "knn")
 BASELINES = ("random", "random-rgb", "supervised", "eigenfaces")
+ANALYSES = ("loss", "data", "head", "feature-change")
 
 
 @dataclass
@@ -289,6 +300,11 @@ class StudyConfig:
     Every pretraining task (the proxies in ``tasks`` and the supervised ceiling) runs for the same
     ``pretrain_steps`` of ``pretrain.train.batch_size`` images. ``budgets`` are images per class, or
     ``all``; budgets below all are drawn ``draws`` times (seeds 0, 1, ...).
+
+    ``analyses`` add the paper's questions (see :mod:`proxytask.analyses`): ``loss`` (hue/chroma KL
+    vs Lab bins vs L2), ``data`` (colorization on ``pool_fractions`` of the pool, same steps),
+    ``head`` (hypercolumn vs last layer only) and ``feature-change`` (how far fine-tuning moves each
+    backbone stage). Their extra pretraining runs are transferred at ``analysis_budgets`` only.
     """
 
     preset: str = "quick"
@@ -298,6 +314,9 @@ class StudyConfig:
     budgets: tuple[str, ...] = ("5", "10", "25", "all")
     draws: int = 3
     pretrain_steps: int = 900
+    analyses: tuple[str, ...] = ()
+    analysis_budgets: tuple[str, ...] = ("10",)
+    pool_fractions: tuple[float, ...] = (0.1, 0.3)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
@@ -317,6 +336,17 @@ class StudyConfig:
             raise ConfigError("draws and pretrain_steps must be >= 1")
         if not self.tasks:
             raise ConfigError("tasks: name at least one proxy task")
+        for analysis in self.analyses:
+            if analysis not in ANALYSES:
+                raise ConfigError(f"analyses: {analysis!r} is not one of {', '.join(ANALYSES)}")
+        for budget in self.analysis_budgets if self.analyses else ():
+            if budget not in self.budgets:
+                raise ConfigError(f"analysis_budgets: {budget!r} is not among budgets ({', '.join(self.budgets)})")
+        if self.analyses and not self.analysis_budgets:
+            raise ConfigError("analysis_budgets: name at least one budget for the analyses")
+        for fraction in self.pool_fractions:
+            if not 0.0 < fraction < 1.0:
+                raise ConfigError(f"pool_fractions: each must be in (0, 1) (the whole pool is the main run), got {fraction}")
 
     def budget_values(self) -> list[int | None]:
         """Budgets as images per class, None for all."""
@@ -343,6 +373,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if origin is tuple:
         if isinstance(value, str):
             value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
+        elif isinstance(value, (int, float)):  # one item, as YAML reads "--set budgets=10"
+            value = [value]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         args = typing.get_args(annotation)

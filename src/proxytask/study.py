@@ -3,9 +3,10 @@
 Layout of a study folder::
 
     config.yaml                    the resolved StudyConfig
-    pretrain/<task>/               one pretraining run per proxy task, and supervised
+    pretrain/<task>/               one pretraining run per proxy task, supervised, and analysis variant
     splits/k<k>-d<draw>.csv        the split manifests (path, label, class, split)
     jobs/<mode>/<init>/k<k>-d<draw>.json   one result per transfer job, written atomically
+    jobs/feature-change/<init>/k<k>-d0.json  per-stage weight change and CKA (analysis feature-change)
     results.json, report.md, report.html, *.png
 
 A job whose result file exists is not run again, and a pretraining run with a checkpoint is
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from proxytask.analyses import Variant, comparisons, extra_runs, variant_pretrain_config
 from proxytask.config import ConfigError, DataConfig, StudyConfig, load_yaml, save_yaml, to_dict
 from proxytask.data.cache import load_cache
 from proxytask.data.folders import LabeledImages
@@ -36,8 +38,9 @@ from proxytask.files import write_json_atomic
 from proxytask.train import METRICS_FILE, pretrain
 from proxytask.tasks.supervised import Supervised
 from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, eigenfaces_features, eigenfaces_svm
-from proxytask.transfer.finetune import extract_features, finetune
-from proxytask.transfer.inits import RANDOM_INITS, Init, resolve_init
+from proxytask.transfer.feature_change import feature_change
+from proxytask.transfer.finetune import extract_features, finetune, finetune_model
+from proxytask.transfer.inits import RANDOM_INITS, Init, build_backbone, resolve_init
 from proxytask.transfer.probe import knn, linear_probe
 
 log = logging.getLogger(__name__)
@@ -95,19 +98,19 @@ def _split_fields(split: Split) -> dict[str, Any]:
 
 
 def pretrain_stage(config: StudyConfig, out: Path) -> dict[str, Path]:
-    """Run (or resume, or skip when finished) every pretraining run of the study; their folders by task."""
+    """Run (or resume, or skip when finished) every pretraining run of the study, the analyses'
+    extra runs last; their folders by run name."""
     tasks = list(config.tasks) + ([SUPERVISED] if SUPERVISED in config.baselines else [])
+    planned = [Variant(task, task, (), "main", task) for task in tasks] + extra_runs(config)
     runs = {}
-    for task in tasks:
-        run_dir = out / "pretrain" / task
-        runs[task] = run_dir
+    for variant in planned:
+        run_dir = out / "pretrain" / variant.name
+        runs[variant.name] = run_dir
         if (run_dir / METRICS_FILE).is_file():
-            log.info("pretraining %s: finished earlier, kept", task)
+            log.info("pretraining %s: finished earlier, kept", variant.name)
             continue
-        run_config = dataclasses.replace(config.pretrain, task=task,
-                                         train=dataclasses.replace(config.pretrain.train, max_steps=config.pretrain_steps))
-        log.info("pretraining %s for %d steps", task, config.pretrain_steps)
-        pretrain(run_config, run_dir, resume=(run_dir / "config.yaml").is_file())
+        log.info("pretraining %s for %d steps", variant.name, config.pretrain_steps)
+        pretrain(variant_pretrain_config(config, variant), run_dir, resume=(run_dir / "config.yaml").is_file())
     return runs
 
 
@@ -128,14 +131,21 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
+# Settings that only say how much a study covers: a restart may change them (add tasks, budgets,
+# draws, analyses...) and every job already done stays valid. All others fix what a job computes.
+EXTENT_SETTINGS = ("tasks", "baselines", "modes", "budgets", "draws", "analyses", "analysis_budgets", "pool_fractions")
+
+
 def check_study_folder(config: StudyConfig, out: Path) -> None:
-    """A study folder holds one configuration: a restart must use the same settings."""
+    """A study folder holds one configuration: a restart must keep every setting that changes what a job
+    computes; it may extend the study (:data:`EXTENT_SETTINGS`)."""
     saved = out / "config.yaml"
     if saved.is_file():
-        previous = load_yaml(StudyConfig, saved)
-        if to_dict(previous) != to_dict(config):
-            raise ConfigError(f"{out} holds a study with other settings ({saved}); restart it with the same "
-                              f"command, or choose another --out")
+        previous, current = to_dict(load_yaml(StudyConfig, saved)), to_dict(config)
+        changed = sorted(key for key in current if key not in EXTENT_SETTINGS and previous.get(key) != current[key])
+        if changed:
+            raise ConfigError(f"{out} holds a study with other settings for {', '.join(changed)} ({saved}); restart "
+                              f"it with the same ones (tasks, budgets, draws and analyses may change), or choose another --out")
 
 
 def run_study(config: StudyConfig, out: Path) -> dict[str, Any]:
@@ -151,9 +161,13 @@ def run_study(config: StudyConfig, out: Path) -> dict[str, Any]:
     data_config = config.pretrain.data
     data = load_downstream(data_config)
     runs = pretrain_stage(config, out)
-    inits = [resolve_init(name, config.pretrain.model.backbone) for name in RANDOM_INITS if name in config.baselines]
-    inits += [resolve_init(str(run_dir), config.pretrain.model.backbone, name=task) for task, run_dir in runs.items()]
+    extra = {variant.name for variant in extra_runs(config)}
+    backbone = config.pretrain.model.backbone
+    inits = [resolve_init(name, backbone) for name in RANDOM_INITS if name in config.baselines]
+    inits += [resolve_init(str(run_dir), backbone, name=name) for name, run_dir in runs.items() if name not in extra]
+    variant_inits = [resolve_init(str(runs[name]), backbone, name=name) for name in extra]
     splits = [budget_split(data.images, k, draw) for k in config.budget_values() for draw in range(1 if k is None else config.draws)]
+    analysis_splits = [split for split in splits if budget_name(split.k) in config.analysis_budgets]
     for split in splits:
         manifest = out / "splits" / f"k{budget_name(split.k)}-d{split.draw}.csv"
         if not manifest.is_file():
@@ -167,6 +181,7 @@ def run_study(config: StudyConfig, out: Path) -> dict[str, Any]:
         return feature_cache[init.name]
 
     jobs = [(mode, init, split) for init in inits for mode in config.modes for split in splits]
+    jobs += [(mode, init, split) for init in variant_inits for mode in config.modes for split in analysis_splits]
     records = []
     for mode, init, split in tqdm(jobs, desc="transfer jobs", unit="job", dynamic_ncols=True):
         path = job_path(out, mode, init.name, split.k, split.draw)
@@ -175,12 +190,38 @@ def run_study(config: StudyConfig, out: Path) -> dict[str, Any]:
         records.append(json.loads(path.read_text()))
     if EIGENFACES in config.baselines:
         records += eigenfaces_stage(data, splits, out)
+    analyses: dict[str, Any] = {"budgets": list(config.analysis_budgets),
+                                "comparisons": {name: [dataclasses.asdict(v) for v in group]
+                                                for name, group in comparisons(config).items()}}
+    if "feature-change" in config.analyses:
+        analyses["feature_change"] = feature_change_stage(inits, data, [s for s in analysis_splits if s.draw == 0],
+                                                          config, out, device)
     results = {"config": to_dict(config), "downstream": downstream_summary(data), "device": str(device),
                "pretraining": {task: json.loads((run / METRICS_FILE).read_text()) for task, run in runs.items()},
-               "results": aggregate(records), "jobs": records}
+               "results": aggregate(records), "jobs": records, "analyses": analyses}
     write_json_atomic(out / "results.json", results)
     write_report(results, out)
     return results
+
+
+def feature_change_stage(inits: list[Init], data: DownstreamData, splits: list[Split], config: StudyConfig, out: Path,
+                         device: torch.device) -> list[dict[str, Any]]:
+    """Fine-tune each init on each split again, keeping the network, and measure per stage how far its
+    weights and its features on the test images moved from where fine-tuning started."""
+    crop = config.pretrain.data.crop_size
+    records = []
+    for init in tqdm(inits, desc="feature change", unit="init", dynamic_ncols=True):
+        for split in splits:
+            path = job_path(out, "feature-change", init.name, split.k, split.draw)
+            if not path.is_file():
+                model, result = finetune_model(init, data.pixels, data.labels, split, data.images.class_names, crop,
+                                               config.finetune, device)
+                start = build_backbone(init, config.finetune.seed)
+                change = feature_change(start, model.backbone, data.pixels, split.test, crop, device)
+                write_json_atomic(path, {"init": init.name, "input": init.input_description, **_split_fields(split),
+                                         "accuracy": result["accuracy"], "stages": len(change["cka"]), **change})
+            records.append(json.loads(path.read_text()))
+    return records
 
 
 def eigenfaces_stage(data: DownstreamData, splits: list[Split], out: Path) -> list[dict[str, Any]]:

@@ -50,7 +50,7 @@ class PoolImages:
     train_labels: torch.Tensor | None
     heldout_labels: torch.Tensor | None
     num_classes: int | None
-    counts: dict[str, int]
+    counts: dict[str, int | float]
     skipped: list[tuple[str, str]]
 
 
@@ -82,13 +82,15 @@ def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distribute
     if len(rows) <= data.heldout_images:
         raise ConfigError(f"the pool has {len(rows)} usable images, not more than data.heldout_images={data.heldout_images}")
     order = np.random.default_rng(config.train.seed).permutation(len(rows))
-    heldout, train = np.sort(order[:data.heldout_images]), np.sort(order[data.heldout_images:])
+    heldout, train = np.sort(order[:data.heldout_images]), order[data.heldout_images:]
+    train = np.sort(train[:max(1, round(data.pool_fraction * len(train)))])
     counts = {
         "pool_images": len(cache.paths),
         "images_skipped": len(cache.skipped),
         "images_gray_excluded": int((cache.usable & cache.is_gray).sum()) if task.needs_color else 0,
         "heldout_images": len(heldout),
         "train_images": len(train),
+        "pool_fraction": data.pool_fraction,
         **({"identities": num_classes} if num_classes is not None else {}),
     }
 

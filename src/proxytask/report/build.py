@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from proxytask.files import write_text_atomic
+from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
-from proxytask.report.summary import SUPERVISED, find, format_share, headline
+from proxytask.report.summary import SUPERVISED, find, format_cell, format_share, headline, winners
 from proxytask.transfer.baselines import EIGENFACES
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB
 
@@ -20,14 +21,6 @@ CONFUSION_BUDGET = 10
 
 def _budgets(config: dict[str, Any]) -> list[Any]:
     return [b if b == "all" else int(b) for b in config["budgets"]]
-
-
-def _cell(row: dict[str, Any] | None) -> str:
-    if row is None:
-        return "-"
-    spread = f" ± {row['accuracy_std']:.3f}" if row["n_draws"] > 1 else ""
-    f1_spread = f" ± {row['macro_f1_std']:.3f}" if row["n_draws"] > 1 else ""
-    return f"{row['accuracy_mean']:.3f}{spread} / {row['macro_f1_mean']:.3f}{f1_spread}"
 
 
 def _inits(results: list[dict[str, Any]], mode: str) -> list[str]:
@@ -41,7 +34,7 @@ def results_table(results: list[dict[str, Any]], modes: list[str], budgets: list
     for mode in modes:
         for init in _inits(results, mode):
             input_kind = next(r["input"] for r in results if r["init"] == init and r["mode"] == mode)
-            rows.append([init, mode, input_kind] + [_cell(find(results, init, mode, k)) for k in budgets])
+            rows.append([init, mode, input_kind] + [format_cell(find(results, init, mode, k)) for k in budgets])
     return Table(["init", "mode", "input"] + [f"k={k}" for k in budgets], rows)
 
 
@@ -67,7 +60,10 @@ def per_class_table(jobs: list[dict[str, Any]], class_names: list[str]) -> Table
 
 def write_report(study: dict[str, Any], out: Path) -> None:
     """Write the figures, report.md and report.html of a finished study into ``out``."""
-    config, results, records = study["config"], study["results"], study["jobs"]
+    config, records = study["config"], study["jobs"]
+    comparisons = study.get("analyses", {}).get("comparisons", {})
+    variants = {v["name"] for group in comparisons.values() for v in group} - set(config["tasks"])
+    results = [r for r in study["results"] if r["init"] not in variants]  # analysis runs have their own section
     budgets = _budgets(config)
     proxies = list(config["tasks"])
     downstream = study["downstream"]
@@ -91,6 +87,11 @@ def write_report(study: dict[str, Any], out: Path) -> None:
                             "supervised is identity pretraining on the pool (intensity input). The margin is the "
                             "difference of means in units of the larger standard deviation over draws."))
 
+    if len(proxies) > 1:
+        blocks.append(Heading("Which proxy task wins (fine-tuning accuracy)", 3))
+        blocks.append(Table(["k", "best proxy", "accuracy", "runner-up", "accuracy", "difference (stds)"],
+                            [[str(w["k"]), w["best"], w["best_accuracy"], w["runner_up"], w["runner_up_accuracy"],
+                              "n/a" if w["margin_stds"] is None else f"{w['margin_stds']:.1f}"] for w in winners(results, proxies, budgets)]))
     modes = [m for m in ("finetune", "svm", "probe", "knn") if any(r["mode"] == m for r in results)]
     blocks += [Heading("All results"), results_table(results, modes, budgets)]
     shorts = sorted({c for r in results for c in r["short_classes"]})
@@ -113,7 +114,9 @@ def write_report(study: dict[str, Any], out: Path) -> None:
                          out / "confusion_best.png")
         figures.append(Figure(out / "confusion_best.png", f"Confusion matrix of the most accurate model at k={budget}: {init} ({mode})"))
         blocks += [Heading(f"Per class: {init} ({mode}) at k={budget}, mean over draws", 3), per_class_table(jobs, downstream["classes"])]
-    runs = {task: out / "pretrain" / task for task in study["pretraining"]}
+    blocks += analysis_blocks(study, out)
+    main_runs = [*proxies, SUPERVISED]
+    runs = {task: out / "pretrain" / task for task in study["pretraining"] if task in main_runs}
     loss_curves(runs, out / "pretrain_loss.png")
     figures.append(Figure(out / "pretrain_loss.png", "Pretraining loss curves"))
     for task, run_dir in runs.items():

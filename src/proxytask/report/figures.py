@@ -74,3 +74,66 @@ def loss_curves(runs: dict[str, Path], path: Path) -> None:
         axis.set_ylabel("loss")
         axis.grid(alpha=0.3)
     _save(figure, path)
+
+
+def _accuracy(results: list[dict[str, Any]], init: str, mode: str, k: Any) -> tuple[float, float]:
+    row = next((r for r in results if r["init"] == init and r["mode"] == mode and r["k"] == k), None)
+    return (row["accuracy_mean"], row["accuracy_std"]) if row is not None else (np.nan, 0.0)
+
+
+def comparison_bars(results: list[dict[str, Any]], group: list[dict[str, Any]], budgets: list[Any], path: Path,
+                    reference: str = "random") -> None:
+    """One panel per budget: fine-tuned (solid) and linear-probe (hatched) accuracy of each run in
+    ``group`` (dicts with ``name``), error bars = std over draws; the ``reference`` init fine-tuned as a dashed line."""
+    figure, axes = plt.subplots(1, len(budgets), figsize=(1.6 + 1.5 * len(group) * len(budgets), 3.8), squeeze=False)
+    positions = np.arange(len(group))
+    for axis, k in zip(axes[0], budgets):
+        for offset, mode, hatch in ((-0.2, "finetune", None), (0.2, "probe", "//")):
+            values = [_accuracy(results, variant["name"], mode, k) for variant in group]
+            axis.bar(positions + offset, [v[0] for v in values], 0.4, yerr=[v[1] for v in values], capsize=3,
+                     hatch=hatch, color="tab:blue" if mode == "finetune" else "white", edgecolor="tab:blue", label=mode)
+        axis.axhline(_accuracy(results, reference, "finetune", k)[0], color="gray", linestyle="--", label=f"{reference} (finetune)")
+        axis.set_xticks(positions, [variant["name"] for variant in group], rotation=15, ha="right", fontsize=8)
+        axis.set_ylabel("test accuracy")
+        axis.set_title(f"k={k}")
+        axis.grid(alpha=0.3, axis="y")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    _save(figure, path)
+
+
+def pool_curve(results: list[dict[str, Any]], pretraining: dict[str, dict[str, Any]], group: list[dict[str, Any]],
+               budgets: list[Any], path: Path, reference: str = "random") -> None:
+    """Accuracy against the number of unlabeled pretraining images (log scale), one panel per budget."""
+    figure, axes = plt.subplots(1, len(budgets), figsize=(5 * len(budgets), 3.8), squeeze=False)
+    images = [pretraining[variant["name"]]["train_images"] for variant in group]
+    for axis, k in zip(axes[0], budgets):
+        for mode, style in (("finetune", "-"), ("probe", "--")):
+            values = [_accuracy(results, variant["name"], mode, k) for variant in group]
+            axis.errorbar(images, [v[0] for v in values], yerr=[v[1] for v in values], linestyle=style, marker="o",
+                          capsize=3, label=f"colorization ({mode})")
+        axis.axhline(_accuracy(results, reference, "finetune", k)[0], color="gray", linestyle=":", label=f"{reference} (finetune)")
+        axis.set_xscale("log")
+        axis.set_xlabel("unlabeled pretraining images")
+        axis.set_ylabel("test accuracy")
+        axis.set_title(f"k={k}, same number of pretraining steps")
+        axis.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    _save(figure, path)
+
+
+def feature_change_lines(records: list[dict[str, Any]], path: Path) -> None:
+    """Relative weight change and CKA against stage, one line per (init, k) record."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for record in records:
+        stages = np.arange(1, record["stages"] + 1)
+        label = record["init"] if len({r["k"] for r in records}) == 1 else f"{record['init']} (k={record['k']})"
+        axes[0].plot(stages, record["weight_change"], marker="o", label=label)
+        axes[1].plot(stages, record["cka"], marker="o", label=label)
+    for axis, title in zip(axes, ("relative weight change", "linear CKA, start vs fine-tuned features")):
+        axis.set_xlabel("backbone stage (1 = nearest the input)")
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    axes[1].set_ylim(0, 1.02)
+    axes[1].legend(fontsize=7, loc="lower left")
+    _save(figure, path)

@@ -58,5 +58,30 @@ def headline(results: list[dict[str, Any]], proxies: list[str], budgets: list[An
     return rows
 
 
+def winners(results: list[dict[str, Any]], proxies: list[str], budgets: list[Any], mode: str = "finetune") -> list[dict[str, Any]]:
+    """Per budget: the proxy task with the highest mean accuracy, the runner-up, and the gap between
+    them in units of the larger standard deviation (None with one draw)."""
+    rows = []
+    for k in budgets:
+        ranked = sorted((row for row in (find(results, p, mode, k) for p in proxies) if row is not None),
+                        key=lambda row: row["accuracy_mean"], reverse=True)
+        if len(ranked) < 2:
+            continue
+        best, second = ranked[0], ranked[1]
+        rows.append({"k": k, "best": best["init"], "best_accuracy": f"{best['accuracy_mean']:.3f}",
+                     "runner_up": second["init"], "runner_up_accuracy": f"{second['accuracy_mean']:.3f}",
+                     "margin_stds": margin_in_stds(best, second, "accuracy")})
+    return rows
+
+
 def format_share(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
+
+
+def format_cell(row: dict[str, Any] | None) -> str:
+    """``accuracy ± std / macro-F1 ± std`` of an aggregated row (no spread for one draw); ``-`` when absent."""
+    if row is None:
+        return "-"
+    spread = f" ± {row['accuracy_std']:.3f}" if row["n_draws"] > 1 else ""
+    f1_spread = f" ± {row['macro_f1_std']:.3f}" if row["n_draws"] > 1 else ""
+    return f"{row['accuracy_mean']:.3f}{spread} / {row['macro_f1_mean']:.3f}{f1_spread}"

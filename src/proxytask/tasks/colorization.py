@@ -65,6 +65,11 @@ def hue_chroma_loss(hue_logits: torch.Tensor, chroma_logits: torch.Tensor, hue_t
     return (chroma_weight * kl_chroma + hue_weight * chroma_true * kl_hue).mean()
 
 
+def hypercolumn_channels(backbone: Backbone, config: ColorizationConfig) -> int:
+    """Channels the head reads per point: intensity plus every level, or the last level alone."""
+    return 1 + sum(backbone.channels) if config.hypercolumn else backbone.channels[-1]
+
+
 def lightness_weight(lightness: torch.Tensor) -> torch.Tensor:
     """``min(1, 3 L, 3 (1 - L))``: near-black and near-white pixels count less."""
     return torch.minimum(torch.ones_like(lightness), torch.minimum(3.0 * lightness, 3.0 * (1.0 - lightness)))
@@ -83,10 +88,11 @@ class SparseColorization(ProxyTask):
         self.config = config
         self.head = head
 
-    @property
-    def hypercolumn_channels(self) -> int:
-        """Channels of a hypercolumn: the intensity plus every backbone level."""
-        return 1 + sum(self.backbone.channels)
+    def feature_levels(self, net_in: torch.Tensor) -> list[torch.Tensor]:
+        """The maps the head reads: the input (B, 1, H, W) and every backbone level, or only the
+        last level when ``colorization.hypercolumn`` is off."""
+        levels = self.backbone(net_in)
+        return [net_in, *levels] if self.config.hypercolumn else [levels[-1]]
 
     def sample_pixels(self, images: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, torch.Tensor]:
         """``samples_per_image`` random pixels per image, at least ``border`` pixels from the edge: rows, cols (B, P)."""
@@ -101,8 +107,7 @@ class SparseColorization(ProxyTask):
 
     def predict(self, gray: torch.Tensor, points: torch.Tensor):
         """Intensity (B, 1, H, W) and points (B, P, 2) -> the head's outputs at the points."""
-        net_in = network_input(gray)
-        levels = [net_in, *self.backbone(net_in)]
+        levels = self.feature_levels(network_input(gray))
         return self.head(sample_hypercolumns(levels, points))
 
     @torch.no_grad()
@@ -112,8 +117,7 @@ class SparseColorization(ProxyTask):
         ``decode`` turns the head's outputs at (B, P) points into a tuple of (B, P, ...) tensors.
         """
         batch, _, height, width = gray.shape
-        net_in = network_input(gray)
-        levels = [net_in, *self.backbone(net_in)]
+        levels = self.feature_levels(network_input(gray))
         points = dense_points(height, width, batch, gray.device)
         chunks = [decode(self.head(sample_hypercolumns(levels, points[:, start:start + DENSE_CHUNK])))
                   for start in range(0, points.shape[1], DENSE_CHUNK)]
@@ -146,7 +150,7 @@ class Colorization(SparseColorization):
     name = "colorization"
 
     def __init__(self, backbone: Backbone, config: ColorizationConfig) -> None:
-        super().__init__(backbone, config, ColorizationHead(1 + sum(backbone.channels), config.head_width, config.bins,
+        super().__init__(backbone, config, ColorizationHead(hypercolumn_channels(backbone, config), config.head_width, config.bins,
                                                             config.head_dropout))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):

@@ -21,7 +21,7 @@ from proxytask.config import ColorizationConfig, LabConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.hypercolumn import pixel_points
-from proxytask.tasks.colorization import SparseColorization, gather_points
+from proxytask.tasks.colorization import SparseColorization, gather_points, hypercolumn_channels
 
 AB_SCALE = 110.0  # ab / AB_SCALE is the regression target, about [-1, 1]
 
@@ -43,7 +43,7 @@ class LabBinsColorization(SparseColorization):
 
     def __init__(self, backbone: Backbone, config: ColorizationConfig, lab_config: LabConfig) -> None:
         centers = lab.in_gamut_ab_bins()
-        super().__init__(backbone, config, hypercolumn_head(1 + sum(backbone.channels), config, len(centers)))
+        super().__init__(backbone, config, hypercolumn_head(hypercolumn_channels(backbone, config), config, len(centers)))
         self.lab_config = lab_config
         self.register_buffer("centers", centers)
         self.register_buffer("prior", torch.full((len(centers),), 1.0 / len(centers)))
@@ -77,7 +77,7 @@ class LabRegressionColorization(SparseColorization):
     config_sections = ("colorization",)
 
     def __init__(self, backbone: Backbone, config: ColorizationConfig) -> None:
-        super().__init__(backbone, config, hypercolumn_head(1 + sum(backbone.channels), config, 2))
+        super().__init__(backbone, config, hypercolumn_head(hypercolumn_channels(backbone, config), config, 2))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, H, W) -> inputs (intensity, points (B, P, 2)); target: ab / 110 at the points (B, P, 2)."""

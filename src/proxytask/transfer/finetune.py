@@ -59,6 +59,12 @@ def finetune(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split,
     Args:
         pixels: (N, S, S, 3) uint8 images of the whole task; labels: (N,) class indices.
     """
+    return finetune_model(init, pixels, labels, split, class_names, crop, config, device)[1]
+
+
+def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
+                   config: FinetuneConfig, device: torch.device) -> tuple[Classifier, dict[str, Any]]:
+    """:func:`finetune`, also returning the fine-tuned network (the step chosen on validation)."""
     model = Classifier(build_backbone(init, config.seed), len(class_names)).to(device)
     optimizer = torch.optim.AdamW([
         {"params": model.backbone.parameters(), "lr": config.lr * config.backbone_lr_factor},
@@ -90,4 +96,4 @@ def finetune(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split,
     assert best is not None
     model.load_state_dict(best[2])
     result = classification_metrics(labels[split.test], predict(model, pixels, split.test, crop, device), class_names)
-    return {**result, "chosen": {"step": best[1]}, "steps": total_steps, "validation_macro_f1": best[0][0]}
+    return model, {**result, "chosen": {"step": best[1]}, "steps": total_steps, "validation_macro_f1": best[0][0]}
