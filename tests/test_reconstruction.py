@@ -58,8 +58,12 @@ def test_reconstruction_loss_counts_only_weighted_pixels_and_trains():
     assert task(inputs, targets).item() == pytest.approx(task(inputs, (changed_outside, hidden)).item(), rel=1e-5)
     task(inputs, targets).backward()
     assert next(task.backbone.parameters()).grad.abs().sum() > 0
-    panels, metrics = task.eval().visualize(torch.rand(2, 3, 16, 16))
-    assert [p[0] for p in panels] == ["corrupted", "reconstructed", "clean"] and "psnr_reconstructed" in metrics
+    images = torch.rand(2, 3, 16, 16)
+    panels, metrics = task.eval().visualize(images)
+    assert [p[0] for p in panels] == ["corrupted", "reconstructed (counted pixels)", "clean"] and "psnr_reconstructed" in metrics
+    corrupted, shown = panels[0][1], panels[1][1]
+    context = hidden[:1].expand_as(shown) == 0  # the same central square in every image
+    assert torch.equal(shown[context], corrupted[context])  # the context is shown as given, not as decoded
 
 
 def test_reconstruction_fits_sizes_that_are_not_multiples_of_the_stride():
