@@ -8,10 +8,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from proxytask.files import write_atomic  # noqa: E402
+from proxytask.report.summary import find  # noqa: E402
 from proxytask.runlog import read_log  # noqa: E402
 
 
@@ -77,7 +79,8 @@ def loss_curves(runs: dict[str, Path], path: Path) -> None:
 
 
 def _accuracy(results: list[dict[str, Any]], init: str, mode: str, k: Any) -> tuple[float, float]:
-    row = next((r for r in results if r["init"] == init and r["mode"] == mode and r["k"] == k), None)
+    """(mean, std) test accuracy of (init, mode, k); NaN when absent (matplotlib leaves it out)."""
+    row = find(results, init, mode, k)
     return (row["accuracy_mean"], row["accuracy_std"]) if row is not None else (np.nan, 0.0)
 
 
@@ -113,6 +116,8 @@ def pool_curve(results: list[dict[str, Any]], pretraining: dict[str, dict[str, A
                           capsize=3, label=f"colorization ({mode})")
         axis.axhline(_accuracy(results, reference, "finetune", k)[0], color="gray", linestyle=":", label=f"{reference} (finetune)")
         axis.set_xscale("log")
+        axis.set_xticks(images, [str(n) for n in images], minor=False)
+        axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         axis.set_xlabel("unlabeled pretraining images")
         axis.set_ylabel("test accuracy")
         axis.set_title(f"k={k}, same number of pretraining steps")
