@@ -22,12 +22,11 @@ REFERENCE = "colorization"
 
 @dataclass(frozen=True)
 class Variant:
-    """One pretraining run of an analysis: its run/init ``name``, ``task`` and PretrainConfig overrides."""
+    """One pretraining run: its run/init ``name``, ``task``, PretrainConfig overrides and a ``label`` for the report."""
 
     name: str
     task: str
     overrides: tuple[str, ...]
-    analysis: str
     label: str
 
 
@@ -37,19 +36,18 @@ def pool_variant_name(fraction: float) -> str:
 
 def comparisons(config: StudyConfig) -> dict[str, list[Variant]]:
     """Per requested analysis (loss, data, head), the runs it compares, the reference included, in order."""
-    reference = Variant(REFERENCE, REFERENCE, (), "reference", "hue/chroma KL, hypercolumn, whole pool")
+    reference = Variant(REFERENCE, REFERENCE, (), "hue/chroma KL, hypercolumn, whole pool")
     groups: dict[str, list[Variant]] = {}
     if "loss" in config.analyses:
         groups["loss"] = [dataclasses.replace(reference, label="hue/chroma bins, KL (Larsson et al.)"),
-                          Variant("colorization-lab", "colorization-lab", (), "loss", "Lab ab bins, rebalanced (Zhang et al.)"),
-                          Variant("colorization-l2", "colorization-l2", (), "loss", "L2 regression of ab")]
+                          Variant("colorization-lab", "colorization-lab", (), "Lab ab bins, rebalanced (Zhang et al.)"),
+                          Variant("colorization-l2", "colorization-l2", (), "L2 regression of ab")]
     if "data" in config.analyses:
-        groups["data"] = [Variant(pool_variant_name(f), REFERENCE, (f"data.pool_fraction={f}",), "data", f"{f:.0%} of the pool")
+        groups["data"] = [Variant(pool_variant_name(f), REFERENCE, (f"data.pool_fraction={f}",), f"{f:.0%} of the pool")
                           for f in sorted(config.pool_fractions)] + [dataclasses.replace(reference, label="100% of the pool")]
     if "head" in config.analyses:
         groups["head"] = [dataclasses.replace(reference, label="hypercolumn (intensity + every level)"),
-                          Variant(f"{REFERENCE}-lastlayer", REFERENCE, ("colorization.hypercolumn=false",), "head",
-                                  "last level only")]
+                          Variant(f"{REFERENCE}-lastlayer", REFERENCE, ("colorization.hypercolumn=false",), "last level only")]
     return groups
 
 

@@ -101,7 +101,7 @@ def pretrain_stage(config: StudyConfig, out: Path) -> dict[str, Path]:
     """Run (or resume, or skip when finished) every pretraining run of the study, the analyses'
     extra runs last; their folders by run name."""
     tasks = list(config.tasks) + ([SUPERVISED] if SUPERVISED in config.baselines else [])
-    planned = [Variant(task, task, (), "main", task) for task in tasks] + extra_runs(config)
+    planned = [Variant(task, task, (), task) for task in tasks] + extra_runs(config)
     runs = {}
     for variant in planned:
         run_dir = out / "pretrain" / variant.name

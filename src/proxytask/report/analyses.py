@@ -74,7 +74,7 @@ def analysis_blocks(study: dict[str, Any], out: Path) -> list[Block]:
         blocks += [Heading("How much fine-tuning changes each stage", 3), Paragraph(
             "Per backbone stage (1 = nearest the input): relative weight change ||W_finetuned - W_start|| / "
             "||W_start|| and linear CKA between the stage's features before and after fine-tuning on the test "
-            f"images (1 = unchanged), for the first draw of each analysis budget.")]
+            "images (1 = unchanged), for the first draw of each analysis budget.")]
         blocks.append(Table(["init", "k", "test accuracy"] + [f"stage {i + 1}: change / CKA" for i in range(stages)],
                             [[r["init"], str(r["k"]), f"{r['accuracy']:.3f}"] + [f"{w:.3f} / {c:.3f}" for w, c in zip(r["weight_change"], r["cka"])]
                              for r in change]))
