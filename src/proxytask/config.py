@@ -24,6 +24,12 @@ class ConfigError(ValueError):
     """A setting has a wrong name, type or value; the message names the setting."""
 
 
+def check_dropout(name: str, value: float) -> None:
+    """A dropout probability must be in [0, 1); the error names the setting."""
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"{name} must be in [0, 1), got {value}")
+
+
 @dataclass
 class DataConfig:
     """Where images come from and how they are preprocessed.
@@ -97,8 +103,7 @@ class ColorizationConfig:
             raise ConfigError(f"colorization.window must be an odd number >= 1, got {self.window}")
         if self.samples_per_image < 1 or self.border < 0:
             raise ConfigError("colorization.samples_per_image must be >= 1 and colorization.border >= 0")
-        if not 0.0 <= self.head_dropout < 1.0:
-            raise ConfigError(f"colorization.head_dropout must be in [0, 1), got {self.head_dropout}")
+        check_dropout("colorization.head_dropout", self.head_dropout)
 
 
 @dataclass
@@ -128,8 +133,7 @@ class SupervisedConfig:
     def validate(self) -> None:
         if self.min_images_per_identity < 2:
             raise ConfigError(f"supervised.min_images_per_identity must be >= 2, got {self.min_images_per_identity}")
-        if not 0.0 <= self.head_dropout < 1.0:
-            raise ConfigError(f"supervised.head_dropout must be in [0, 1), got {self.head_dropout}")
+        check_dropout("supervised.head_dropout", self.head_dropout)
 
 
 @dataclass
@@ -139,8 +143,7 @@ class RotationConfig:
     head_dropout: float = 0.0
 
     def validate(self) -> None:
-        if not 0.0 <= self.head_dropout < 1.0:
-            raise ConfigError(f"rotation.head_dropout must be in [0, 1), got {self.head_dropout}")
+        check_dropout("rotation.head_dropout", self.head_dropout)
 
 
 @dataclass
@@ -187,8 +190,9 @@ class JigsawConfig:
     def validate(self) -> None:
         if not 2 <= self.permutations <= 362880:
             raise ConfigError(f"jigsaw.permutations must be between 2 and 9! = 362880, got {self.permutations}")
-        if not 0.0 < self.tile_fraction <= 1.0 or not 0.0 <= self.head_dropout < 1.0:
-            raise ConfigError("jigsaw.tile_fraction must be in (0, 1] and jigsaw.head_dropout in [0, 1)")
+        if not 0.0 < self.tile_fraction <= 1.0:
+            raise ConfigError(f"jigsaw.tile_fraction must be in (0, 1], got {self.tile_fraction}")
+        check_dropout("jigsaw.head_dropout", self.head_dropout)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table
 from proxytask.report.figures import comparison_bars, feature_change_lines, pool_curve
-from proxytask.report.summary import find, format_cell
+from proxytask.report.summary import budget_keys, find, format_cell
 from proxytask.transfer.inits import RANDOM
 
 TITLES = {"loss": "Loss formulation", "data": "Amount of unlabeled data", "head": "Hypercolumn or last layer"}
@@ -29,12 +29,8 @@ PAPER = {
 }
 
 
-def _budgets(study: dict[str, Any]) -> list[Any]:
-    return [b if b == "all" else int(b) for b in study["analyses"]["budgets"]]
-
-
-def _comparison_table(study: dict[str, Any], group: list[dict[str, Any]], with_pool: bool) -> Table:
-    results, budgets = study["results"], _budgets(study)
+def _comparison_table(study: dict[str, Any], group: list[dict[str, Any]], budgets: list[Any], with_pool: bool) -> Table:
+    results = study["results"]
     header = ["run", "what differs"] + (["pool images", "epochs"] if with_pool else []) + ["held-out PSNR (gray)"]
     header += [f"{mode} k={k}" for k in budgets for mode in ("finetune", "probe")]
     rows = []
@@ -55,13 +51,13 @@ def analysis_blocks(study: dict[str, Any], out: Path) -> list[Block]:
     analyses = study.get("analyses", {})
     if not analyses.get("comparisons") and not analyses.get("feature_change"):
         return []
-    budgets = _budgets(study)
+    budgets = budget_keys(study["analyses"]["budgets"])
     blocks: list[Block] = [Heading("Analyses"), Paragraph(
         f"Extra pretraining runs of the same budget ({study['config']['pretrain_steps']} steps), transferred at k = "
         f"{', '.join(map(str, budgets))} with the study's draws. Cells: test accuracy / macro-F1, each ± std over draws. "
         "Held-out PSNR of the colorized pool images against the gray input's, in dB.")]
     for name, group in analyses.get("comparisons", {}).items():
-        blocks += [Heading(TITLES[name], 3), _comparison_table(study, group, with_pool=name == "data")]
+        blocks += [Heading(TITLES[name], 3), _comparison_table(study, group, budgets, with_pool=name == "data")]
         path = out / f"analysis_{name}.png"
         if name == "data":
             pool_curve(study["results"], study["pretraining"], group, budgets, path)

@@ -12,15 +12,11 @@ from proxytask.files import write_text_atomic
 from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
-from proxytask.report.summary import SUPERVISED, find, format_cell, format_share, headline, winners
+from proxytask.report.summary import SUPERVISED, budget_keys, find, format_cell, format_share, headline, winners
 from proxytask.transfer.baselines import EIGENFACES
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB
 
 CONFUSION_BUDGET = 10
-
-
-def _budgets(config: dict[str, Any]) -> list[Any]:
-    return [b if b == "all" else int(b) for b in config["budgets"]]
 
 
 def _inits(results: list[dict[str, Any]], mode: str) -> list[str]:
@@ -64,7 +60,7 @@ def write_report(study: dict[str, Any], out: Path) -> None:
     comparisons = study.get("analyses", {}).get("comparisons", {})
     variants = {v["name"] for group in comparisons.values() for v in group} - set(config["tasks"])
     results = [r for r in study["results"] if r["init"] not in variants]  # analysis runs have their own section
-    budgets = _budgets(config)
+    budgets = budget_keys(config["budgets"])
     proxies = list(config["tasks"])
     downstream = study["downstream"]
     blocks: list[Block] = [Heading(f"proxytask study: {config['pretrain']['data']['downstream']}", 1)]

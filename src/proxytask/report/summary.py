@@ -11,6 +11,11 @@ from proxytask.transfer.inits import RANDOM, RANDOM_RGB
 SUPERVISED = Supervised.name
 
 
+def budget_keys(names: list[str]) -> list[Any]:
+    """Budget names from a config (``"10"``, ``"all"``) as result rows hold them in ``k``: ints, or ``"all"``."""
+    return [name if name == "all" else int(name) for name in names]
+
+
 def find(results: list[dict[str, Any]], init: str, mode: str, k: Any) -> dict[str, Any] | None:
     """The aggregated row of (init, mode, k), or None."""
     return next((r for r in results if r["init"] == init and r["mode"] == mode and r["k"] == k), None)
