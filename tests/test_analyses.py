@@ -40,8 +40,8 @@ def test_bad_analysis_settings_are_named(override, message):
 @pytest.mark.parametrize("task_class", [Colorization, LabRegressionColorization])
 def test_last_layer_head_reads_only_the_last_level(task_class):
     backbone = Backbone("vgg_small", 1)
-    full = task_class(backbone, ColorizationConfig(samples_per_image=5))
-    last = task_class(Backbone("vgg_small", 1), ColorizationConfig(samples_per_image=5, hypercolumn=False))
+    full = task_class(backbone, "intensity", ColorizationConfig(samples_per_image=5))
+    last = task_class(Backbone("vgg_small", 1), "intensity", ColorizationConfig(samples_per_image=5, hypercolumn=False))
     first_layer = [m for m in last.head.modules() if isinstance(m, torch.nn.Linear)][0]
     assert first_layer.in_features == backbone.channels[-1]
     assert [m for m in full.head.modules() if isinstance(m, torch.nn.Linear)][0].in_features == 1 + sum(backbone.channels)

@@ -112,3 +112,24 @@ def test_point_histograms_equal_dense_window_average(window):
 def test_psnr_of_known_error():
     target = torch.zeros(1, 3, 4, 4)
     assert color.psnr(target + 0.1, target).item() == pytest.approx(20.0, abs=1e-4)
+
+
+def test_hue_votes_are_weighted_by_chroma_so_gray_neighbours_vote_for_no_hue():
+    # A saturated cyan pixel in a 7x7 window of gray pixels: gray has hue 0 (red's bin), but no chroma.
+    rgb = torch.full((1, 3, 9, 9), 0.5)
+    rgb[0, :, 4, 4] = torch.tensor([0.0, 1.0, 1.0])
+    hue, chroma = color.hue_chroma(rgb)
+    bins = color.quantize(hue, 32)
+    centre = torch.tensor([[4]])
+    weighted = color.point_histograms(bins, centre, centre, 32, 7, weights=chroma)
+    cyan_bin = int(bins[0, 4, 4])
+    assert cyan_bin == 16  # hue 0.5
+    assert weighted[0, 0, cyan_bin].item() == pytest.approx(1.0)
+    unweighted = color.point_histograms(bins, centre, centre, 32, 7)
+    assert unweighted[0, 0, 0].item() == pytest.approx(48 / 49)  # what a full vote of every gray neighbour gave
+
+
+def test_a_window_without_any_hue_vote_is_uniform():
+    bins = torch.zeros(1, 5, 5, dtype=torch.long)
+    hist = color.point_histograms(bins, torch.tensor([[2]]), torch.tensor([[2]]), 8, 3, weights=torch.zeros(1, 5, 5))
+    torch.testing.assert_close(hist, torch.full((1, 1, 8), 1 / 8))

@@ -41,7 +41,7 @@ def test_lightness_weighting():
 @pytest.mark.parametrize("target", ["onehot", "window"])
 def test_batch_targets_are_histograms_at_sampled_pixels(target):
     config = ColorizationConfig(samples_per_image=20, border=3, target=target, head_width=16)
-    task = Colorization(Backbone("vgg_small", 1), config)
+    task = Colorization(Backbone("vgg_small", 1), "intensity", config)
     images = torch.zeros(2, 3, 16, 16)
     images[:, 0] = 1.0  # pure red: hue 0, chroma 1, intensity 1/3
     (gray, points), (hue_t, chroma_t, chroma_true, weight) = task.make_batch(images, BatchRandom(0, 0, 2))
@@ -60,7 +60,7 @@ def test_batch_targets_are_histograms_at_sampled_pixels(target):
 
 def test_constant_prediction_loss_is_the_floor_of_input_blind_predictors():
     torch.manual_seed(0)
-    task = Colorization(Backbone("vgg_small", 1), ColorizationConfig(samples_per_image=32, head_width=16)).eval()
+    task = Colorization(Backbone("vgg_small", 1), "intensity", ColorizationConfig(samples_per_image=32, head_width=16)).eval()
     images = torch.rand(3, 3, 16, 16)
     losses = task.heldout_metrics(images)
     (gray, points), targets = task.make_batch(images, BatchRandom(0, 0, 3))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
 from proxytask.transfer.feature_change import feature_change, linear_cka, relative_weight_change, stage_of_modules
 
@@ -43,6 +44,6 @@ def test_only_the_changed_stage_moves():
     assert change[0] == change[1] == change[3] == 0.0
     assert 0.3 < change[2] <= 0.5
     pixels = torch.randint(0, 256, (12, 20, 20, 3), dtype=torch.uint8)
-    result = feature_change(start, tuned, pixels, np.arange(12), 16, torch.device("cpu"))
+    result = feature_change(start, tuned, NetworkInput("intensity"), pixels, np.arange(12), 16, torch.device("cpu"))
     assert result["cka"][0] == pytest.approx(1.0) and result["cka"][1] == pytest.approx(1.0)
     assert result["weight_change"] == change

@@ -66,7 +66,7 @@ def test_lab_rgb_keeps_a_colors_lightness():
 def test_lab_tasks_train_and_colorize(task_class):
     config = ColorizationConfig(samples_per_image=16, head_width=32, border=2)
     extra = (LabConfig(),) if task_class is LabBinsColorization else ()
-    task = task_class(Backbone("vgg_small", 1), config, *extra)
+    task = task_class(Backbone("vgg_small", 1), "intensity", config, *extra)
     inputs, targets = task.make_batch(torch.rand(2, 3, 16, 16), BatchRandom(0, 0, 2))
     loss = task(inputs, targets)
     loss.backward()

@@ -17,7 +17,7 @@ def test_decoder_returns_to_image_resolution():
 
 @pytest.mark.parametrize("cell", [1, 4])
 def test_denoising_masks_the_stated_fraction_and_targets_are_clean(cell):
-    task = Denoising(Backbone("vgg_small", 3), DenoisingConfig(mask_fraction=0.3, mask_cell=cell))
+    task = Denoising(Backbone("vgg_small", 3), "rgb", DenoisingConfig(mask_fraction=0.3, mask_cell=cell))
     images = torch.rand(8, 3, 32, 32) * 0.9 + 0.05  # no pixel is zero before masking
     inputs, (clean, weights) = task.make_batch(images, BatchRandom(0, 0, 8))
     zeroed = (inputs == -1.0).all(dim=1)
@@ -29,7 +29,7 @@ def test_denoising_masks_the_stated_fraction_and_targets_are_clean(cell):
 
 
 def test_gaussian_corruption_keeps_the_target_clean():
-    task = Denoising(Backbone("vgg_small", 3), DenoisingConfig(mask_fraction=0.0, gaussian_std=0.1))
+    task = Denoising(Backbone("vgg_small", 3), "rgb", DenoisingConfig(mask_fraction=0.0, gaussian_std=0.1))
     images = torch.full((2, 3, 16, 16), 0.5)
     inputs, (clean, _) = task.make_batch(images, BatchRandom(0, 0, 2))
     assert 0.15 < ((inputs + 1) / 2 - images).std().item() * 2 < 0.25
@@ -38,7 +38,7 @@ def test_gaussian_corruption_keeps_the_target_clean():
 
 @pytest.mark.parametrize("region", ["center", "random"])
 def test_inpainting_hides_about_a_quarter_and_counts_only_hidden_pixels(region):
-    task = Inpainting(Backbone("vgg_small", 3), InpaintingConfig(region=region, fraction=0.25, block=4))
+    task = Inpainting(Backbone("vgg_small", 3), "rgb", InpaintingConfig(region=region, fraction=0.25, block=4))
     images = torch.rand(16, 3, 32, 32)
     inputs, (clean, hidden) = task.make_batch(images, BatchRandom(0, 0, 16))
     share = hidden.mean().item()
@@ -51,7 +51,7 @@ def test_inpainting_hides_about_a_quarter_and_counts_only_hidden_pixels(region):
 
 
 def test_reconstruction_loss_counts_only_weighted_pixels_and_trains():
-    task = Inpainting(Backbone("vgg_small", 3), InpaintingConfig())
+    task = Inpainting(Backbone("vgg_small", 3), "rgb", InpaintingConfig())
     inputs, targets = task.make_batch(torch.rand(2, 3, 16, 16), BatchRandom(0, 0, 2))
     clean, hidden = targets
     changed_outside = clean + (1 - hidden) * 5.0  # a different target outside the hidden square
@@ -67,7 +67,7 @@ def test_reconstruction_loss_counts_only_weighted_pixels_and_trains():
 
 
 def test_reconstruction_fits_sizes_that_are_not_multiples_of_the_stride():
-    task = Denoising(Backbone("vgg_small", 3), DenoisingConfig())
+    task = Denoising(Backbone("vgg_small", 3), "rgb", DenoisingConfig())
     inputs, targets = task.make_batch(torch.rand(2, 3, 28, 28), BatchRandom(0, 0, 2))
     assert task.reconstruct(inputs).shape == (2, 3, 28, 28)
     assert torch.isfinite(task(inputs, targets))

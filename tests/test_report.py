@@ -1,11 +1,39 @@
 import pytest
 
-from proxytask.report.summary import gap_closed, headline, margin_in_stds, winners
+from proxytask.paired import compare, paired_interval
+from proxytask.report.summary import SATURATED, gap_closed, headline, winners
 
 
-def row(init, k, accuracy, std=0.01, input_kind="intensity (mean of RGB)", mode="finetune"):
-    return {"init": init, "mode": mode, "k": k, "input": input_kind, "accuracy_mean": accuracy, "accuracy_std": std,
-            "macro_f1_mean": accuracy - 0.05, "macro_f1_std": std, "n_draws": 3}
+def job(init, k, draw, accuracy, mode="finetune"):
+    return {"init": init, "mode": mode, "k": k, "draw": draw, "accuracy": accuracy, "macro_f1": accuracy - 0.05}
+
+
+def row(init, k, accuracy, std=0.01, mode="finetune"):
+    return {"init": init, "mode": mode, "k": k, "input": "intensity", "accuracy_mean": accuracy, "accuracy_std": std,
+            "macro_f1_mean": accuracy - 0.05, "macro_f1_std": std, "n_draws": 3, "degenerate": 0}
+
+
+def test_paired_interval_matches_a_hand_computed_example():
+    # colorization minus random at k=10 over three draws (issue 8): +0.140, +0.118, +0.140.
+    # mean 0.398 / 3; sd = sqrt(3.22667e-4 / 2) = 0.0127017; se = sd / sqrt(3) = 0.0073333;
+    # t(0.975, 2) = 4.302653 (tables); half-width 0.0315527.
+    interval = paired_interval([0.140, 0.118, 0.140])
+    assert interval.mean == pytest.approx(0.1326667, abs=1e-6)
+    assert interval.low == pytest.approx(0.1011140, abs=1e-5)
+    assert interval.high == pytest.approx(0.1642194, abs=1e-5)
+    assert interval.n == 3 and interval.excludes_zero
+    assert not paired_interval([0.1, -0.1, 0.05]).excludes_zero
+    single = paired_interval([0.2])
+    assert single.low is None and not single.excludes_zero
+
+
+def test_compare_pairs_draws_and_ignores_unmatched_ones():
+    jobs = [job("colorization", 10, d, a) for d, a in enumerate((0.80, 0.75, 0.79, 0.9))]
+    jobs += [job("random", 10, d, a) for d, a in enumerate((0.66, 0.632, 0.65))]
+    comparison = compare(jobs, "colorization", "random", "finetune", 10)
+    assert comparison.n_draws == 3
+    assert comparison.diff_mean == pytest.approx(0.1326667, abs=1e-6)
+    assert compare(jobs, "colorization", "random", "probe", 10) is None
 
 
 def test_gap_closed_share():
@@ -13,20 +41,31 @@ def test_gap_closed_share():
     assert gap_closed(0.7, 0.5, 0.5) is None  # supervised does not beat random: undefined
 
 
-def test_headline_uses_the_random_init_with_the_proxys_input():
-    results = [row("random", 10, 0.5), row("random-rgb", 10, 0.4, input_kind="RGB"), row("supervised", 10, 0.9),
-               row("colorization", 10, 0.7), row("rotation", 10, 0.6, input_kind="RGB")]
-    lines = {line["task"]: line for line in headline(results, ["colorization", "rotation"], [10])}
-    assert lines["colorization"]["random"] == "random"
-    assert lines["colorization"]["gap_closed_accuracy"] == pytest.approx(0.5)
-    assert lines["rotation"]["random"] == "random-rgb"
-    assert lines["rotation"]["gap_closed_accuracy"] == pytest.approx((0.6 - 0.4) / (0.9 - 0.4))
-    assert margin_in_stds(row("a", 10, 0.7, std=0.02), row("b", 10, 0.5, std=0.05), "accuracy") == pytest.approx(4.0)
+def comparison(init, baseline, k, low, high, mean=None):
+    mean = (low + high) / 2 if mean is None else mean
+    return {"init": init, "baseline": baseline, "mode": "finetune", "k": k, "metric": "accuracy", "diff_mean": mean,
+            "ci_low": low, "ci_high": high, "n_draws": 3}
 
 
-def test_winners_rank_proxies_per_budget_and_skip_budgets_with_one():
-    results = [row("colorization", 5, 0.5, std=0.05), row("rotation", 5, 0.6, std=0.02), row("jigsaw", 5, 0.4),
-               row("colorization", 10, 0.8), row("supervised", 10, 0.95)]
-    (five,) = winners(results, ["colorization", "rotation", "jigsaw"], [5, 10])
-    assert (five["k"], five["best"], five["runner_up"]) == (5, "rotation", "colorization")
-    assert five["margin_stds"] == pytest.approx(2.0)
+def test_gap_closed_is_shown_only_where_supervised_beats_random_significantly():
+    results = [row("random", k, 0.5) for k in (10, 25)] + [row("supervised", 10, 0.9), row("supervised", 25, 0.52)]
+    results += [row("colorization", 10, 0.7), row("colorization", 25, 0.53)]
+    comparisons = [comparison("supervised", "random", 10, 0.3, 0.5), comparison("supervised", "random", 25, -0.01, 0.05),
+                   comparison("colorization", "random", 10, 0.1, 0.3)]
+    lines = {line["k"]: line for line in headline(results, comparisons, ["colorization"], [10, 25])}
+    assert lines[10]["gap_closed_accuracy"] == pytest.approx(0.5)
+    assert lines[10]["vs_random"].ci_low == pytest.approx(0.1)
+    assert lines[25]["gap_closed_accuracy"] == SATURATED
+
+
+def test_winners_state_whether_the_paired_interval_excludes_zero():
+    jobs = [job("rotation", 5, d, a) for d, a in enumerate((0.60, 0.62, 0.61))]
+    jobs += [job("colorization", 5, d, a) for d, a in enumerate((0.50, 0.52, 0.50))]
+    jobs += [job("jigsaw", 5, d, a) for d, a in enumerate((0.40, 0.41, 0.40))]
+    jobs += [job("rotation", 10, d, a) for d, a in enumerate((0.70, 0.60, 0.80))]
+    jobs += [job("colorization", 10, d, a) for d, a in enumerate((0.72, 0.62, 0.70))]
+    results = [row("rotation", 5, 0.61), row("colorization", 5, 0.507), row("jigsaw", 5, 0.403),
+               row("rotation", 10, 0.70), row("colorization", 10, 0.68)]
+    five, ten = winners(jobs, results, ["colorization", "rotation", "jigsaw"], [5, 10])
+    assert (five["k"], five["best"], five["runner_up"], five["settled"]) == (5, "rotation", "colorization", True)
+    assert (ten["best"], ten["settled"]) == ("rotation", False)

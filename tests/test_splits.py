@@ -15,29 +15,32 @@ def task(counts: list[int]) -> LabeledImages:
 
 def test_split_is_stratified_disjoint_and_identical_across_calls():
     images = task([530, 236, 144, 121, 109, 77, 71])
-    fit, validation, test = base_split(images)
-    assert len(fit) + len(validation) + len(test) == 1288
-    assert not (set(fit) & set(test) or set(fit) & set(validation) or set(validation) & set(test))
+    train, test = base_split(images)
+    assert len(train) + len(test) == 1288 and not set(train) & set(test)
     assert len(test) == 322  # 25%, as the scikit-learn eigenfaces example
     labels = np.asarray(images.labels)
     for label, count in enumerate([530, 236, 144, 121, 109, 77, 71]):
         assert abs((labels[test] == label).sum() - 0.25 * count) <= 1
     again = base_split(images)
-    assert all(np.array_equal(a, b) for a, b in zip((fit, validation, test), again))
-    for k in (5, None):
-        split = budget_split(images, k, draw=1)
-        assert np.array_equal(split.test, test) and np.array_equal(split.validation, validation)
+    assert all(np.array_equal(a, b) for a, b in zip((train, test), again))
+    everything = budget_split(images, None, draw=1)
+    assert np.array_equal(everything.test, test) and np.array_equal(everything.labeled, train)
+    assert not set(everything.train) & set(everything.validation)
+    assert abs(len(everything.validation) - 0.15 * len(train)) <= 7  # the validation part exists with all labels only
+    assert np.array_equal(budget_split(images, 5, draw=1).test, test)
 
 
 @pytest.mark.parametrize("k", [5, 10, 25])
-def test_budgets_draw_exactly_k_per_class_from_fit_and_draws_differ(k):
+def test_budgets_draw_exactly_k_per_class_from_train_and_read_no_other_label(k):
     images = task([530, 236, 144, 121, 109, 77, 71])
-    fit, _, _ = base_split(images)
+    train, _ = base_split(images)
     draws = [budget_split(images, k, draw) for draw in range(3)]
     labels = np.asarray(images.labels)
     for split in draws:
         assert np.bincount(labels[split.train], minlength=7).tolist() == [k] * 7
-        assert set(split.train) <= set(fit) and not split.short_classes
+        assert set(split.train) <= set(train) and not split.short_classes
+        assert len(split.validation) == 0 and np.array_equal(split.labeled, split.train)
+        assert split.labels_per_class(labels, images.class_names) == {f"class{c}": k for c in range(7)}
     assert not np.array_equal(draws[0].train, draws[1].train)
     assert np.array_equal(budget_split(images, k, 0).train, draws[0].train)
 

@@ -12,7 +12,7 @@ from tests.conftest import face_image, tiny_overrides
 
 def tiny_study(lfw, *extra):
     pretrain = [f"pretrain.{o}" for o in tiny_overrides(lfw) if not o.startswith("train.max_steps")]
-    return study_config("quick", [*pretrain, "pretrain.supervised.min_images_per_identity=3", "pretrain_steps=2", "budgets=1,all", "draws=2", "finetune.min_steps=2",
+    return study_config("quick", [*pretrain, "pretrain.supervised.min_images_per_identity=3", "pretrain_steps=2", "budgets=1,all", "draws=2", "frozen_draws=3", "finetune.min_steps=2",
                                   "finetune.max_steps=2", "finetune.eval_every=1", "finetune.batch_size=4", *extra])
 
 
@@ -25,17 +25,36 @@ def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
     saved = json.loads((out / "results.json").read_text())
     records = saved["results"]
     inits = {r["init"] for r in records}
-    assert inits == {"random", "random-rgb", "colorization", "supervised", "eigenfaces"}
+    assert inits == {"random", "colorization", "supervised", "eigenfaces"}
     for record in records:
-        for key in ("init", "mode", "k", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "n_draws"):
+        for key in ("init", "mode", "k", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "n_draws",
+                    "labels_per_class", "input", "degenerate"):
             assert key in record
-        assert record["n_draws"] == (1 if record["k"] == "all" else 2)
+        if record["k"] == "all":
+            assert record["n_draws"] == 1
+        else:
+            assert record["n_draws"] == (2 if record["mode"] == "finetune" else 3)
+            assert record["labels_per_class"] == {"Alice_Alpha": 1, "Bob_Beta": 1}
         assert record["k"] in (1, "all")
+        assert record["input"] == ("intensity" if record["init"] != "eigenfaces" else record["input"])
     assert {r["mode"] for r in records} == {"finetune", "probe", "knn", "svm"}
+    pairs = {(c["init"], c["baseline"], c["mode"], c["k"]) for c in saved["comparisons"] if c["metric"] == "accuracy"}
+    assert ("colorization", "random", "finetune", 1) in pairs and ("colorization", "supervised", "probe", 1) in pairs
+    assert ("supervised", "random", "knn", "all") in pairs
+    one = next(c for c in saved["comparisons"] if (c["init"], c["baseline"], c["mode"], c["k"]) == ("colorization", "random", "probe", 1))
+    assert one["n_draws"] == 3 and one["ci_low"] <= one["diff_mean"] <= one["ci_high"]
+    for name, entry in saved["pretraining"].items():
+        assert entry["images_seen"] == 2 * 4 and entry["flops_per_image"] > 0 and entry["train_seconds"] > 0
+        assert entry["input"] == "intensity"
+    assert set(saved["selection"]) == {"finetune", "probe", "knn", "svm"}
+    stages = saved["time_by_stage"]
+    assert {"pretraining colorization", "pretraining supervised", "fine-tuning k=1", "fine-tuning k=all", "linear probe",
+            "k-NN", "eigenfaces + SVM", "report"} <= set(stages) and all(v >= 0 for v in stages.values())
+    assert "Where the time went" in (out / "report.md").read_text()
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") >= 5 and "gap closed" in html.lower()
+    assert html.count("data:image/png;base64,") >= 5 and "gap closed" in html.lower() and "95% CI" in html
     assert "| colorization | finetune |" in (out / "report.md").read_text()
-    assert len(list((out / "splits").glob("*.csv"))) == 3
+    assert len(list((out / "splits").glob("*.csv"))) == 4
     assert results["downstream"]["images"] == 11
 
 
@@ -59,7 +78,7 @@ def test_interrupted_study_finishes_the_rest_without_redoing(fake_lfw, tmp_path,
     monkeypatch.setattr(study_module, "run_job", lambda *a, **k: calls.append(a[0]) or real_job(*a, **k))
     monkeypatch.setattr(study_module, "pretrain", lambda *a, **k: pytest.fail("finished pretraining run again"))
     run_study(config, tmp_path / "study")
-    total = 3 * 3 * 3  # inits (random, colorization, supervised) x modes x splits
+    total = 3 * (3 + 4 + 4)  # inits (random, colorization, supervised) x jobs (finetune: 2 draws + all; probe, knn: 3 + all)
     assert len(calls) == total - 3
     calls.clear()
     run_study(config, tmp_path / "study")

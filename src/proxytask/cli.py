@@ -31,6 +31,9 @@ EXAMPLES = {
   proxytask finetune --init random-rgb --k all --out runs/ft-random-rgb --downstream path/to/root""",
     "probe": """example:
   proxytask probe --init runs/color --k 25 --out runs/probe-color-k25 --lfw ../shared/data/lfw""",
+    "tune": """example:
+  proxytask tune --preset quick --out runs/recipe-quick --lfw ../shared/data/lfw
+  proxytask tune --preset standard --out runs/recipe --draws 2""",
     "knn": """example:
   proxytask knn --init random --k 10 --out runs/knn-random-k10 --lfw ../shared/data/lfw""",
 }
@@ -156,9 +159,29 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_tune(subparsers) -> None:
+    parser = subparsers.add_parser("tune", help="fix the fine-tuning recipe on the development task lfw-dev-7 (never the test task)",
+                                   epilog=EXAMPLES["tune"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, type=Path, help="folder for recipe.yaml (the chosen finetune settings) and tune.json")
+    parser.add_argument("--draws", type=int, default=2, help="label draws per budget and candidate (default 2)")
+    _add_study_settings(parser)
+    parser.set_defaults(run=_tune)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from proxytask.recipe import format_table, tune_recipe
+
+    if args.draws < 1:
+        raise ConfigError(f"--draws must be >= 1, got {args.draws}")
+    summary = tune_recipe(_study_config(args), args.out, args.draws)
+    print(format_table(summary))
+    print(f"recipe: {args.out / 'recipe.yaml'}")
+    return 0
+
+
 def _add_transfer(subparsers, mode: str, help_text: str) -> None:
     parser = subparsers.add_parser(mode, help=help_text, epilog=EXAMPLES[mode], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--init", required=True, help="a pretraining run folder, random (intensity input) or random-rgb")
+    parser.add_argument("--init", required=True, help="a pretraining run folder, random (reading pretrain.input) or random-rgb")
     parser.add_argument("--out", required=True, type=Path, help="folder for result.json, manifest.csv, config.yaml")
     parser.add_argument("--k", default="all", help="labeled images per class, or all (default)")
     parser.add_argument("--draw", type=int, default=0, help="which draw of the budget (its seed)")
@@ -174,7 +197,7 @@ def _transfer(args: argparse.Namespace) -> int:
     k = None if args.k == "all" else int(args.k)
     result = transfer_once(args.mode, args.init, _study_config(args), k, args.draw, args.out)
     print(f"{args.mode} {result['init']} k={result['k']} draw {result['draw']}: test accuracy {result['accuracy']:.3f}, "
-          f"macro-F1 {result['macro_f1']:.3f} (chosen on validation: {result['chosen']})")
+          f"macro-F1 {result['macro_f1']:.3f} (chosen: {result['chosen']}, by {result['selection']})")
     return 0
 
 
@@ -185,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_colorize(subparsers)
     _add_cache(subparsers)
     _add_study(subparsers)
+    _add_tune(subparsers)
     _add_transfer(subparsers, "finetune", "fine-tune an initialisation on the downstream task")
     _add_transfer(subparsers, "probe", "linear probe (logistic regression) on frozen features")
     _add_transfer(subparsers, "knn", "k-nearest-neighbour classification on frozen features")

@@ -26,8 +26,8 @@ def intensity(rgb: torch.Tensor) -> torch.Tensor:
 def hue_chroma(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 3, H, W) RGB -> hue (B, H, W) in [0, 1) and chroma (B, H, W) in [0, 1].
 
-    Gray pixels (chroma 0) get hue 0; their hue is never used because the hue loss is weighted
-    by chroma.
+    Gray pixels (chroma 0) get hue 0, which means nothing: hue histograms weight each pixel's
+    vote by its chroma and the hue loss is weighted by the pixel's own chroma.
     """
     hsv = kornia.color.rgb_to_hsv(rgb)
     hue = torch.remainder(hsv[:, 0] / TWO_PI, 1.0)
@@ -45,7 +45,8 @@ def bin_centers(bins: int, device: torch.device | None = None) -> torch.Tensor:
     return (torch.arange(bins, device=device, dtype=torch.float32) + 0.5) / bins
 
 
-def point_histograms(bin_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, bins: int, window: int) -> torch.Tensor:
+def point_histograms(bin_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, bins: int, window: int,
+                     weights: torch.Tensor | None = None) -> torch.Tensor:
     """Normalized histogram of bin indices in the ``window`` x ``window`` neighbourhood of chosen pixels.
 
     Only the chosen pixels' neighbourhoods are read, so the cost is P * window^2 per image, not
@@ -54,8 +55,10 @@ def point_histograms(bin_index: torch.Tensor, rows: torch.Tensor, cols: torch.Te
     Args:
         bin_index: (B, H, W) long, values in [0, bins).
         rows, cols: (B, P) long pixel coordinates.
+        weights: (B, H, W) vote of each pixel (default 1). Hue uses chroma, so that a gray pixel,
+            whose hue is undefined, votes for no hue. A window without any vote gets the uniform histogram.
     Returns:
-        (B, P, bins), summing to 1 over bins (one-hot for ``window`` = 1).
+        (B, P, bins), summing to 1 over bins (one-hot for ``window`` = 1 and a positive weight).
     """
     radius = window // 2
     batch, height, width = bin_index.shape
@@ -65,10 +68,16 @@ def point_histograms(bin_index: torch.Tensor, rows: torch.Tensor, cols: torch.Te
     window_cols = (cols + radius).unsqueeze(-1) + offsets.repeat(window)
     flat = (window_rows * (width + 2 * radius) + window_cols).flatten(1)
     values = padded.flatten(1).gather(1, flat).view(batch, rows.shape[1], -1)
+    if weights is None:
+        votes = torch.ones_like(values, dtype=torch.float32)
+    else:
+        padded_weights = F.pad(weights.float(), (radius, radius, radius, radius), value=0.0)
+        votes = padded_weights.flatten(1).gather(1, flat).view_as(values)
     counts = torch.zeros(batch, rows.shape[1], bins + 1, device=bin_index.device)
-    counts.scatter_add_(2, values, torch.ones_like(values, dtype=counts.dtype))
+    counts.scatter_add_(2, values, votes)
     inside = counts[..., :bins]
-    return inside / inside.sum(-1, keepdim=True)
+    total = inside.sum(-1, keepdim=True)
+    return torch.where(total > 0, inside / total.clamp(min=1e-12), torch.full_like(inside, 1.0 / bins))
 
 
 def rgb_from_hue_chroma(hue: torch.Tensor, chroma: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:

@@ -24,6 +24,10 @@ class ConfigError(ValueError):
     """A setting has a wrong name, type or value; the message names the setting."""
 
 
+# What a backbone reads (proxytask.inputs.NetworkInput): intensity (mean of RGB) or RGB.
+INPUT_KINDS = ("intensity", "rgb")
+
+
 def check_dropout(name: str, value: float) -> None:
     """A dropout probability must be in [0, 1); the error names the setting."""
     if not 0.0 <= value < 1.0:
@@ -242,9 +246,11 @@ class TrainConfig:
 
 @dataclass
 class PretrainConfig:
-    """Everything a ``proxytask pretrain`` run needs."""
+    """Everything a ``proxytask pretrain`` run needs. ``input`` is what the backbone reads
+    (``intensity`` or ``rgb``; colorization reads intensity only)."""
 
     task: str = "colorization"
+    input: str = "intensity"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     colorization: ColorizationConfig = field(default_factory=ColorizationConfig)
@@ -258,6 +264,8 @@ class PretrainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
+        if self.input not in INPUT_KINDS:
+            raise ConfigError(f"input must be one of {', '.join(INPUT_KINDS)}, got {self.input!r}")
         for part in (self.data, self.model, self.colorization, self.lab, self.supervised, self.rotation, self.denoising,
                      self.inpainting, self.jigsaw, self.optim, self.train):
             part.validate()
@@ -268,8 +276,10 @@ class FinetuneConfig:
     """The fine-tuning recipe, the same for every initialisation compared.
 
     Steps: ``epochs`` passes over the budget's training images, clamped to [min_steps, max_steps].
-    The head learns at ``lr``, the backbone at ``lr * backbone_lr_factor``; the step kept is the
-    one with the best validation macro-F1 (checked every ``eval_every`` steps).
+    The head learns at ``lr``, the backbone at ``lr * backbone_lr_factor``. Below all labels the
+    recipe is fixed (the last step is kept: no label outside the budget chooses anything); with all
+    labels the step kept is the one with the best macro-F1 on the validation part of the train
+    split (checked every ``eval_every`` steps). The seed of draw d is ``seed + d``.
     """
 
     epochs: float = 30.0
@@ -293,22 +303,26 @@ class FinetuneConfig:
 
 
 TRANSFER_MODES = ("finetune", "probe", "knn")
-BASELINES = ("random", "random-rgb", "supervised", "eigenfaces")
-ANALYSES = ("loss", "data", "head", "feature-change")
+BASELINES = ("random", "supervised", "eigenfaces")
+ANALYSES = ("loss", "data", "head", "feature-change", "input", "seeds")
 
 
 @dataclass
 class StudyConfig:
     """A whole comparison: pretraining runs, baselines, transfer modes, label budgets, draws.
 
-    Every pretraining task (the proxies in ``tasks`` and the supervised ceiling) runs for the same
-    ``pretrain_steps`` of ``pretrain.train.batch_size`` images. ``budgets`` are images per class, or
-    ``all``; budgets below all are drawn ``draws`` times (seeds 0, 1, ...).
+    Every pretraining task (the proxies in ``tasks`` and the supervised ceiling) reads the same
+    ``pretrain.input`` and runs for the same ``pretrain_steps`` of ``pretrain.train.batch_size``
+    pool images; random init reads that input too. ``budgets`` are images per class, or ``all``;
+    budgets below all are drawn ``draws`` times for fine-tuning and ``frozen_draws`` times for the
+    cheap modes (probe, k-NN, eigenfaces), seeds 0, 1, ...; every init sees the same draws.
 
     ``analyses`` add the paper's questions (see :mod:`proxytask.analyses`): ``loss`` (hue/chroma KL
     vs Lab bins vs L2), ``data`` (colorization on ``pool_fractions`` of the pool, same steps),
-    ``head`` (hypercolumn vs last layer only) and ``feature-change`` (how far fine-tuning moves each
-    backbone stage). Their extra pretraining runs are transferred at ``analysis_budgets`` only.
+    ``head`` (hypercolumn vs last layer only), ``feature-change`` (how far fine-tuning moves each
+    backbone stage), ``input`` (the RGB form of every task that has one, beside random init on
+    RGB) and ``seeds`` (colorization and supervised pretraining repeated with another seed).
+    Their extra pretraining runs are transferred at ``analysis_budgets`` only.
     """
 
     preset: str = "quick"
@@ -316,7 +330,8 @@ class StudyConfig:
     baselines: tuple[str, ...] = BASELINES
     modes: tuple[str, ...] = TRANSFER_MODES
     budgets: tuple[str, ...] = ("5", "10", "25", "all")
-    draws: int = 3
+    draws: int = 5
+    frozen_draws: int = 20
     pretrain_steps: int = 900
     analyses: tuple[str, ...] = ()
     analysis_budgets: tuple[str, ...] = ("10",)
@@ -336,8 +351,10 @@ class StudyConfig:
         for baseline in self.baselines:
             if baseline not in BASELINES:
                 raise ConfigError(f"baselines: {baseline!r} is not one of {', '.join(BASELINES)}")
-        if self.draws < 1 or self.pretrain_steps < 1:
-            raise ConfigError("draws and pretrain_steps must be >= 1")
+        if self.draws < 1 or self.frozen_draws < 1 or self.pretrain_steps < 1:
+            raise ConfigError("draws, frozen_draws and pretrain_steps must be >= 1")
+        if "input" in self.analyses and self.pretrain.input != "intensity":
+            raise ConfigError(f"analyses: 'input' compares RGB forms with the main table's intensity input, but pretrain.input={self.pretrain.input!r}")
         if not self.tasks:
             raise ConfigError("tasks: name at least one proxy task")
         for analysis in self.analyses:
@@ -355,6 +372,12 @@ class StudyConfig:
     def budget_values(self) -> list[int | None]:
         """Budgets as images per class, None for all."""
         return [None if b == "all" else int(b) for b in self.budgets]
+
+    def draws_for(self, mode: str, k: int | None) -> int:
+        """How many draws (seeds 0..n-1) budget ``k`` gets in ``mode``: one for all labels."""
+        if k is None:
+            return 1
+        return self.draws if mode == "finetune" else self.frozen_draws
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:

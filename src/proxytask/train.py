@@ -21,14 +21,15 @@ from tqdm import tqdm
 from proxytask import distributed
 from proxytask.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
 from proxytask.config import ConfigError, OptimConfig, PretrainConfig, load_yaml, save_yaml, to_dict
-from proxytask.data.batches import BatchRandom, StepSampler, random_crop_flip, to_float
+from proxytask.data.batches import BatchRandom, StepSampler, center_crop, random_crop_flip, to_float
 from proxytask.data.cache import load_cache
 from proxytask.data.lfw import locate_lfw
 from proxytask.data.selection import select
 from proxytask.files import write_json_atomic, write_text_atomic
+from proxytask.flops import training_flops_per_image
 from proxytask.gallery import save_gallery
 from proxytask.runlog import RunLog, read_log
-from proxytask.tasks import build_task, task_class
+from proxytask.tasks import build_task, task_class, task_input
 from proxytask.tasks.base import ProxyTask
 
 log = logging.getLogger(__name__)
@@ -171,10 +172,12 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False) -> dic
 def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: distributed.Context) -> dict[str, float]:
     config.validate()
     config = prepare_run_folder(config, run_dir, resume)
+    network_input = task_input(config)
     distributed.barrier(context)  # every rank has checked the folder before rank 0 writes into it
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_yaml(config, run_dir / CONFIG_FILE)
+        network_input.save(run_dir)
     torch.manual_seed(config.train.seed)
     pool = load_pool(config, task_class(config.task), context)
     if context.is_main:
@@ -196,7 +199,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     total_steps = config.train.max_steps or max(1, math.ceil(config.train.epochs * sampler.steps_per_epoch))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, config.optim))
 
-    start_step = _restore(run_dir, task, optimizer, scheduler) if resume else 0
+    start_step, earlier_seconds = _restore(run_dir, task, optimizer, scheduler) if resume else (0, 0.0)
     if start_step and context.is_main:
         log.info("resuming %s from step %d", run_dir, start_step)
 
@@ -205,8 +208,12 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     model.train()
     window_losses: list[torch.Tensor] = []
     timed_images, timed_since = 0, None
-    window_start = time.perf_counter()
+    window_start = loop_start = time.perf_counter()
     window_images = 0
+
+    def seconds_so_far() -> float:
+        return earlier_seconds + time.perf_counter() - loop_start
+
     bar = tqdm(total=total_steps, initial=start_step, unit="step", desc=f"pretrain {config.task}", disable=not context.is_main, dynamic_ncols=True)
     for step, local_rows in sampler.batches(start_step):
         if step >= total_steps:
@@ -236,24 +243,28 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
             window_losses, window_images, window_start = [], 0, now
         bar.update(1)
         if context.is_main and (done % config.train.checkpoint_every == 0 or done == total_steps):
-            _save(run_dir, done, task, optimizer, scheduler, config)
+            _save(run_dir, done, task, optimizer, scheduler, config, seconds_so_far())
     bar.close()
 
     metrics: dict[str, float] = {}
+    train_seconds = seconds_so_far()
     if context.is_main:
         assert run_log is not None
         run_log.close()
-        elapsed = time.perf_counter() - timed_since if timed_since is not None else 0.0
-        metrics = _finish(run_dir, config, task, pool, device, timed_images / elapsed if elapsed > 0 else float("nan"), total_steps)
+        timed_seconds = time.perf_counter() - timed_since if timed_since is not None else 0.0
+        rate = timed_images / timed_seconds if timed_seconds > 0 else float("nan")
+        metrics = _finish(run_dir, config, task, pool, device, rate, total_steps,
+                          train_seconds)
     distributed.barrier(context)
     return metrics
 
 
-def _restore(run_dir: Path, task: ProxyTask, optimizer, scheduler) -> int:
-    """Load the latest checkpoint of ``run_dir`` into the task, optimizer, scheduler and RNGs; its step (0: none)."""
+def _restore(run_dir: Path, task: ProxyTask, optimizer, scheduler) -> tuple[int, float]:
+    """Load the latest checkpoint of ``run_dir`` into the task, optimizer, scheduler and RNGs; its step
+    and the training seconds spent up to it ((0, 0.0): none)."""
     found = latest_checkpoint(run_dir)
     if found is None:
-        return 0
+        return 0, 0.0
     step, folder = found
     weights, state = load_checkpoint(folder)  # the optimizer state follows its parameters' device on loading
     task.load_state_dict(weights)
@@ -262,12 +273,12 @@ def _restore(run_dir: Path, task: ProxyTask, optimizer, scheduler) -> int:
     torch.set_rng_state(state["rng_cpu"])
     if torch.cuda.is_available() and "rng_cuda" in state:
         torch.cuda.set_rng_state(state["rng_cuda"])
-    return step
+    return step, float(state.get("train_seconds", 0.0))
 
 
-def _save(run_dir: Path, step: int, task: ProxyTask, optimizer, scheduler, config: PretrainConfig) -> None:
+def _save(run_dir: Path, step: int, task: ProxyTask, optimizer, scheduler, config: PretrainConfig, train_seconds: float) -> None:
     state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
-             "rng_cpu": torch.get_rng_state()}
+             "rng_cpu": torch.get_rng_state(), "train_seconds": train_seconds}
     if torch.cuda.is_available():
         state["rng_cuda"] = torch.cuda.get_rng_state()
     save_checkpoint(run_dir, step, task.state_dict(), state, to_dict(config))
@@ -283,12 +294,14 @@ def _record_pool(run_dir: Path, pool: PoolImages) -> None:
 
 
 def _finish(run_dir: Path, config: PretrainConfig, task: ProxyTask, pool: PoolImages, device: torch.device,
-            images_per_second: float, total_steps: int) -> dict[str, float]:
-    """Final weights, gallery on held-out images, metrics.json."""
+            images_per_second: float, total_steps: int, train_seconds: float) -> dict[str, float]:
+    """Final weights, gallery on held-out images, metrics.json (with the pretraining budget: pool
+    images seen, training seconds and FLOPs per image of a training step)."""
     save_weights(task.state_dict(), run_dir / FINAL_WEIGHTS)
-    task.eval()
     heldout = to_float(pool.heldout.to(device))
     heldout_labels = pool.heldout_labels.to(device) if pool.heldout_labels is not None else None
+    flops = training_flops_per_image(task, center_crop(heldout, config.data.crop_size), heldout_labels)
+    task.eval()
     panels, heldout_metrics = task.visualize(heldout, heldout_labels)
     save_gallery(panels, run_dir / "gallery.png", title=f"{config.task}: held-out pool images")
     rows = read_log(run_dir)
@@ -296,8 +309,12 @@ def _finish(run_dir: Path, config: PretrainConfig, task: ProxyTask, pool: PoolIm
     metrics = {
         "task": config.task,
         "backbone": config.model.backbone,
+        "input": config.input,
         "steps": total_steps,
+        "images_seen": total_steps * config.train.batch_size,
         "epochs": total_steps * config.train.batch_size / len(pool.train),
+        "train_seconds": train_seconds,
+        "flops_per_image": flops,
         "loss_first": rows[0]["loss"],
         "loss_last": rows[-1]["loss"],
         **heldout_metrics,

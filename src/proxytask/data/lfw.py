@@ -29,6 +29,11 @@ OFFICIAL_URL = "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
 OFFICIAL_MD5 = "68331da3eb755a505a502b5aacb3c201"
 DOWNSTREAM_DEFAULT = "lfw-politicians-7"
 POLITICIANS_MIN_FACES = 70
+# The development task: the next 7 people by image count (48 to 69 images each: Junichiro Koizumi
+# ... Luiz Inacio Lula da Silva), on which the fine-tuning recipe is fixed once, so that no label
+# of the test task chooses it. Its people are kept out of every pool, like the test task's.
+DEV_TASK = "lfw-dev-7"
+DEV_MIN_FACES = 48
 
 
 class DataError(ValueError):
@@ -181,11 +186,11 @@ class PeopleIndex:
             raise DataError(f"LFW folder {root} holds no person folders with images")
         return cls(root=root, images=images)
 
-    def with_min_faces(self, min_faces: int) -> list[str]:
-        """Names of the people with at least ``min_faces`` images."""
+    def with_min_faces(self, min_faces: int, below: int | None = None) -> list[str]:
+        """Names of the people with at least ``min_faces`` images (and fewer than ``below``)."""
         if min_faces < 1:
             raise DataError(f"min_faces must be >= 1, got {min_faces}")
-        return [name for name, files in self.images.items() if len(files) >= min_faces]
+        return [name for name, files in self.images.items() if len(files) >= min_faces and (below is None or len(files) < below)]
 
     def check_names(self, names: list[str]) -> list[str]:
         """Return ``names`` if all are LFW people, else raise naming the first unknown one."""

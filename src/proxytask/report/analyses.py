@@ -1,17 +1,21 @@
 """The report's analysis sections: loss formulation, amount of unlabeled data, hypercolumn or last
-layer, and how much fine-tuning changes each stage; a table and a figure each."""
+layer, how much fine-tuning changes each stage, RGB or intensity input, and pretraining seeds."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from proxytask.paired import compare, format_interval
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table
 from proxytask.report.figures import comparison_bars, feature_change_lines, pool_curve
-from proxytask.report.summary import budget_keys, find, format_cell
-from proxytask.transfer.inits import RANDOM
+from proxytask.report.summary import budget_keys, find, find_comparison, format_cell
+from proxytask.transfer.inits import RANDOM, RANDOM_RGB
 
-TITLES = {"loss": "Loss formulation", "data": "Amount of unlabeled data", "head": "Hypercolumn or last layer"}
+TITLES = {"loss": "Loss formulation", "data": "Amount of unlabeled data", "head": "Hypercolumn or last layer",
+          "input": "RGB or intensity input", "seeds": "Pretraining seed against label draws"}
 
 # What Larsson et al. (CVPR 2017) found, as far as the project's docs carry it; kept beside ours.
 PAPER = {
@@ -26,6 +30,11 @@ PAPER = {
     "feature-change": "Paper (recollected, not checked against the PDF): fine-tuning changes the upper layers far "
                       "more than the lower ones, and a colorization-pretrained network changes more than an "
                       "ImageNet-pretrained one.",
+    "input": "Every RGB form is compared with random init on RGB, every intensity form with random init on intensity "
+             "(the main table): a gain of a proxy task is what it adds over a random network reading the same input.",
+    "seeds": "Spread from the pretraining seed (two runs that differ only in their seed) set beside the spread from "
+             "the label draws (standard deviation over draws of one run): if the first is comparable to the second, "
+             "one pretraining run per task understates the uncertainty of a comparison.",
 }
 
 
@@ -33,6 +42,7 @@ def _comparison_table(study: dict[str, Any], group: list[dict[str, Any]], budget
     results = study["results"]
     header = ["run", "what differs"] + (["pool images", "epochs"] if with_pool else []) + ["held-out PSNR (gray)"]
     header += [f"{mode} k={k}" for k in budgets for mode in ("finetune", "probe")]
+    header += [f"finetune k={k} minus random [95% CI]" for k in budgets]
     rows = []
     for variant in group + [{"name": RANDOM, "label": "random init, no pretraining"}]:
         metrics = study["pretraining"].get(variant["name"], {})
@@ -42,8 +52,45 @@ def _comparison_table(study: dict[str, Any], group: list[dict[str, Any]], budget
         psnr = f"{metrics['psnr_colorized']:.2f} ({metrics['psnr_gray']:.2f})" if "psnr_colorized" in metrics else "-"
         row.append(psnr)
         row += [format_cell(find(results, variant["name"], mode, k)) for k in budgets for mode in ("finetune", "probe")]
+        row += [format_interval(find_comparison(study["comparisons"], variant["name"], RANDOM, "finetune", k)) for k in budgets]
         rows.append(row)
     return Table(header, rows)
+
+
+def _input_table(study: dict[str, Any], group: list[dict[str, Any]], budgets: list[Any]) -> Table:
+    """Per task: its intensity form (main table) and its RGB form, each against random init on the same input."""
+    rows = []
+    for variant in group:
+        task = variant["task"]
+        for name, baseline in ((task, RANDOM), (variant["name"], RANDOM_RGB)):
+            row = [name, "RGB" if baseline == RANDOM_RGB else "intensity"]
+            for k in budgets:
+                row += [format_cell(find(study["results"], name, "finetune", k)),
+                        format_interval(find_comparison(study["comparisons"], name, baseline, "finetune", k))]
+            rows.append(row)
+    for name in (RANDOM, RANDOM_RGB):
+        rows.append([name, "RGB" if name == RANDOM_RGB else "intensity"]
+                    + [cell for k in budgets for cell in (format_cell(find(study["results"], name, "finetune", k)), "")])
+    header = ["run", "input"] + [h for k in budgets for h in (f"finetune k={k}", f"minus random, same input, k={k} [95% CI]")]
+    return Table(header, rows)
+
+
+def _seeds_table(study: dict[str, Any], group: list[dict[str, Any]], budgets: list[Any]) -> Table:
+    """Per task (pairs of runs differing in their pretraining seed): both means, their paired
+    difference, and the standard deviation over label draws of each."""
+    rows = []
+    for first, second in zip(group[::2], group[1::2]):
+        for k in budgets:
+            a, b = (find(study["results"], v["name"], "finetune", k) for v in (first, second))
+            if a is None or b is None:
+                continue
+            seed_spread = abs(a["accuracy_mean"] - b["accuracy_mean"])
+            draw_spread = float(np.mean([a["accuracy_std"], b["accuracy_std"]]))
+            rows.append([first["task"], str(k), format_cell(a), format_cell(b),
+                         format_interval(compare(study["jobs"], second["name"], first["name"], "finetune", k)),
+                         f"{seed_spread:.3f}", f"{draw_spread:.3f}"])
+    return Table(["task", "k", f"seed {group[0]['label'].rsplit(' ', 1)[-1]}", f"seed {group[1]['label'].rsplit(' ', 1)[-1]}",
+                  "second minus first [95% CI]", "pretraining-seed spread |difference of means|", "label-draw spread (std over draws)"], rows)
 
 
 def analysis_blocks(study: dict[str, Any], out: Path) -> list[Block]:
@@ -57,6 +104,10 @@ def analysis_blocks(study: dict[str, Any], out: Path) -> list[Block]:
         f"{', '.join(map(str, budgets))} with the study's draws. Cells: test accuracy / macro-F1, each ± std over draws. "
         "Held-out PSNR of the colorized pool images against the gray input's, in dB.")]
     for name, group in analyses.get("comparisons", {}).items():
+        if name in ("input", "seeds"):
+            table = _input_table(study, group, budgets) if name == "input" else _seeds_table(study, group, budgets)
+            blocks += [Heading(TITLES[name], 3), table, Paragraph(PAPER[name])]
+            continue
         blocks += [Heading(TITLES[name], 3), _comparison_table(study, group, budgets, with_pool=name == "data")]
         path = out / f"analysis_{name}.png"
         if name == "data":

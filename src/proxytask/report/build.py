@@ -9,14 +9,17 @@ from typing import Any
 import numpy as np
 
 from proxytask.files import write_text_atomic
+from proxytask.paired import format_interval
 from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
-from proxytask.report.summary import SUPERVISED, budget_keys, find, format_cell, format_share, headline, winners
+from proxytask.report.summary import (SUPERVISED, budget_keys, find, find_comparison, format_cell, format_share, headline,
+                                      winners)
 from proxytask.transfer.baselines import EIGENFACES
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB
 
 CONFUSION_BUDGET = 10
+MODES = ("finetune", "svm", "probe", "knn")
 
 
 def _inits(results: list[dict[str, Any]], mode: str) -> list[str]:
@@ -32,6 +35,18 @@ def results_table(results: list[dict[str, Any]], modes: list[str], budgets: list
             input_kind = next(r["input"] for r in results if r["init"] == init and r["mode"] == mode)
             rows.append([init, mode, input_kind] + [format_cell(find(results, init, mode, k)) for k in budgets])
     return Table(["init", "mode", "input"] + [f"k={k}" for k in budgets], rows)
+
+
+def paired_table(results: list[dict[str, Any]], comparisons: list[dict[str, Any]], modes: list[str], budgets: list[Any]) -> Table:
+    """Rows: (init, mode, baseline); columns: budgets; cells: mean paired accuracy difference [95% CI]."""
+    rows = []
+    for mode in modes:
+        for init in _inits(results, mode):
+            for baseline in (RANDOM, SUPERVISED):
+                cells = [format_interval(find_comparison(comparisons, init, baseline, mode, k)) for k in budgets]
+                if any(cell != "-" for cell in cells):
+                    rows.append([init, mode, f"minus {baseline}"] + cells)
+    return Table(["init", "mode", "difference"] + [f"k={k}" for k in budgets], rows)
 
 
 def best_model(records: list[dict[str, Any]], results: list[dict[str, Any]], budget: Any) -> tuple[str, str, list[dict[str, Any]]] | None:
@@ -54,45 +69,102 @@ def per_class_table(jobs: list[dict[str, Any]], class_names: list[str]) -> Table
     return Table(["class", "precision", "recall", "F1", "test images"], rows)
 
 
+def _setup_blocks(study: dict[str, Any]) -> list[Block]:
+    config, downstream = study["config"], study["downstream"]
+    counts = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in downstream["images_per_class"].items())
+    pretrain = config["pretrain"]
+    blocks: list[Block] = [Heading(f"proxytask study: {pretrain['data']['downstream']}", 1), Paragraph(
+        f"Preset {config['preset']} on {study['device']}; backbone {pretrain['model']['backbone']}; "
+        f"{downstream['images']} images in {len(downstream['classes'])} classes ({counts}). Every initialisation in the "
+        f"main tables reads the same input ({pretrain['input']}); every pretraining run saw the same number of pool "
+        f"images ({config['pretrain_steps']} steps of {pretrain['train']['batch_size']}). Stratified 75/25 train/test split "
+        f"(seed 42); k labeled images per class drawn from train, {config['draws']} draws for fine-tuning and "
+        f"{config['frozen_draws']} for the linear probe, k-NN and eigenfaces (seeds 0, 1, ...; every init sees the same "
+        "draws, and fine-tuning seed d goes with draw d). Cells: test accuracy / macro-F1, mean ± standard deviation over draws.")]
+    blocks += [Heading("How every choice was made", 3),
+               Table(["mode", "choice"], [[mode, text] for mode, text in study["selection"].items()]),
+               Paragraph("No label outside a budget's k per class influences any result at that budget: the test labels "
+                         "are read only to score the final predictions.")]
+    return blocks
+
+
+def _headline_blocks(study: dict[str, Any], results: list[dict[str, Any]], proxies: list[str], budgets: list[Any]) -> list[Block]:
+    comparisons = study["comparisons"]
+    rows = []
+    for h in headline(results, comparisons, proxies, budgets):
+        supervised = h["supervised"]["accuracy_mean"] if h["supervised"] else float("nan")
+        rows.append([h["task"], str(h["k"]), f"{h['random']['accuracy_mean']:.3f} / {h['proxy']['accuracy_mean']:.3f} / {supervised:.3f}",
+                     format_interval(h["vs_random"]), format_interval(h["vs_supervised"]),
+                     format_share(h["gap_closed_accuracy"]), format_share(h["gap_closed_macro_f1"])])
+    blocks: list[Block] = [Heading("Headline: each proxy task against random init and supervised pretraining (fine-tuning)"), Table(
+        ["proxy task", "k", "accuracy: random / proxy / supervised", "proxy - random [95% CI]", "proxy - supervised [95% CI]",
+         "gap closed (accuracy)", "gap closed (macro-F1)"], rows), Paragraph(
+        "Differences are paired over draws (same labels, same fine-tuning seed): the mean difference in test accuracy "
+        "with a 95% Student-t interval; a proxy task is better than its baseline where the interval excludes zero. Gap "
+        "closed = (proxy - random) / (supervised - random), shown only where supervised minus random is itself "
+        "significant; 'saturated' where it is not (with one draw, as at all labels, there is no interval).")]
+    if len(proxies) > 1:
+        blocks.append(Heading("Which proxy task wins (fine-tuning accuracy)", 3))
+        blocks.append(Table(["k", "best proxy", "accuracy", "runner-up", "accuracy", "best - runner-up [95% CI]", "interval excludes zero"],
+                            [[str(w["k"]), w["best"], f"{w['best_accuracy']:.3f}", w["runner_up"], f"{w['runner_up_accuracy']:.3f}",
+                              format_interval(w["difference"]), "yes" if w["settled"] else "no"]
+                             for w in winners(study["jobs"], results, proxies, budgets)]))
+    return blocks
+
+
+def _degenerate_blocks(jobs: list[dict[str, Any]]) -> list[Block]:
+    collapsed = [job for job in jobs if job.get("degenerate")]
+    text = ("A job is flagged when every test prediction falls in one class, or (fine-tuning) when its training loss "
+            "never fell (mean of the last 10% of steps not below the first 10%). Cells marked !n hold n such jobs.")
+    if not collapsed:
+        return [Heading("Collapsed models", 3), Paragraph(f"None. {text}")]
+    rows = [[job["init"], job["mode"], str(job["k"]), str(job["draw"]), f"{job['accuracy']:.3f}", str(job["predicted_classes"]),
+             f"{job['loss_first']:.3f} -> {job['loss_last']:.3f}" if "loss_first" in job else "-"] for job in collapsed]
+    return [Heading("Collapsed models", 3), Paragraph(text),
+            Table(["init", "mode", "k", "draw", "accuracy", "classes predicted", "training loss first -> last"], rows)]
+
+
+def _pretraining_blocks(pretraining: dict[str, dict[str, Any]]) -> list[Block]:
+    budget = [[task, str(m.get("input", "-")), str(m["steps"]), str(m.get("images_seen", "-")), f"{m['epochs']:.2f}",
+               f"{m['train_seconds']:.0f}" if "train_seconds" in m else "-",
+               f"{m['flops_per_image'] / 1e9:.2f}" if "flops_per_image" in m else "-"] for task, m in pretraining.items()]
+    blocks: list[Block] = [Heading("Pretraining runs"), Table(
+        ["run", "input", "steps", "pool images seen", "epochs of its pool", "training seconds", "GFLOP per image (forward + backward)"], budget)]
+    metric_names = sorted({k for m in pretraining.values() for k, v in m.items() if isinstance(v, float)}
+                          - {"epochs", "train_seconds", "flops_per_image"})
+    blocks.append(Table(["run"] + metric_names, [[task] + [f"{m[k]:.4g}" if k in m else "-" for k in metric_names]
+                                                 for task, m in pretraining.items()]))
+    return blocks
+
+
+def _time_blocks(stages: dict[str, float]) -> list[Block]:
+    total = sum(stages.values()) or 1.0
+    ranked = sorted(stages.items(), key=lambda item: -item[1])
+    rows = [[stage, f"{seconds:.0f}", f"{seconds / total:.1%}"] for stage, seconds in ranked]
+    return [Heading("Where the time went"), Table(["stage", "seconds", "share"], rows), Paragraph(
+        f"Seconds of computation per stage, summed over the jobs of the study whenever they ran (pretraining: its "
+        f"training loop); {total:.0f} s in all. The first linear-probe job of each init includes extracting its frozen "
+        f"features. Writing this report is timed after it is written: its seconds are in results.json.")]
+
+
 def write_report(study: dict[str, Any], out: Path) -> None:
     """Write the figures, report.md and report.html of a finished study into ``out``."""
     config, records = study["config"], study["jobs"]
     comparisons = study.get("analyses", {}).get("comparisons", {})
-    variants = {v["name"] for group in comparisons.values() for v in group} - set(config["tasks"])
+    variants = ({v["name"] for group in comparisons.values() for v in group} | {RANDOM_RGB}) - set(config["tasks"]) - {SUPERVISED}
     results = [r for r in study["results"] if r["init"] not in variants]  # analysis runs have their own section
     budgets = budget_keys(config["budgets"])
     proxies = list(config["tasks"])
     downstream = study["downstream"]
-    blocks: list[Block] = [Heading(f"proxytask study: {config['pretrain']['data']['downstream']}", 1)]
-    counts = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in downstream["images_per_class"].items())
-    blocks.append(Paragraph(
-        f"Preset {config['preset']} on {study['device']}; backbone {config['pretrain']['model']['backbone']}; "
-        f"{downstream['images']} images in {len(downstream['classes'])} classes ({counts}). Stratified 75/25 "
-        f"train/test split (seed 42), a 15% validation part of train for every choice, k labeled images per "
-        f"class drawn {config['draws']} times (seeds 0..{config['draws'] - 1}) for k < all. Cells: test accuracy / "
-        f"macro-F1, mean ± standard deviation over draws."))
-
-    blocks.append(Heading("Headline: share of the random-to-supervised gap closed (fine-tuning)"))
-    head = headline(results, proxies, budgets)
-    blocks.append(Table(["proxy task", "k", "random init", "gap closed (accuracy)", "gap closed (macro-F1)", "margin over random (accuracy, stds)"],
-                        [[h["task"], str(h["k"]), h["random"], format_share(h["gap_closed_accuracy"]), format_share(h["gap_closed_macro_f1"]),
-                          "n/a" if h["margin_over_random_accuracy_stds"] is None else f"{h['margin_over_random_accuracy_stds']:.1f}"]
-                         for h in head]))
-    blocks.append(Paragraph("Gap closed = (proxy - random) / (supervised - random), where random is the random init "
-                            "with the proxy task's own input (intensity for colorization, RGB for the RGB proxies) and "
-                            "supervised is identity pretraining on the pool (intensity input). The margin is the "
-                            "difference of means in units of the larger standard deviation over draws."))
-
-    if len(proxies) > 1:
-        blocks.append(Heading("Which proxy task wins (fine-tuning accuracy)", 3))
-        blocks.append(Table(["k", "best proxy", "accuracy", "runner-up", "accuracy", "difference (stds)"],
-                            [[str(w["k"]), w["best"], w["best_accuracy"], w["runner_up"], w["runner_up_accuracy"],
-                              "n/a" if w["margin_stds"] is None else f"{w['margin_stds']:.1f}"] for w in winners(results, proxies, budgets)]))
-    modes = [m for m in ("finetune", "svm", "probe", "knn") if any(r["mode"] == m for r in results)]
+    blocks = _setup_blocks(study) + _headline_blocks(study, results, proxies, budgets)
+    modes = [m for m in MODES if any(r["mode"] == m for r in results)]
+    blocks += [Heading("Paired differences in every mode (test accuracy, mean [95% CI] over draws)"),
+               paired_table(results, study["comparisons"], modes, budgets)]
     blocks += [Heading("All results"), results_table(results, modes, budgets)]
     shorts = sorted({c for r in results for c in r["short_classes"]})
     if shorts:
         blocks.append(Paragraph(f"Classes with fewer training images than a budget asks for (all of theirs used): {', '.join(shorts)}."))
+    blocks += _degenerate_blocks(records)
 
     figures: list[Figure] = []
     if any(r["mode"] in ("finetune", "svm") for r in results):
@@ -121,18 +193,16 @@ def write_report(study: dict[str, Any], out: Path) -> None:
             figures.append(Figure(out / f"gallery_{task}.png", f"{task}: held-out pool images"))
     blocks.append(Heading("Figures"))
     blocks += figures
-
-    blocks.append(Heading("Pretraining runs"))
-    metric_names = sorted({k for m in study["pretraining"].values() for k, v in m.items() if isinstance(v, float)})
-    blocks.append(Table(["task"] + metric_names, [[task] + [f"{m[k]:.4g}" if k in m else "-" for k in metric_names]
-                                                  for task, m in study["pretraining"].items()]))
+    blocks += _pretraining_blocks(study["pretraining"])
+    blocks += _time_blocks(study["time_by_stage"])
+    data = config["pretrain"]["data"]
     blocks.append(Heading("Inputs"))
-    blocks.append(Paragraph("Color pictures go to every model as they are; a backbone pretrained by colorization (and "
-                            "the supervised and intensity random-init rows) reads their intensity, the mean of R, G and "
-                            "B, so it never sees color; random-rgb reads RGB. The eigenfaces baseline reads gray 50x37 "
-                            "crops as in the scikit-learn example. Every network sees the central 128x128 face crop "
-                            f"resized to {config['pretrain']['data']['image_size']} px (random "
-                            f"{config['pretrain']['data']['crop_size']} px crops and flips in training, the centre crop in "
-                            "evaluation)."))
+    blocks.append(Paragraph(
+        f"Color pictures go to every model as they are; each backbone converts them to the input it was pretrained on "
+        f"(saved with its run as input.json): here {config['pretrain']['input']} for every init of the main tables. "
+        "Jigsaw standardizes each tile in pretraining and each whole image in transfer; the others scale to [-1, 1]. The "
+        "eigenfaces baseline reads gray 50x37 crops as in the scikit-learn example. Every network sees the central "
+        f"128x128 face crop resized to {data['image_size']} px (random {data['crop_size']} px crops and flips in training, "
+        "the centre crop in evaluation)."))
     write_text_atomic(out / "report.md", to_markdown(blocks, out))
     write_text_atomic(out / "report.html", to_html(blocks, "proxytask study"))

@@ -1,14 +1,17 @@
-"""Headline numbers of a study: the share of the random-to-supervised gap a proxy task closes."""
+"""Headline numbers of a study: paired differences to random init and to supervised pretraining,
+the share of the gap closed (where the gap itself is significant), and which proxy task wins."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from proxytask.paired import Comparison, compare
 from proxytask.tasks.supervised import Supervised
-from proxytask.transfer.inits import RANDOM, RANDOM_RGB
+from proxytask.transfer.inits import RANDOM
 
 SUPERVISED = Supervised.name
+SATURATED = "saturated"
 
 
 def budget_keys(names: list[str]) -> list[Any]:
@@ -21,51 +24,54 @@ def find(results: list[dict[str, Any]], init: str, mode: str, k: Any) -> dict[st
     return next((r for r in results if r["init"] == init and r["mode"] == mode and r["k"] == k), None)
 
 
+def find_comparison(comparisons: list[dict[str, Any]], init: str, baseline: str, mode: str, k: Any,
+                    metric: str = "accuracy") -> Comparison | None:
+    """The paired comparison of ``init`` against ``baseline`` in results.json's ``comparisons``, or None."""
+    entry = next((c for c in comparisons if (c["init"], c["baseline"], c["mode"], c["k"], c["metric"]) == (init, baseline, mode, k, metric)), None)
+    return Comparison(**entry) if entry is not None else None
+
+
 def gap_closed(proxy: float, random: float, supervised: float) -> float | None:
     """``(proxy - random) / (supervised - random)``; None when supervised does not beat random."""
     gap = supervised - random
     return (proxy - random) / gap if gap > 0 else None
 
 
-def margin_in_stds(row: dict[str, Any], baseline: dict[str, Any], metric: str) -> float | None:
-    """(row - baseline) in units of the larger of the two draws' standard deviations; None without spread."""
-    spread = max(row[f"{metric}_std"], baseline[f"{metric}_std"])
-    if spread == 0:
-        return None
-    return (row[f"{metric}_mean"] - baseline[f"{metric}_mean"]) / spread
+def gap_significant(comparisons: list[dict[str, Any]], mode: str, k: Any, metric: str = "accuracy") -> bool:
+    """Supervised minus random is positive with a paired 95% interval that excludes zero."""
+    gap = find_comparison(comparisons, SUPERVISED, RANDOM, mode, k, metric)
+    return gap is not None and gap.ci_low is not None and gap.ci_low > 0
 
 
-def random_baseline(results: list[dict[str, Any]], proxy: str) -> str:
-    """The random init with the proxy's input: ``random`` (intensity) or ``random-rgb``."""
-    proxy_input = next((r["input"] for r in results if r["init"] == proxy), None)
-    rgb_input = next((r["input"] for r in results if r["init"] == RANDOM_RGB), None)
-    return RANDOM_RGB if proxy_input is not None and proxy_input == rgb_input else RANDOM
-
-
-def headline(results: list[dict[str, Any]], proxies: list[str], budgets: list[Any], mode: str = "finetune") -> list[dict[str, Any]]:
-    """Per proxy task and budget: gap closed on accuracy and macro-F1, and its margin over the random
-    init with the same input."""
+def headline(results: list[dict[str, Any]], comparisons: list[dict[str, Any]], proxies: list[str], budgets: list[Any],
+             mode: str = "finetune") -> list[dict[str, Any]]:
+    """Per proxy task and budget: its paired difference to random init and to supervised, and the
+    share of the gap it closes, shown only where supervised beats random significantly."""
     rows = []
     for proxy in proxies:
-        baseline = random_baseline(results, proxy)
         for k in budgets:
-            proxy_row, random_row, supervised_row = (find(results, name, mode, k) for name in (proxy, baseline, SUPERVISED))
+            proxy_row, random_row, supervised_row = (find(results, name, mode, k) for name in (proxy, RANDOM, SUPERVISED))
             if proxy_row is None or random_row is None:
                 continue
-            row: dict[str, Any] = {"task": proxy, "k": k, "random": baseline}
+            row: dict[str, Any] = {"task": proxy, "k": k, "proxy": proxy_row, "random": random_row, "supervised": supervised_row,
+                                   "vs_random": find_comparison(comparisons, proxy, RANDOM, mode, k),
+                                   "vs_supervised": find_comparison(comparisons, proxy, SUPERVISED, mode, k)}
             for metric in ("accuracy", "macro_f1"):
-                closed = None
+                closed: float | str | None = None
                 if supervised_row is not None:
-                    closed = gap_closed(proxy_row[f"{metric}_mean"], random_row[f"{metric}_mean"], supervised_row[f"{metric}_mean"])
+                    if gap_significant(comparisons, mode, k, metric):
+                        closed = gap_closed(proxy_row[f"{metric}_mean"], random_row[f"{metric}_mean"], supervised_row[f"{metric}_mean"])
+                    else:
+                        closed = SATURATED
                 row[f"gap_closed_{metric}"] = closed
-                row[f"margin_over_random_{metric}_stds"] = margin_in_stds(proxy_row, random_row, metric)
             rows.append(row)
     return rows
 
 
-def winners(results: list[dict[str, Any]], proxies: list[str], budgets: list[Any], mode: str = "finetune") -> list[dict[str, Any]]:
-    """Per budget: the proxy task with the highest mean accuracy, the runner-up, and the gap between
-    them in units of the larger standard deviation (None with one draw)."""
+def winners(jobs: list[dict[str, Any]], results: list[dict[str, Any]], proxies: list[str], budgets: list[Any],
+            mode: str = "finetune") -> list[dict[str, Any]]:
+    """Per budget: the proxy task with the highest mean accuracy, the runner-up, and their paired
+    difference with its 95% interval (does it exclude zero?)."""
     rows = []
     for k in budgets:
         ranked = sorted((row for row in (find(results, p, mode, k) for p in proxies) if row is not None),
@@ -73,20 +79,28 @@ def winners(results: list[dict[str, Any]], proxies: list[str], budgets: list[Any
         if len(ranked) < 2:
             continue
         best, second = ranked[0], ranked[1]
-        rows.append({"k": k, "best": best["init"], "best_accuracy": f"{best['accuracy_mean']:.3f}",
-                     "runner_up": second["init"], "runner_up_accuracy": f"{second['accuracy_mean']:.3f}",
-                     "margin_stds": margin_in_stds(best, second, "accuracy")})
+        difference = compare(jobs, best["init"], second["init"], mode, k)
+        rows.append({"k": k, "best": best["init"], "best_accuracy": best["accuracy_mean"],
+                     "runner_up": second["init"], "runner_up_accuracy": second["accuracy_mean"], "difference": difference,
+                     "settled": difference is not None and difference.ci_low is not None and difference.ci_low > 0})
     return rows
 
 
-def format_share(value: float | None) -> str:
+def format_share(value: float | str | None) -> str:
+    if isinstance(value, str):
+        return value
     return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
 
 
 def format_cell(row: dict[str, Any] | None) -> str:
-    """``accuracy ± std / macro-F1 ± std`` of an aggregated row (no spread for one draw); ``-`` when absent."""
+    """``accuracy ± std / macro-F1 ± std`` of an aggregated row (no spread for one draw); ``-`` when absent.
+
+    A row with collapsed jobs (one predicted class, or a loss that never fell) is marked ``!n``.
+    """
     if row is None:
         return "-"
     spread = f" ± {row['accuracy_std']:.3f}" if row["n_draws"] > 1 else ""
     f1_spread = f" ± {row['macro_f1_std']:.3f}" if row["n_draws"] > 1 else ""
-    return f"{row['accuracy_mean']:.3f}{spread} / {row['macro_f1_mean']:.3f}{f1_spread}"
+    flag = f" !{row['degenerate']}" if row.get("degenerate") else ""
+    return f"{row['accuracy_mean']:.3f}{spread} / {row['macro_f1_mean']:.3f}{f1_spread}{flag}"
+

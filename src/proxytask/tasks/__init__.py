@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from proxytask.config import ConfigError, PretrainConfig
+from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
 from proxytask.tasks.base import ProxyTask
 from proxytask.tasks.colorization import Colorization
@@ -26,16 +27,22 @@ def task_class(name: str) -> type[ProxyTask]:
     return TASKS[name]
 
 
+def task_input(config: PretrainConfig) -> NetworkInput:
+    """The network input of ``config.task`` on ``config.input``, or a ConfigError if the task cannot read it."""
+    return task_class(config.task).input_for(config.input)
+
+
 def build_task(config: PretrainConfig, num_classes: int | None = None) -> ProxyTask:
-    """The task ``config.task`` with a fresh backbone ``config.model.backbone``.
+    """The task ``config.task`` with a fresh backbone ``config.model.backbone`` reading ``config.input``.
 
     ``num_classes`` is the number of identities, for tasks that train on labels.
     """
     chosen = task_class(config.task)
-    backbone = Backbone(config.model.backbone, chosen.input_channels, config.model.batchnorm)
+    network_input = task_input(config)
+    backbone = Backbone(config.model.backbone, network_input.channels, config.model.batchnorm)
     sections = [getattr(config, section) for section in chosen.config_sections or (config.task,)]
     if chosen.needs_labels:
         if num_classes is None:
             raise ValueError(f"task {config.task!r} needs the number of classes")
-        return chosen(backbone, *sections, num_classes)
-    return chosen(backbone, *sections)
+        return chosen(backbone, config.input, *sections, num_classes)
+    return chosen(backbone, config.input, *sections)

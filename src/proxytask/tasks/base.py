@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from proxytask.config import INPUT_KINDS, ConfigError
 from proxytask.data.batches import BatchRandom
+from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
 
 
@@ -18,7 +20,8 @@ class ProxyTask(nn.Module, ABC):
 
     Class attributes:
         name: the ``--task`` name.
-        input_channels: channels the backbone sees (1 for intensity, 3 for RGB).
+        inputs: the network inputs (``PretrainConfig.input``) the task can train on.
+        normalization: how its input is centered (:class:`proxytask.inputs.NetworkInput`).
         needs_color: grayscale pictures are left out of the training images.
         needs_labels: the task trains on identity labels (only supervised pretraining does).
         config_sections: the PretrainConfig sections its constructor takes after the backbone
@@ -26,14 +29,25 @@ class ProxyTask(nn.Module, ABC):
     """
 
     name: ClassVar[str]
-    input_channels: ClassVar[int]
+    inputs: ClassVar[tuple[str, ...]] = INPUT_KINDS
+    normalization: ClassVar[str] = "scale"
     needs_color: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
     config_sections: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, backbone: Backbone) -> None:
+    def __init__(self, backbone: Backbone, input_kind: str) -> None:
         super().__init__()
+        self.network_input = self.input_for(input_kind)
+        if backbone.in_chans != self.network_input.channels:
+            raise ValueError(f"the backbone reads {backbone.in_chans} channel(s), the input {input_kind!r} has {self.network_input.channels}")
         self.backbone = backbone
+
+    @classmethod
+    def input_for(cls, input_kind: str) -> NetworkInput:
+        """The network input of this task on ``input_kind``, or a ConfigError if the task cannot read it."""
+        if input_kind not in cls.inputs:
+            raise ConfigError(f"input={input_kind!r}: task {cls.name!r} reads only {', '.join(cls.inputs)}")
+        return NetworkInput(input_kind, cls.normalization)
 
     @abstractmethod
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None) -> tuple[Any, Any]:
@@ -53,3 +67,8 @@ class ProxyTask(nn.Module, ABC):
             panels: (title, (B, 3, H, W) in [0, 1]) columns for the gallery;
             metrics: held-out numbers for ``metrics.json``.
         """
+
+
+def rgb_panel(images: torch.Tensor) -> torch.Tensor:
+    """Images (B, 1 or 3, H, W) in [0, 1] -> a new (B, 3, H, W) tensor for a gallery column (gray repeated)."""
+    return images.expand(-1, 3, -1, -1).clone()

@@ -38,11 +38,6 @@ class ColorizationHead(nn.Module):
         return self.hue(hidden), self.chroma(hidden)
 
 
-def network_input(gray: torch.Tensor) -> torch.Tensor:
-    """Intensity in [0, 1] -> the centered network input in [-1, 1], same shape."""
-    return gray * 2.0 - 1.0
-
-
 def gather_points(maps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Values of per-pixel maps at integer pixels: (B, C, H, W), rows/cols (B, P) -> (B, P, C)."""
     flat = (rows * maps.shape[-1] + cols).unsqueeze(1).expand(-1, maps.shape[1], -1)
@@ -80,11 +75,11 @@ class SparseColorization(ProxyTask):
     pixels (sparse in training, every pixel when colorizing). Subclasses say what the head
     predicts (targets, loss) and how its outputs become colors."""
 
-    input_channels = 1
+    inputs = ("intensity",)
     needs_color = True
 
-    def __init__(self, backbone: Backbone, config: ColorizationConfig, head: nn.Module) -> None:
-        super().__init__(backbone)
+    def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig, head: nn.Module) -> None:
+        super().__init__(backbone, input_kind)
         self.config = config
         self.head = head
 
@@ -107,7 +102,7 @@ class SparseColorization(ProxyTask):
 
     def predict(self, gray: torch.Tensor, points: torch.Tensor):
         """Intensity (B, 1, H, W) and points (B, P, 2) -> the head's outputs at the points."""
-        levels = self.feature_levels(network_input(gray))
+        levels = self.feature_levels(self.network_input.normalize(gray))
         return self.head(sample_hypercolumns(levels, points))
 
     @torch.no_grad()
@@ -117,7 +112,7 @@ class SparseColorization(ProxyTask):
         ``decode`` turns the head's outputs at (B, P) points into a tuple of (B, P, ...) tensors.
         """
         batch, _, height, width = gray.shape
-        levels = self.feature_levels(network_input(gray))
+        levels = self.feature_levels(self.network_input.normalize(gray))
         points = dense_points(height, width, batch, gray.device)
         chunks = [decode(self.head(sample_hypercolumns(levels, points[:, start:start + DENSE_CHUNK])))
                   for start in range(0, points.shape[1], DENSE_CHUNK)]
@@ -149,8 +144,8 @@ class Colorization(SparseColorization):
 
     name = "colorization"
 
-    def __init__(self, backbone: Backbone, config: ColorizationConfig) -> None:
-        super().__init__(backbone, config, ColorizationHead(hypercolumn_channels(backbone, config), config.head_width, config.bins,
+    def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig) -> None:
+        super().__init__(backbone, input_kind, config, ColorizationHead(hypercolumn_channels(backbone, config), config.head_width, config.bins,
                                                             config.head_dropout))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
@@ -162,7 +157,8 @@ class Colorization(SparseColorization):
         hue, chroma = color.hue_chroma(images)
         rows, cols = self.sample_pixels(images, rng)
         window = cfg.window if cfg.target == "window" else 1
-        hue_hist = color.point_histograms(color.quantize(hue, cfg.bins), rows, cols, cfg.bins, window)
+        # A neighbour votes for its hue with its chroma: a gray pixel's hue (0) is no color at all.
+        hue_hist = color.point_histograms(color.quantize(hue, cfg.bins), rows, cols, cfg.bins, window, weights=chroma)
         chroma_hist = color.point_histograms(color.quantize(chroma, cfg.bins), rows, cols, cfg.bins, window)
         chroma_true, lightness = gather_points(torch.stack([chroma, gray[:, 0]], dim=1), rows, cols).unbind(-1)
         chroma_weight = lightness_weight(lightness) if cfg.lightness_weighting else torch.ones_like(lightness)

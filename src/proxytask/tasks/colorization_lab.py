@@ -41,9 +41,9 @@ class LabBinsColorization(SparseColorization):
     name = "colorization-lab"
     config_sections = ("colorization", "lab")
 
-    def __init__(self, backbone: Backbone, config: ColorizationConfig, lab_config: LabConfig) -> None:
+    def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig, lab_config: LabConfig) -> None:
         centers = lab.in_gamut_ab_bins()
-        super().__init__(backbone, config, hypercolumn_head(hypercolumn_channels(backbone, config), config, len(centers)))
+        super().__init__(backbone, input_kind, config, hypercolumn_head(hypercolumn_channels(backbone, config), config, len(centers)))
         self.lab_config = lab_config
         self.register_buffer("centers", centers)
         self.register_buffer("prior", torch.full((len(centers),), 1.0 / len(centers)))
@@ -76,8 +76,8 @@ class LabRegressionColorization(SparseColorization):
     name = "colorization-l2"
     config_sections = ("colorization",)
 
-    def __init__(self, backbone: Backbone, config: ColorizationConfig) -> None:
-        super().__init__(backbone, config, hypercolumn_head(hypercolumn_channels(backbone, config), config, 2))
+    def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig) -> None:
+        super().__init__(backbone, input_kind, config, hypercolumn_head(hypercolumn_channels(backbone, config), config, 2))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, H, W) -> inputs (intensity, points (B, P, 2)); target: ab / 110 at the points (B, P, 2)."""

@@ -24,5 +24,5 @@ class Denoising(ReconstructionTask):
             masked = grid_mask(batch, height, width, self.config.mask_cell, self.config.mask_fraction, rng)
             corrupted = corrupted * (1.0 - masked)
         if self.config.gaussian_std > 0:
-            corrupted = (corrupted + self.config.gaussian_std * rng.randn(3, height, width)).clamp(0.0, 1.0)
+            corrupted = (corrupted + self.config.gaussian_std * rng.randn(clean.shape[1], height, width)).clamp(0.0, 1.0)
         return corrupted, torch.ones(batch, 1, height, width, device=clean.device)

@@ -1,8 +1,8 @@
 """Jigsaw puzzles (Noroozi and Favaro, ECCV 2016): which permutation shuffled the 3x3 tiles.
 
 The crop is cut into a 3x3 grid; from each cell a smaller tile is taken at a random offset (the
-jitter, so that edges do not line up), each tile is normalized on its own (so that color and
-brightness do not give the order away), the tiles are shuffled by one of a fixed set of
+jitter, so that edges do not line up), each tile is standardized on its own (so that color and
+brightness do not give the order away; transfer standardizes each whole image the same way), the tiles are shuffled by one of a fixed set of
 permutations chosen for maximal Hamming distance, and a trunk shared by all tiles feeds a head
 that names the permutation.
 """
@@ -20,7 +20,7 @@ from torch import nn
 from proxytask.config import JigsawConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.base import ProxyTask
+from proxytask.tasks.base import ProxyTask, rgb_panel
 
 GRID = 3
 TILES = GRID * GRID
@@ -65,20 +65,14 @@ def cut_tiles(images: torch.Tensor, tile: int, rng: BatchRandom) -> torch.Tensor
     return images[index, channel, rows, cols]
 
 
-def normalize_tiles(tiles: torch.Tensor) -> torch.Tensor:
-    """Each tile to zero mean and unit standard deviation over its channels and pixels."""
-    flat = tiles.flatten(2)
-    return ((flat - flat.mean(-1, keepdim=True)) / flat.std(-1, keepdim=True).clamp(min=1e-3)).view_as(tiles)
-
-
 class Jigsaw(ProxyTask):
-    """RGB tiles; a shared trunk (the backbone, globally pooled) per tile; an MLP over the 9 codes."""
+    """Standardized tiles; a shared trunk (the backbone, globally pooled) per tile; an MLP over the 9 codes."""
 
     name = "jigsaw"
-    input_channels = 3
+    normalization = "standardize"
 
-    def __init__(self, backbone: Backbone, config: JigsawConfig) -> None:
-        super().__init__(backbone)
+    def __init__(self, backbone: Backbone, input_kind: str, config: JigsawConfig) -> None:
+        super().__init__(backbone, input_kind)
         self.config = config
         self.register_buffer("permutations", torch.from_numpy(maximal_hamming_permutations(config.permutations)), persistent=False)
         self.head = nn.Sequential(nn.Linear(TILES * backbone.channels[-1], config.head_width), nn.ReLU(inplace=True),
@@ -88,12 +82,13 @@ class Jigsaw(ProxyTask):
         return max(1, round(size // GRID * self.config.tile_fraction))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
-        """(B, 3, S, S) -> shuffled normalized tiles (B, 9, 3, t, t) and permutation indices (B,)."""
+        """(B, 3, S, S) -> shuffled tiles as network input, each standardized, (B, 9, C, t, t), and
+        permutation indices (B,)."""
         tiles = cut_tiles(images, self.tile_size(images.shape[-1]), rng)
         chosen = rng.randint(self.config.permutations).flatten().to(images.device)
         order = self.permutations[chosen]  # (B, 9): position j shows tile order[j]
         shuffled = tiles[torch.arange(len(tiles), device=images.device).unsqueeze(1), order]
-        return normalize_tiles(shuffled), chosen
+        return self.network_input(shuffled.flatten(0, 1)).unflatten(0, (len(tiles), TILES)), chosen
 
     def logits(self, tiles: torch.Tensor) -> torch.Tensor:
         batch = tiles.shape[0]
@@ -108,12 +103,12 @@ class Jigsaw(ProxyTask):
         rng = BatchRandom(0, 0, images.shape[0], device=images.device)
         tiles, chosen = self.make_batch(images, rng)
         predicted = self.logits(tiles).argmax(1)
-        shown = (tiles - tiles.amin(dim=(2, 3, 4), keepdim=True)) / (
-            tiles.amax(dim=(2, 3, 4), keepdim=True) - tiles.amin(dim=(2, 3, 4), keepdim=True)).clamp(min=1e-6)
+        low, high = tiles.amin(dim=(2, 3, 4), keepdim=True), tiles.amax(dim=(2, 3, 4), keepdim=True)
+        shown = rgb_panel(((tiles - low) / (high - low).clamp(min=1e-6)).flatten(0, 1)).unflatten(0, tiles.shape[:2])
         batch = torch.arange(len(tiles), device=images.device).unsqueeze(1)
         restored = torch.empty_like(shown)
         restored[batch, self.permutations[predicted]] = shown  # put each tile back where the prediction says
-        panels = [("shuffled tiles", _mosaic(shown)), ("put back by the prediction", _mosaic(restored)), ("image", images)]
+        panels = [("shuffled tiles", _mosaic(shown)), ("put back by the prediction", _mosaic(restored)), ("image", rgb_panel(self.network_input.select(images)))]
         return panels, {"heldout_permutation_accuracy": (predicted == chosen).float().mean().item()}
 
 

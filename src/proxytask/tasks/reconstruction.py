@@ -1,8 +1,9 @@
 """Shared by the proxy tasks that corrupt an image and reconstruct it: denoising and inpainting.
 
 A task says how to corrupt a batch and which pixels the loss counts; the encoder (the backbone)
-reads the corrupted RGB image, a light decoder rebuilds the clean one, and the loss is the mean
-squared error over the counted pixels, in the network's [-1, 1] scale.
+reads the corrupted image (intensity or RGB, as the network input says), a light decoder rebuilds
+the clean one in the same channels, and the loss is the mean squared error over the counted
+pixels, in the [-1, 1] scale.
 """
 
 from __future__ import annotations
@@ -16,32 +17,31 @@ import torch.nn.functional as F
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.decoder import LightDecoder
-from proxytask.tasks.base import ProxyTask
+from proxytask.tasks.base import ProxyTask, rgb_panel
 
 
 class ReconstructionTask(ProxyTask):
     """Corrupt -> encode -> decode -> masked L2 against the clean image."""
 
-    input_channels = 3
-
-    def __init__(self, backbone: Backbone, config: Any) -> None:
-        super().__init__(backbone)
+    def __init__(self, backbone: Backbone, input_kind: str, config: Any) -> None:
+        super().__init__(backbone, input_kind)
         self.config = config
-        self.decoder = LightDecoder(backbone.channels[-1], backbone.reductions[-1])
+        self.decoder = LightDecoder(backbone.channels[-1], backbone.reductions[-1], out_channels=self.network_input.channels)
 
     @abstractmethod
     def corrupt(self, clean: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, torch.Tensor]:
-        """Clean images (B, 3, H, W) in [0, 1] -> corrupted images (same shape, in [0, 1]) and the
+        """Clean images (B, C, H, W) in [0, 1] -> corrupted images (same shape, in [0, 1]) and the
         loss weight of each pixel (B, 1, H, W)."""
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
-        """(B, 3, H, W) -> corrupted input (B, 3, H, W) in [-1, 1]; targets: clean (B, 3, H, W) in
-        [-1, 1] and pixel weights (B, 1, H, W)."""
-        corrupted, weights = self.corrupt(images, rng)
-        return corrupted * 2.0 - 1.0, (images * 2.0 - 1.0, weights)
+        """(B, 3, H, W) RGB -> corrupted network input (B, C, H, W); targets: the clean channels
+        (B, C, H, W) in [-1, 1] and pixel weights (B, 1, H, W)."""
+        clean = self.network_input.select(images)
+        corrupted, weights = self.corrupt(clean, rng)
+        return self.network_input.normalize(corrupted), (clean * 2.0 - 1.0, weights)
 
     def reconstruct(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Corrupted input (B, 3, H, W) in [-1, 1] -> reconstruction, same shape and scale.
+        """Corrupted network input (B, C, H, W) -> reconstruction (B, C, H, W) in the [-1, 1] scale.
 
         When H or W is not a multiple of the backbone's stride, the decoder's output is resized to fit.
         """
@@ -57,15 +57,17 @@ class ReconstructionTask(ProxyTask):
 
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
-        inputs, (clean, weights) = self.make_batch(images, BatchRandom(0, 0, images.shape[0], device=images.device))
-        corrupted = (inputs + 1.0) / 2.0
-        rebuilt = ((self.reconstruct(inputs).float() + 1.0) / 2.0).clamp(0.0, 1.0)
-        counted = weights.expand_as(images)
-        metrics = {"psnr_reconstructed": _masked_psnr(rebuilt, images, counted),
-                   "psnr_corrupted": _masked_psnr(corrupted, images, counted)}
+        rng = BatchRandom(0, 0, images.shape[0], device=images.device)
+        clean = self.network_input.select(images)
+        corrupted, weights = self.corrupt(clean, rng)
+        rebuilt = ((self.reconstruct(self.network_input.normalize(corrupted)).float() + 1.0) / 2.0).clamp(0.0, 1.0)
+        counted = weights.expand_as(clean)
+        metrics = {"psnr_reconstructed": _masked_psnr(rebuilt, clean, counted),
+                   "psnr_corrupted": _masked_psnr(corrupted, clean, counted)}
         # Where the loss counts no pixel (an inpainting's context) the decoder's output is untrained: show the input there.
         shown = corrupted * (1.0 - counted) + rebuilt * counted
-        return [("corrupted", corrupted), ("reconstructed (counted pixels)", shown), ("clean", images)], metrics
+        panels = [("corrupted", corrupted), ("reconstructed (counted pixels)", shown), ("clean", clean)]
+        return [(title, rgb_panel(panel)) for title, panel in panels], metrics
 
 
 def _masked_psnr(prediction: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> float:

@@ -13,7 +13,7 @@ from torch import nn
 from proxytask.config import RotationConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.base import ProxyTask
+from proxytask.tasks.base import ProxyTask, rgb_panel
 
 ROTATIONS = 4
 
@@ -31,20 +31,19 @@ def all_rotations(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class Rotation(ProxyTask):
-    """RGB input; global average pool of the last stage, dropout, linear over the 4 rotations."""
+    """Global average pool of the last stage, dropout, linear over the 4 rotations."""
 
     name = "rotation"
-    input_channels = 3
 
-    def __init__(self, backbone: Backbone, config: RotationConfig) -> None:
-        super().__init__(backbone)
+    def __init__(self, backbone: Backbone, input_kind: str, config: RotationConfig) -> None:
+        super().__init__(backbone, input_kind)
         self.config = config
         self.head = nn.Sequential(nn.Dropout(config.head_dropout), nn.Linear(backbone.channels[-1], ROTATIONS))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
-        """(B, 3, S, S) -> network input (4B, 3, S, S) in [-1, 1] and rotation labels (4B,)."""
+        """(B, 3, S, S) -> network input (4B, C, S, S) and rotation labels (4B,)."""
         rotated, rotation_labels = all_rotations(images)
-        return rotated * 2.0 - 1.0, rotation_labels
+        return self.network_input(rotated), rotation_labels
 
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(inputs)[-1].mean(dim=(2, 3)))
@@ -57,9 +56,10 @@ class Rotation(ProxyTask):
         inputs, targets = self.make_batch(images, BatchRandom(0, 0, images.shape[0]))
         predicted = self.logits(inputs).argmax(1)
         batch = images.shape[0]
+        rotated = rgb_panel(self.network_input.select(all_rotations(images)[0]))
         panels = []
         for r in range(ROTATIONS):
-            shown = (inputs[r * batch:(r + 1) * batch] + 1.0) / 2.0
+            shown = rotated[r * batch:(r + 1) * batch]
             wrong = predicted[r * batch:(r + 1) * batch] != r
             shown[wrong, 0, :2] = 1.0  # a red bar where the rotation was not recognised
             panels.append((f"{90 * r} deg (red: wrong)", shown))

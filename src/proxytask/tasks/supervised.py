@@ -1,6 +1,6 @@
 """Supervised pretraining on the pool's identity labels: the "ImageNet labels" analogue of PROTOCOL.md.
 
-Not a proxy task but the ceiling one tries to reach: the same backbone and input (intensity),
+Not a proxy task but the ceiling one tries to reach: the same backbone and input as the proxies,
 trained to tell apart the pool's people with at least ``min_images_per_identity`` images.
 """
 
@@ -10,43 +10,40 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from proxytask import color
 from proxytask.config import SupervisedConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.base import ProxyTask
-from proxytask.tasks.colorization import network_input
+from proxytask.tasks.base import ProxyTask, rgb_panel
 
 
 class Supervised(ProxyTask):
     """Identity classification: global average pool of the last stage, dropout, linear."""
 
     name = "supervised"
-    input_channels = 1
     needs_labels = True
 
-    def __init__(self, backbone: Backbone, config: SupervisedConfig, num_classes: int) -> None:
-        super().__init__(backbone)
+    def __init__(self, backbone: Backbone, input_kind: str, config: SupervisedConfig, num_classes: int) -> None:
+        super().__init__(backbone, input_kind)
         self.config = config
         self.head = nn.Sequential(nn.Dropout(config.head_dropout), nn.Linear(backbone.channels[-1], num_classes))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
-        """(B, 3, H, W) RGB and identities (B,) -> intensity (B, 1, H, W) and identities (B,)."""
+        """(B, 3, H, W) RGB and identities (B,) -> network input (B, C, H, W) and identities (B,)."""
         if labels is None:
             raise ValueError("supervised pretraining needs identity labels")
-        return color.intensity(images), labels
+        return self.network_input(images), labels
 
-    def logits(self, gray: torch.Tensor) -> torch.Tensor:
-        """Intensity (B, 1, H, W) -> identity logits (B, classes)."""
-        return self.head(self.backbone(network_input(gray))[-1].mean(dim=(2, 3)))
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Network input (B, C, H, W) -> identity logits (B, classes)."""
+        return self.head(self.backbone(inputs)[-1].mean(dim=(2, 3)))
 
     def forward(self, inputs, targets) -> torch.Tensor:
         return F.cross_entropy(self.logits(inputs).float(), targets)
 
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
-        gray, labels = self.make_batch(images, BatchRandom(0, 0, images.shape[0]), labels)
-        correct = self.logits(gray).argmax(1) == labels
-        marked = gray.expand(-1, 3, -1, -1).clone()
+        inputs, labels = self.make_batch(images, BatchRandom(0, 0, images.shape[0]), labels)
+        correct = self.logits(inputs).argmax(1) == labels
+        marked = rgb_panel(self.network_input.select(images))
         marked[~correct, 0, :2] = 1.0  # a red bar on the wrongly identified
         return [("input (red bar: wrong identity)", marked)], {"heldout_accuracy": correct.float().mean().item()}

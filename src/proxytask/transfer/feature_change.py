@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
-from proxytask.transfer.classifier import backbone_input
 from proxytask.transfer.finetune import center_batches
 
 CKA_GRID = 8
@@ -61,21 +61,22 @@ def relative_weight_change(start: Backbone, finetuned: Backbone) -> list[float]:
 
 
 @torch.no_grad()
-def stage_features(backbone: Backbone, pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device) -> list[torch.Tensor]:
+def stage_features(backbone: Backbone, network_input: NetworkInput, pixels: torch.Tensor, rows: np.ndarray, crop: int,
+                   device: torch.device) -> list[torch.Tensor]:
     """Every stage's output on the centre crops of ``rows``, pooled to <= CKA_GRID^2 cells: list of (n, C_i * cells)."""
     backbone = backbone.to(device).eval()
     per_stage: list[list[torch.Tensor]] = [[] for _ in backbone.channels]
     for batch in center_batches(pixels, rows, crop, device):
-        for stage, level in enumerate(backbone(backbone_input(batch, backbone.in_chans))):
+        for stage, level in enumerate(backbone(network_input(batch))):
             grid = (min(CKA_GRID, level.shape[-2]), min(CKA_GRID, level.shape[-1]))
             per_stage[stage].append(F.adaptive_avg_pool2d(level.float(), grid).flatten(1).cpu())
     return [torch.cat(parts) for parts in per_stage]
 
 
-def feature_change(start: Backbone, finetuned: Backbone, pixels: torch.Tensor, rows: np.ndarray, crop: int,
-                   device: torch.device) -> dict[str, list[float]]:
+def feature_change(start: Backbone, finetuned: Backbone, network_input: NetworkInput, pixels: torch.Tensor, rows: np.ndarray,
+                   crop: int, device: torch.device) -> dict[str, list[float]]:
     """Relative weight change and linear CKA (start vs fine-tuned features on ``rows``) per stage."""
-    before = stage_features(start, pixels, rows, crop, device)
-    after = stage_features(finetuned, pixels, rows, crop, device)
+    before = stage_features(start, network_input, pixels, rows, crop, device)
+    after = stage_features(finetuned, network_input, pixels, rows, crop, device)
     return {"weight_change": relative_weight_change(start, finetuned),
             "cka": [linear_cka(x, y) for x, y in zip(before, after)]}

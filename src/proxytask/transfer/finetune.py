@@ -1,4 +1,11 @@
-"""Fine-tuning: the whole network with a new head, the backbone at a lower learning rate."""
+"""Fine-tuning: the whole network with a new head, the backbone at a lower learning rate.
+
+Below all labels the recipe is fixed (steps, learning rates, schedule) and the last step is kept,
+so no label outside the budget influences the result; with all labels the step kept is chosen on
+the validation part of the train split. The seed of draw d is ``config.seed + d`` (weights of a
+random init and of the head, batch order, crops and flips), so draws differ in their fine-tuning
+randomness as well as their labels, and every init sees the same draw with the same seed.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ from proxytask.transfer.inits import Init, build_backbone
 from proxytask.transfer.metrics import classification_metrics, selection_score
 
 EVAL_BATCH = 256
+# Share of the steps at the start and at the end whose mean losses tell whether training loss fell.
+LOSS_WINDOW = 0.1
 
 
 def center_batches(pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device) -> Iterator[torch.Tensor]:
@@ -34,7 +43,8 @@ def extract_features(init: Init, pixels: torch.Tensor, crop: int, device: torch.
     """Frozen pooled features of every image: (N, S, S, 3) uint8 -> (N, D)."""
     backbone = build_backbone(init).to(device).eval()
     rows = np.arange(len(pixels))
-    return torch.cat([pooled_features(backbone, batch).cpu() for batch in center_batches(pixels, rows, crop, device)]).numpy()
+    return torch.cat([pooled_features(backbone, init.network_input, batch).cpu()
+                      for batch in center_batches(pixels, rows, crop, device)]).numpy()
 
 
 @torch.no_grad()
@@ -54,7 +64,7 @@ def finetune_steps(config: FinetuneConfig, train_images: int) -> int:
 
 def finetune(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
              config: FinetuneConfig, device: torch.device) -> dict[str, Any]:
-    """Fine-tune ``init`` on the split's training images; returns test metrics of the step chosen on validation.
+    """Fine-tune ``init`` on the split's training images; returns the test metrics of the model kept.
 
     Args:
         pixels: (N, S, S, 3) uint8 images of the whole task; labels: (N,) class indices.
@@ -64,8 +74,9 @@ def finetune(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split,
 
 def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
                    config: FinetuneConfig, device: torch.device) -> tuple[Classifier, dict[str, Any]]:
-    """:func:`finetune`, also returning the fine-tuned network (the step chosen on validation)."""
-    model = Classifier(build_backbone(init, config.seed), len(class_names)).to(device)
+    """:func:`finetune`, also returning the fine-tuned network."""
+    seed = config.seed + split.draw
+    model = Classifier(build_backbone(init, seed), init.network_input, len(class_names)).to(device)
     optimizer = torch.optim.AdamW([
         {"params": model.backbone.parameters(), "lr": config.lr * config.backbone_lr_factor},
         {"params": model.head.parameters(), "lr": config.lr},
@@ -74,26 +85,36 @@ def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: 
     schedule = OptimConfig(schedule="cosine", warmup_steps=config.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, schedule))
     batch = min(config.batch_size, len(split.train))
-    sampler = StepSampler(len(split.train), batch, seed=config.seed + 1000 * split.draw)
+    sampler = StepSampler(len(split.train), batch, seed=seed)
     train_labels = torch.from_numpy(labels[split.train])
+    on_validation = len(split.validation) > 0
     best: tuple[tuple[float, float], int, dict[str, torch.Tensor]] | None = None
+    losses = []
     model.train()
     for step, local in sampler.batches(0):
         if step >= total_steps:
             break
-        rng = BatchRandom(config.seed, step, batch, device=device)
+        rng = BatchRandom(seed, step, batch, device=device)
         images = augment(pixels[torch.from_numpy(split.train[local])], crop, rng, device)
         loss = F.cross_entropy(model(images), train_labels[torch.from_numpy(local)].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
+        losses.append(loss.detach())
         done = step + 1
-        if done % config.eval_every == 0 or done == total_steps:
+        if on_validation and (done % config.eval_every == 0 or done == total_steps):
             score = selection_score(labels[split.validation], predict(model, pixels, split.validation, crop, device))
             if best is None or score > best[0]:
                 best = (score, done, copy.deepcopy(model.state_dict()))
-    assert best is not None
-    model.load_state_dict(best[2])
+    kept = {"step": total_steps}
+    selection = "fixed recipe, last step (no label outside the budget is read)"
+    if best is not None:
+        model.load_state_dict(best[2])
+        kept = {"step": best[1]}
+        selection = f"step with the best macro-F1 on the validation part ({len(split.validation)} images of the train split)"
+    window = max(1, round(LOSS_WINDOW * len(losses)))
+    loss_first, loss_last = (torch.stack(part).mean().item() for part in (losses[:window], losses[-window:]))
     result = classification_metrics(labels[split.test], predict(model, pixels, split.test, crop, device), class_names)
-    return model, {**result, "chosen": {"step": best[1]}, "steps": total_steps, "validation_macro_f1": best[0][0]}
+    return model, {**result, "chosen": kept, "selection": selection, "steps": total_steps, "seed": seed,
+                   "loss_first": loss_first, "loss_last": loss_last}

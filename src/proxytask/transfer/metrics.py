@@ -1,18 +1,21 @@
-"""Classification metrics (scikit-learn) and model selection on the validation part."""
+"""Classification metrics (scikit-learn) and honest model selection: cross-validation inside the labels a job may read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
 
-Candidate = TypeVar("Candidate")
+CV_FOLDS = 5
+CV_SEED = 0
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1, the per-class report and the confusion matrix (rows: true class)."""
+    """Accuracy, macro-F1, the per-class report, the confusion matrix (rows: true class), the
+    predictions themselves and how many classes they use (1: a collapsed model)."""
     labels = list(range(len(class_names)))
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
@@ -20,27 +23,47 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
         "per_class": classification_report(y_true, y_pred, labels=labels, target_names=class_names,
                                            output_dict=True, zero_division=0),
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "predicted_classes": int(len(np.unique(y_pred))),
+        "predictions": [int(p) for p in y_pred],
     }
 
 
 def selection_score(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
-    """What model selection maximizes on validation: macro-F1 (classes are imbalanced), then accuracy."""
+    """What model selection maximizes on held-out labels: macro-F1 (classes are imbalanced), then accuracy."""
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0)), float(accuracy_score(y_true, y_pred))
 
 
-def choose_on_validation(candidates: Iterable[Candidate], fit: Callable[[Candidate], Any],
-                         predict_validation: Callable[[Any], np.ndarray], y_validation: np.ndarray) -> tuple[Candidate, Any, tuple[float, float]]:
-    """Fit every candidate on the training part and keep the best on validation.
+def cv_folds(y: np.ndarray) -> int:
+    """Folds of stratified cross-validation the labels ``y`` allow: at most 5, at most the smallest class count."""
+    return min(CV_FOLDS, int(np.unique(y, return_counts=True)[1].min()))
 
+
+def smallest_fold_train(y: np.ndarray) -> int:
+    """The fewest training examples any fold of :func:`cv_folds` leaves (the whole set without CV)."""
+    folds = cv_folds(y)
+    return len(y) - -(-len(y) // folds) if folds >= 2 else len(y)
+
+
+def choose_by_cross_validation(estimator: BaseEstimator, candidates: dict[str, Any], x: np.ndarray, y: np.ndarray,
+                               default: dict[str, Any], random_draws: int | None = None) -> tuple[Any, dict[str, Any], str]:
+    """Choose ``estimator``'s settings by stratified k-fold cross-validation (macro-F1) on (x, y) alone,
+    then refit the best on all of (x, y).
+
+    Args:
+        candidates: a grid (lists) or, with ``random_draws``, distributions to draw that many settings from.
+        default: the settings used when a class has fewer than 2 labels (nothing to cross-validate).
     Returns:
-        (best candidate, its fitted model, its validation score).
+        (fitted estimator, chosen settings, how they were chosen).
     """
-    best = None
-    for candidate in candidates:
-        model = fit(candidate)
-        score = selection_score(y_validation, predict_validation(model))
-        if best is None or score > best[2]:
-            best = (candidate, model, score)
-    if best is None:
-        raise ValueError("no candidate to choose from")
-    return best
+    folds = cv_folds(y)
+    if folds < 2:
+        model = clone(estimator).set_params(**default).fit(x, y)
+        return model, dict(default), "fixed default (a class has fewer than 2 labels: nothing to cross-validate)"
+    cv = StratifiedKFold(folds, shuffle=True, random_state=CV_SEED)
+    if random_draws is None:
+        search = GridSearchCV(estimator, candidates, scoring="f1_macro", cv=cv, n_jobs=1)
+    else:
+        search = RandomizedSearchCV(estimator, candidates, n_iter=random_draws, scoring="f1_macro", cv=cv, n_jobs=1,
+                                    random_state=CV_SEED)
+    search.fit(x, y)
+    return search.best_estimator_, dict(search.best_params_), f"{folds}-fold stratified cross-validation (macro-F1) inside the {len(y)} labels"

@@ -1,4 +1,4 @@
-"""Linear probe and k-NN on frozen features; each choice made on the validation part alone."""
+"""Linear probe and k-NN on frozen features; every choice made inside the labels the job may read."""
 
 from __future__ import annotations
 
@@ -7,41 +7,36 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
 from proxytask.data.splits import Split
-from proxytask.transfer.metrics import choose_on_validation, classification_metrics
+from proxytask.transfer.metrics import choose_by_cross_validation, classification_metrics, smallest_fold_train
 
 PROBE_C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+PROBE_C_DEFAULT = 1.0
 KNN_NEIGHBOURS = (1, 3, 5, 10, 20)
 
 
 def linear_probe(features: np.ndarray, labels: np.ndarray, split: Split, class_names: list[str]) -> dict[str, Any]:
-    """Logistic regression on standardized features (N, D); C chosen by validation macro-F1.
+    """Logistic regression on standardized features (N, D); C chosen by cross-validation inside the labels.
 
     Test labels are read only to score the final predictions.
     """
-    scaler = StandardScaler().fit(features[split.train])
-    x = scaler.transform(features)
-    y_train, y_validation = labels[split.train], labels[split.validation]
-
-    def fit(c: float) -> LogisticRegression:
-        return LogisticRegression(C=c, max_iter=5000).fit(x[split.train], y_train)
-
-    c, model, score = choose_on_validation(PROBE_C_GRID, fit, lambda m: m.predict(x[split.validation]), y_validation)
-    result = classification_metrics(labels[split.test], model.predict(x[split.test]), class_names)
-    return {**result, "chosen": {"C": c}, "validation_macro_f1": score[0]}
+    rows = split.labeled
+    estimator = make_pipeline(StandardScaler(), LogisticRegression(C=PROBE_C_DEFAULT, max_iter=5000))
+    model, chosen, how = choose_by_cross_validation(estimator, {"logisticregression__C": list(PROBE_C_GRID)},
+                                                    features[rows], labels[rows], {"logisticregression__C": PROBE_C_DEFAULT})
+    result = classification_metrics(labels[split.test], model.predict(features[split.test]), class_names)
+    return {**result, "chosen": {"C": chosen["logisticregression__C"]}, "selection": how}
 
 
 def knn(features: np.ndarray, labels: np.ndarray, split: Split, class_names: list[str]) -> dict[str, Any]:
-    """k-nearest neighbours by cosine similarity (L2-normalized features); k chosen on validation."""
+    """k-nearest neighbours by cosine similarity (L2-normalized features); k chosen by cross-validation inside the labels."""
     x = normalize(features)
-    y_train, y_validation = labels[split.train], labels[split.validation]
-    options = [n for n in KNN_NEIGHBOURS if n <= len(split.train)]
-
-    def fit(n: int) -> KNeighborsClassifier:
-        return KNeighborsClassifier(n_neighbors=n).fit(x[split.train], y_train)
-
-    n, model, score = choose_on_validation(options, fit, lambda m: m.predict(x[split.validation]), y_validation)
+    rows = split.labeled
+    options = [n for n in KNN_NEIGHBOURS if n <= smallest_fold_train(labels[rows])] or [1]
+    model, chosen, how = choose_by_cross_validation(KNeighborsClassifier(), {"n_neighbors": options}, x[rows], labels[rows],
+                                                    {"n_neighbors": 1})
     result = classification_metrics(labels[split.test], model.predict(x[split.test]), class_names)
-    return {**result, "chosen": {"n_neighbors": n}, "validation_macro_f1": score[0]}
+    return {**result, "chosen": chosen, "selection": how}

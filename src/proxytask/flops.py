@@ -1,0 +1,23 @@
+"""Floating-point operations of a training step, counted by torch's FlopCounterMode."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from proxytask.data.batches import BatchRandom
+from proxytask.tasks.base import ProxyTask
+
+
+def training_flops_per_image(task: ProxyTask, images: torch.Tensor, labels: torch.Tensor | None = None) -> float:
+    """FLOPs of one forward and backward pass of ``task`` on augmented images (B, 3, H, W), per image.
+
+    Counted on a copy in training mode, so the task's weights, statistics and buffers stay as they are.
+    """
+    model = copy.deepcopy(task).train()
+    inputs, targets = model.make_batch(images, BatchRandom(0, 0, images.shape[0], device=images.device), labels)
+    with FlopCounterMode(display=False) as counter:
+        model(inputs, targets).backward()
+    return counter.get_total_flops() / images.shape[0]

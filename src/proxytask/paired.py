@@ -1,0 +1,89 @@
+"""Paired statistics over label draws: every init sees the same draws, so differences are paired.
+
+For an init and a baseline, per mode and budget, the difference of their test scores on each draw
+(same labels, same fine-tuning seed) is averaged, with a two-sided 95% Student-t confidence
+interval: ``mean +- t(0.975, n - 1) * sd / sqrt(n)``. "Better" means the interval excludes zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+METRICS = ("accuracy", "macro_f1")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean paired difference and its confidence interval (None with a single draw)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    n: int
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
+
+
+def paired_interval(differences: Iterable[float], confidence: float = CONFIDENCE) -> Interval:
+    """Mean of paired differences with its Student-t interval; no interval from one difference."""
+    values = np.asarray(list(differences), dtype=float)
+    if len(values) == 0:
+        raise ValueError("no paired differences")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return Interval(mean, None, None, 1)
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    return Interval(mean, mean - half, mean + half, len(values))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One entry of results.json's ``comparisons``: ``init`` minus ``baseline`` in one mode and budget."""
+
+    init: str
+    baseline: str
+    mode: str
+    k: int | str
+    metric: str
+    diff_mean: float
+    ci_low: float | None
+    ci_high: float | None
+    n_draws: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare(records: list[dict[str, Any]], init: str, baseline: str, mode: str, k: int | str, metric: str = "accuracy") -> Comparison | None:
+    """``init`` minus ``baseline`` over the draws both have in (mode, k); None when they share none."""
+    def scores(name: str) -> dict[int, float]:
+        return {r["draw"]: r[metric] for r in records if r["init"] == name and r["mode"] == mode and r["k"] == k}
+
+    ours, theirs = scores(init), scores(baseline)
+    draws = sorted(set(ours) & set(theirs))
+    if not draws:
+        return None
+    interval = paired_interval(ours[d] - theirs[d] for d in draws)
+    return Comparison(init, baseline, mode, k, metric, interval.mean, interval.low, interval.high, interval.n)
+
+
+def interval_of(comparison: Comparison) -> Interval:
+    return Interval(comparison.diff_mean, comparison.ci_low, comparison.ci_high, comparison.n_draws)
+
+
+def format_interval(comparison: Comparison | None) -> str:
+    """``+0.123 [+0.080, +0.166]``; a bare difference with one draw; ``-`` when absent."""
+    if comparison is None:
+        return "-"
+    if comparison.ci_low is None:
+        return f"{comparison.diff_mean:+.3f} (one draw)"
+    return f"{comparison.diff_mean:+.3f} [{comparison.ci_low:+.3f}, {comparison.ci_high:+.3f}]"

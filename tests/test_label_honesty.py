@@ -1,0 +1,61 @@
+"""A budget-k job reads no label outside its k per class: poisoning every other label changes nothing it chose or predicted."""
+
+import numpy as np
+import pytest
+import torch
+
+from proxytask.config import FinetuneConfig
+from proxytask.data.folders import LabeledImages
+from proxytask.data.splits import budget_split
+from proxytask.transfer.baselines import eigenfaces_svm
+from proxytask.transfer.finetune import finetune
+from proxytask.transfer.inits import resolve_init
+from proxytask.transfer.probe import knn, linear_probe
+
+
+def separable_task(seed: int = 0, per_class: int = 40):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(3), per_class)
+    features = rng.normal(size=(len(labels), 40)) + 5.0 * np.eye(3, 40)[labels]
+    images = LabeledImages([f"{i}.jpg" for i in range(len(labels))], labels.tolist(), ["a", "b", "c"])
+    return features, labels, images
+
+
+def poisoned(labels: np.ndarray, keep: np.ndarray, seed: int = 7) -> np.ndarray:
+    """Every label outside ``keep`` replaced by a random class (the test labels too)."""
+    rng = np.random.default_rng(seed)
+    result = rng.integers(0, labels.max() + 1, size=len(labels))
+    result[keep] = labels[keep]
+    return result
+
+
+@pytest.mark.parametrize("method", [linear_probe, knn, eigenfaces_svm])
+@pytest.mark.parametrize("k", [1, 5])
+def test_frozen_modes_read_only_the_budgets_labels(method, k):
+    features, labels, images = separable_task()
+    split = budget_split(images, k, draw=0)
+    honest = method(features, labels, split, images.class_names)
+    blind = method(features, poisoned(labels, split.train), split, images.class_names)
+    assert honest["chosen"] == blind["chosen"]
+    assert honest["predictions"] == blind["predictions"]
+    if k > 1:  # with one label per class nothing is cross-validated: the default settings are used
+        assert "cross-validation" in honest["selection"]
+        assert honest["accuracy"] > 1 / 3 + 0.15  # learned something from the k labels alone
+    assert honest["accuracy"] != blind["accuracy"]  # the poisoned test labels were read, for scoring only
+
+
+def test_fine_tuning_reads_only_the_budgets_labels():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 12)
+    shades = np.array([[230, 40, 40], [40, 230, 40], [40, 40, 230]])
+    pixels = np.clip(shades[labels][:, None, None, :] + rng.normal(0, 20, (36, 24, 24, 3)), 0, 255).astype(np.uint8)
+    images = LabeledImages([f"{i}.jpg" for i in range(36)], labels.tolist(), ["a", "b", "c"])
+    split = budget_split(images, 3, draw=1)
+    config = FinetuneConfig(min_steps=3, max_steps=3, batch_size=6, warmup_steps=1)
+    init = resolve_init("random", "vgg_small", "rgb")
+    device = torch.device("cpu")
+    honest = finetune(init, torch.from_numpy(pixels), labels, split, images.class_names, 20, config, device)
+    blind = finetune(init, torch.from_numpy(pixels), poisoned(labels, split.train), split, images.class_names, 20, config, device)
+    assert honest["chosen"] == blind["chosen"] == {"step": 3}
+    assert honest["predictions"] == blind["predictions"]
+    assert honest["seed"] == config.seed + 1  # the fine-tuning seed goes with the draw
