@@ -45,7 +45,7 @@ def test_crop_and_flip_take_real_windows_and_flip_about_half():
     assert crops.shape == (64, 4, 4, 3)
     flipped = 0
     for image, crop in zip(images, crops):
-        windows = [image[t:t + 4, l:l + 4] for t in range(3) for l in range(3)]
+        windows = [image[t:t + 4, left:left + 4] for t in range(3) for left in range(3)]
         plain = any(torch.equal(crop, w) for w in windows)
         mirrored = any(torch.equal(crop, w.flip(1)) for w in windows)
         assert plain or mirrored

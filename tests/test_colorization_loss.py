@@ -64,7 +64,7 @@ def test_constant_prediction_loss_is_the_floor_of_input_blind_predictors():
     images = torch.rand(3, 3, 16, 16)
     losses = task.heldout_metrics(images)
     (gray, points), targets = task.make_batch(images, BatchRandom(0, 0, 3))
-    for trial in range(3):  # any other constant histogram does worse
+    for _ in range(3):  # any other constant histogram does worse
         other = [torch.randn(32).log_softmax(-1).expand(3, 32, 32) for _ in range(2)]
         assert hue_chroma_loss(*other, *targets, hue_weight=5.0).item() > losses["heldout_loss_constant"]
     assert losses["heldout_loss"] > 0

@@ -44,18 +44,37 @@ def test_frozen_modes_read_only_the_budgets_labels(method, k):
     assert honest["accuracy"] != blind["accuracy"]  # the poisoned test labels were read, for scoring only
 
 
-def test_fine_tuning_reads_only_the_budgets_labels():
+def colored_task():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 12)
     shades = np.array([[230, 40, 40], [40, 230, 40], [40, 40, 230]])
     pixels = np.clip(shades[labels][:, None, None, :] + rng.normal(0, 20, (36, 24, 24, 3)), 0, 255).astype(np.uint8)
-    images = LabeledImages([f"{i}.jpg" for i in range(36)], labels.tolist(), ["a", "b", "c"])
+    return torch.from_numpy(pixels), labels, LabeledImages([f"{i}.jpg" for i in range(36)], labels.tolist(), ["a", "b", "c"])
+
+
+def test_fine_tuning_reads_only_the_budgets_labels():
+    pixels, labels, images = colored_task()
     split = budget_split(images, 3, draw=1)
-    config = FinetuneConfig(min_steps=3, max_steps=3, batch_size=6, warmup_steps=1)
+    assert len(split.validation) == 0
+    # eval_every=1: were any label outside the budget consulted to choose a step, it would be at every step
+    config = FinetuneConfig(min_steps=6, max_steps=6, batch_size=6, warmup_steps=1, eval_every=1)
     init = resolve_init("random", "vgg_small", "rgb")
     device = torch.device("cpu")
-    honest = finetune(init, torch.from_numpy(pixels), labels, split, images.class_names, 20, config, device)
-    blind = finetune(init, torch.from_numpy(pixels), poisoned(labels, split.train), split, images.class_names, 20, config, device)
-    assert honest["chosen"] == blind["chosen"] == {"step": 3}
+    honest = finetune(init, pixels, labels, split, images.class_names, 20, config, device)
+    blind = finetune(init, pixels, poisoned(labels, split.train), split, images.class_names, 20, config, device)
+    assert honest["chosen"] == blind["chosen"] == {"step": 6} and "fixed recipe" in honest["selection"]
     assert honest["predictions"] == blind["predictions"]
     assert honest["seed"] == config.seed + 1  # the fine-tuning seed goes with the draw
+
+
+def test_fine_tuning_with_all_labels_chooses_on_validation_and_never_reads_test_labels():
+    pixels, labels, images = colored_task()
+    split = budget_split(images, None, draw=0)
+    assert len(split.validation) > 0
+    config = FinetuneConfig(min_steps=6, max_steps=6, batch_size=6, warmup_steps=1, eval_every=1)
+    init = resolve_init("random", "vgg_small", "rgb")
+    device = torch.device("cpu")
+    honest = finetune(init, pixels, labels, split, images.class_names, 20, config, device)
+    blind = finetune(init, pixels, poisoned(labels, split.labeled), split, images.class_names, 20, config, device)
+    assert "validation" in honest["selection"] and honest["chosen"] == blind["chosen"]
+    assert honest["predictions"] == blind["predictions"]

@@ -69,3 +69,18 @@ def test_winners_state_whether_the_paired_interval_excludes_zero():
     five, ten = winners(jobs, results, ["colorization", "rotation", "jigsaw"], [5, 10])
     assert (five["k"], five["best"], five["runner_up"], five["settled"]) == (5, "rotation", "colorization", True)
     assert (ten["best"], ten["settled"]) == ("rotation", False)
+
+
+def test_gap_closed_says_why_it_is_not_shown():
+    results = [row("random", "all", 0.5), row("supervised", "all", 0.9), row("colorization", "all", 0.7),
+               row("random", 5, 0.5), row("supervised", 5, 0.3), row("colorization", 5, 0.4)]
+    comparisons = [{**comparison("supervised", "random", "all", 0.4, 0.4), "ci_low": None, "ci_high": None, "n_draws": 1},
+                   comparison("supervised", "random", 5, -0.3, -0.1)]
+    lines = {line["k"]: line for line in headline(results, comparisons, ["colorization"], ["all", 5])}
+    assert lines["all"]["gap_closed_accuracy"] == "n/a (one draw)"
+    assert lines[5]["gap_closed_accuracy"] == "n/a (supervised below random)"
+
+
+def test_headline_keeps_a_proxy_without_random_baseline():
+    (line,) = headline([row("supervised", 10, 0.9), row("colorization", 10, 0.7)], [], ["colorization"], [10])
+    assert line["random"] is None and line["gap_closed_accuracy"] is None

@@ -12,8 +12,9 @@ from tests.conftest import face_image, tiny_overrides
 
 def tiny_study(lfw, *extra):
     pretrain = [f"pretrain.{o}" for o in tiny_overrides(lfw) if not o.startswith("train.max_steps")]
-    return study_config("quick", [*pretrain, "pretrain.supervised.min_images_per_identity=3", "pretrain_steps=2", "budgets=1,all", "draws=2", "frozen_draws=3", "finetune.min_steps=2",
-                                  "finetune.max_steps=2", "finetune.eval_every=1", "finetune.batch_size=4", *extra])
+    return study_config("quick", [*pretrain, "pretrain.supervised.min_images_per_identity=3", "pretrain_steps=2", "budgets=1,all",
+                                  "draws=2", "frozen_draws=3", "finetune.min_steps=2", "finetune.max_steps=2",
+                                  "finetune.eval_every=1", "finetune.batch_size=4", *extra])
 
 
 def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
@@ -43,7 +44,7 @@ def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
     assert ("supervised", "random", "knn", "all") in pairs
     one = next(c for c in saved["comparisons"] if (c["init"], c["baseline"], c["mode"], c["k"]) == ("colorization", "random", "probe", 1))
     assert one["n_draws"] == 3 and one["ci_low"] <= one["diff_mean"] <= one["ci_high"]
-    for name, entry in saved["pretraining"].items():
+    for entry in saved["pretraining"].values():
         assert entry["images_seen"] == 2 * 4 and entry["flops_per_image"] > 0 and entry["train_seconds"] > 0
         assert entry["input"] == "intensity"
     assert set(saved["selection"]) == {"finetune", "probe", "knn", "svm"}
@@ -139,3 +140,47 @@ def test_single_transfer_commands_write_result_and_manifest(fake_lfw, tmp_path, 
         assert result["mode"] == mode and result["k"] == 2 and result["train_images"] == 4
         assert (out / "manifest.csv").is_file()
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_local_workers_through_submitit_give_the_same_results_as_one_process(fake_lfw, tmp_path):
+    from proxytask.executors import ExecutorSettings
+
+    config = tiny_study(fake_lfw, "baselines=random,supervised", "modes=finetune,probe", "budgets=1")
+    alone = run_study(config, tmp_path / "alone")
+    spread = run_study(config, tmp_path / "spread", ExecutorSettings("local", workers=2))
+    assert list((tmp_path / "spread" / "executor").iterdir())  # submitit's job logs: the jobs ran in worker processes
+
+    def scores(results):
+        return sorted((j["init"], j["mode"], j["k"], j["draw"], j["accuracy"], j["macro_f1"], tuple(j["confusion"][0]))
+                      for j in results["jobs"])
+
+    assert scores(alone) == scores(spread)
+    for name, metrics in alone["pretraining"].items():
+        assert metrics["loss_last"] == pytest.approx(spread["pretraining"][name]["loss_last"], rel=1e-5)
+
+
+def test_input_and_seeds_analyses_add_rgb_forms_beside_random_rgb_and_a_second_seed(fake_lfw, tmp_path):
+    config = tiny_study(fake_lfw, "tasks=colorization,rotation", "baselines=random,supervised", "modes=finetune",
+                        "analyses=input,seeds", "analysis_budgets=1")
+    results = run_study(config, tmp_path / "study")
+    assert {"rotation-rgb", "supervised-rgb", "colorization-seed1", "supervised-seed1"} <= set(results["pretraining"])
+    assert "colorization-rgb" not in results["pretraining"]  # colorization reads intensity only
+    assert results["pretraining"]["rotation-rgb"]["input"] == "rgb"
+    pairs = {(c["init"], c["baseline"]) for c in results["comparisons"]}
+    assert {("rotation-rgb", "random-rgb"), ("supervised-rgb", "random-rgb"), ("rotation", "random"),
+            ("colorization-seed1", "random")} <= pairs
+    assert ("rotation-rgb", "random") not in pairs and ("rotation-rgb", "supervised") not in pairs
+    main_rows = {r["init"] for r in results["results"] if r["k"] == "all"}
+    assert main_rows == {"random", "colorization", "rotation", "supervised"}  # analysis runs only at k=1
+    report = (tmp_path / "study" / "report.md").read_text()
+    assert "RGB or intensity input" in report and "Pretraining seed against label draws" in report
+    headline_rows = report.split("## Headline")[1].split("##")[0]
+    assert "rotation-rgb" not in headline_rows and "seed1" not in headline_rows
+
+
+def test_a_study_folder_of_the_earlier_protocol_is_refused(fake_lfw, tmp_path):
+    config = tiny_study(fake_lfw, "baselines=random", "modes=probe")
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "config.yaml").write_text("preset: quick\nbaselines: [random, random-rgb]\n")
+    with pytest.raises(ConfigError, match="made under protocol 1"):
+        run_study(config, tmp_path / "study")

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
+from proxytask import train as train_module
 from proxytask.checkpoint import latest_checkpoint, load_weights
 from proxytask.config import ConfigError
-from proxytask import train as train_module
 from proxytask.train import lr_factor, pretrain
 from tests.conftest import tiny_config
 

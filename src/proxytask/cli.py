@@ -24,6 +24,8 @@ EXAMPLES = {
   proxytask study --preset quick --out runs/study-quick --lfw ../shared/data/lfw
   proxytask study --preset standard --out runs/study --lfw ../shared/data/lfw --downstream lfw:min_faces=50
   proxytask study --preset standard --out runs/study --set budgets=10,all --set draws=5
+  proxytask study --preset standard --out runs/study --executor local --workers 2
+  proxytask study --preset paper --out runs/paper --executor slurm --partition gpu --gpus-per-job 8 --workers 32
   proxytask study --preset standard --out runs/study --tasks colorization,denoising,inpainting,rotation,jigsaw \
       --analyses loss,data,head,feature-change --lfw ../shared/data/lfw""",
     "finetune": """example:
@@ -120,7 +122,8 @@ def _add_study_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=["quick", "standard", "paper"],
                         help="quick (minutes on a CPU), standard (the CPU benchmark), paper (VGG-16, a GPU); "
                              "default: standard with a CUDA GPU, else quick")
-    parser.add_argument("--downstream", help="lfw-politicians-7 (default), lfw:min_faces=N, lfw:people=A,B,... or a folder root/<class>/<image>")
+    parser.add_argument("--downstream", help="lfw-politicians-7 (default), lfw-dev-7 (the development task), lfw:min_faces=N, "
+                                             "lfw:people=A,B,... or a folder root/<class>/<image>")
     parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a study setting, e.g. --set draws=5 or --set finetune.max_steps=300 (repeatable)")
@@ -142,19 +145,27 @@ def _add_study(subparsers) -> None:
                                    epilog=EXAMPLES["study"], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="study folder (restart the same command to resume)")
     parser.add_argument("--tasks", help="proxy tasks to compare, comma-separated (default: colorization)")
-    parser.add_argument("--analyses", help="the paper's analyses to add, comma-separated: loss, data, head, feature-change "
-                                           "(transferred at --set analysis_budgets=10)")
+    parser.add_argument("--analyses", help="the paper's analyses to add, comma-separated: loss, data, head, feature-change, "
+                                           "input, seeds (transferred at --set analysis_budgets=10)")
+    parser.add_argument("--executor", default="inprocess", choices=["inprocess", "local", "slurm"],
+                        help="where the jobs run: this process (default), local worker processes, or Slurm (submitit)")
+    parser.add_argument("--workers", type=int, default=1, help="jobs at once (local worker processes, or the Slurm array's parallelism)")
+    parser.add_argument("--partition", help="Slurm partition")
+    parser.add_argument("--gpus-per-job", type=int, default=0, help="Slurm: GPUs per pretraining job (one data-parallel process each)")
+    parser.add_argument("--time-limit", type=int, default=240, help="Slurm (and local): minutes per job")
     _add_study_settings(parser)
     parser.set_defaults(run=_study)
 
 
 def _study(args: argparse.Namespace) -> int:
+    from proxytask.executors import ExecutorSettings
     from proxytask.study import run_study
 
     extra = [f"tasks={args.tasks}"] if args.tasks else []
     extra += [f"analyses={args.analyses}"] if args.analyses else []
     config = _study_config(args, extra)
-    results = run_study(config, args.out)
+    executor = ExecutorSettings(args.executor, args.workers, args.partition, args.gpus_per_job, args.time_limit)
+    results = run_study(config, args.out, executor)
     print(f"{len(results['results'])} result rows; report: {args.out / 'report.html'} and {args.out / 'report.md'}")
     return 0
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from proxytask import color
-from proxytask.checkpoint import latest_checkpoint, load_weights, WEIGHTS_FILE
+from proxytask.checkpoint import WEIGHTS_FILE, latest_checkpoint, load_weights
 from proxytask.config import ConfigError, PretrainConfig, load_yaml
 from proxytask.data.images import decode_image
 from proxytask.files import write_atomic

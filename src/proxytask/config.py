@@ -302,6 +302,9 @@ class FinetuneConfig:
             raise ConfigError("finetune.lr must be positive and finetune.backbone_lr_factor in (0, 1]")
 
 
+# The evaluation protocol a study folder's jobs were made under. 2: choices inside the budget's labels,
+# one input for every init, fine-tuning seeds per draw (1: choices on a shared validation part).
+STUDY_PROTOCOL = 2
 TRANSFER_MODES = ("finetune", "probe", "knn")
 BASELINES = ("random", "supervised", "eigenfaces")
 ANALYSES = ("loss", "data", "head", "feature-change", "input", "seeds")
@@ -325,6 +328,7 @@ class StudyConfig:
     Their extra pretraining runs are transferred at ``analysis_budgets`` only.
     """
 
+    protocol: int = STUDY_PROTOCOL
     preset: str = "quick"
     tasks: tuple[str, ...] = ("colorization",)
     baselines: tuple[str, ...] = BASELINES
@@ -340,6 +344,8 @@ class StudyConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def validate(self) -> None:
+        if self.protocol != STUDY_PROTOCOL:
+            raise ConfigError(f"protocol: this version of proxytask runs study protocol {STUDY_PROTOCOL}, not {self.protocol}")
         self.pretrain.validate()
         self.finetune.validate()
         for budget in self.budgets:
@@ -354,7 +360,8 @@ class StudyConfig:
         if self.draws < 1 or self.frozen_draws < 1 or self.pretrain_steps < 1:
             raise ConfigError("draws, frozen_draws and pretrain_steps must be >= 1")
         if "input" in self.analyses and self.pretrain.input != "intensity":
-            raise ConfigError(f"analyses: 'input' compares RGB forms with the main table's intensity input, but pretrain.input={self.pretrain.input!r}")
+            raise ConfigError("analyses: 'input' compares RGB forms with the main table's intensity input, "
+                              f"but pretrain.input={self.pretrain.input!r}")
         if not self.tasks:
             raise ConfigError("tasks: name at least one proxy task")
         for analysis in self.analyses:

@@ -64,12 +64,23 @@ class NetworkInput:
         how = "scaled to [-1, 1]" if self.normalization == "scale" else "standardized per image"
         return f"{what}, {how}"
 
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
     def save(self, run_dir: Path) -> None:
-        write_json_atomic(Path(run_dir) / INPUT_FILE, asdict(self))
+        write_json_atomic(Path(run_dir) / INPUT_FILE, self.as_dict())
+
+    @classmethod
+    def load_from(cls, values: dict[str, str]) -> NetworkInput:
+        """From the mapping :meth:`as_dict` wrote (``input.json``), checked."""
+        unknown = sorted(set(values) - {"kind", "normalization"})
+        if unknown:
+            raise ConfigError(f"{INPUT_FILE}: unknown field {unknown[0]!r}; expected kind and normalization")
+        return cls(**values)
 
     @classmethod
     def load(cls, run_dir: Path) -> NetworkInput:
         path = Path(run_dir) / INPUT_FILE
         if not path.is_file():
             raise ConfigError(f"run {run_dir} has no {INPUT_FILE} (the network input it was trained on)")
-        return cls(**json.loads(path.read_text()))
+        return cls.load_from(json.loads(path.read_text()))

@@ -1,6 +1,7 @@
 """Study presets: named sets of overrides on StudyConfig's defaults.
 
-- ``quick``: a few minutes on 2 CPU cores (32 px inputs, short pretraining, 3 fine-tuning draws); to try it out.
+- ``quick``: minutes on 2 CPU cores (32 px inputs, short pretraining, 3 fine-tuning draws, 10 for
+  the cheap modes); to try it out.
 - ``standard``: the CPU benchmark (64 px inputs, 5 fine-tuning draws, 20 for the cheap modes).
 - ``paper``: VGG-16 with batch norm at 176 px crops of 224 px faces, long pretraining; for a GPU.
 """
@@ -11,15 +12,24 @@ import torch
 
 from proxytask.config import ConfigError, StudyConfig, apply_overrides
 
+# Fine-tuning recipes fixed on the development task lfw-dev-7 by `proxytask tune --preset NAME`
+# (random init, never a label of the test task; docs/recipe.md holds the runs).
+TUNED_RECIPES: dict[str, dict[str, float | int]] = {
+    "quick": {"lr": 0.012, "epochs": 160.0, "min_steps": 320, "max_steps": 960},
+}
+
+
+def _recipe(preset: str) -> list[str]:
+    return [f"finetune.{name}={value}" for name, value in TUNED_RECIPES.get(preset, {}).items()]
+
+
 PRESETS: dict[str, list[str]] = {
     "quick": [
         "pretrain.data.image_size=32", "pretrain.data.crop_size=28", "pretrain.data.heldout_images=16",
         "pretrain.colorization.border=3", "pretrain.optim.warmup_steps=20", "pretrain_steps=150",
-        # fixed on the development task by `proxytask tune --preset quick` (docs/recipe.md)
-        "finetune.lr=0.012", "finetune.epochs=160", "finetune.min_steps=320", "finetune.max_steps=960", "finetune.eval_every=40",
-        "draws=3", "frozen_draws=10",
+        *_recipe("quick"), "finetune.eval_every=40", "draws=3", "frozen_draws=10",
     ],
-    "standard": [],
+    "standard": [*_recipe("standard")],
     "paper": [
         "pretrain.model.backbone=vgg16_bn", "pretrain.data.image_size=224", "pretrain.data.crop_size=176",
         "pretrain.data.workers=8", "pretrain.train.batch_size=64", "pretrain.optim.warmup_steps=1000",
@@ -27,6 +37,15 @@ PRESETS: dict[str, list[str]] = {
         "finetune.max_steps=2000", "finetune.eval_every=50",
     ],
 }
+
+
+def recipe_origin(config: StudyConfig) -> str:
+    """Where the study's fine-tuning recipe comes from: its preset's tuned recipe, or set by hand."""
+    tuned = TUNED_RECIPES.get(config.preset)
+    if tuned and all(getattr(config.finetune, name) == value for name, value in tuned.items()):
+        return (f"fixed beforehand on the development task lfw-dev-7 by `proxytask tune --preset {config.preset}` "
+                "(docs/recipe.md)")
+    return "set by hand, not fixed on the development task (`proxytask tune` fixes one there)"
 
 
 def default_preset() -> str:

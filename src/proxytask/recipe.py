@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from proxytask.config import FinetuneConfig, StudyConfig, save_yaml
+from proxytask.config import ConfigError, FinetuneConfig, StudyConfig, save_yaml
 from proxytask.data.lfw import DEV_TASK
 from proxytask.data.splits import budget_split
 from proxytask.files import write_json_atomic
@@ -47,11 +47,13 @@ def candidates(recipe: FinetuneConfig) -> list[FinetuneConfig]:
 def tune_recipe(config: StudyConfig, out: Path, draws: int) -> dict[str, Any]:
     """Fine-tune random init on the development task with every candidate recipe; write the scores
     (``tune.json``) and the best recipe (``recipe.yaml``) into ``out``; returns the scores."""
+    budgets = [k for k in config.budget_values() if k is not None]
+    if not budgets:
+        raise ConfigError("budgets: tuning the recipe needs at least one budget below all (the recipe is used there)")
     data_config = dataclasses.replace(config.pretrain.data, downstream=DEV_TASK)
     data = load_downstream(data_config)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     init = resolve_init(RANDOM, config.pretrain.model.backbone, config.pretrain.input)
-    budgets = [k for k in config.budget_values() if k is not None]
     grid = candidates(config.finetune)
     jobs = [(index, k, draw) for index in range(len(grid)) for k in budgets for draw in range(draws)]
     scores: dict[int, list[dict[str, Any]]] = {index: [] for index in range(len(grid))}

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from tqdm import tqdm
 
 from proxytask.analyses import Variant, comparisons, extra_runs, main_runs, variant_pretrain_config
@@ -34,16 +35,19 @@ from proxytask.data.cache import load_cache
 from proxytask.data.folders import LabeledImages
 from proxytask.data.lfw import DataError, locate_lfw
 from proxytask.data.selection import select
-from proxytask.data.splits import Split, budget_split, write_manifest
+from proxytask.data.splits import VALIDATION_FRACTION, Split, budget_split, write_manifest
+from proxytask.executors import ExecutorSettings, run_all
 from proxytask.files import write_json_atomic
 from proxytask.paired import METRICS, compare
+from proxytask.presets import recipe_origin
 from proxytask.tasks import task_class, task_input
 from proxytask.tasks.supervised import Supervised
 from proxytask.train import METRICS_FILE, pretrain
-from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, eigenfaces_features, eigenfaces_svm
+from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, SEARCH_DRAWS, eigenfaces_features, eigenfaces_svm
 from proxytask.transfer.feature_change import feature_change
-from proxytask.transfer.finetune import extract_features, finetune, finetune_model
+from proxytask.transfer.finetune import extract_features, finetune, finetune_model, finetune_seed
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB, Init, build_backbone, resolve_init
+from proxytask.transfer.metrics import CV_FOLDS
 from proxytask.transfer.probe import knn, linear_probe
 
 log = logging.getLogger(__name__)
@@ -61,16 +65,30 @@ class DownstreamData:
     pixels: torch.Tensor
     labels: np.ndarray
     skipped: list[tuple[str, str]]
+    development_overlap: tuple[str, ...] = ()
+
+
+_loaded: dict[str, DownstreamData] = {}
 
 
 def load_downstream(data: DataConfig) -> DownstreamData:
-    """Resolve ``data.downstream`` and cache its images; unusable files are dropped (and listed)."""
+    """Resolve ``data.downstream`` and cache its images; unusable files are dropped (and listed).
+    Loaded once per process for each setting."""
+    key = repr(data)
+    if key not in _loaded:
+        _loaded[key] = _load_downstream(data)
+    return _loaded[key]
+
+
+def _load_downstream(data: DataConfig) -> DownstreamData:
     needs_lfw = data.downstream.startswith("lfw") or data.lfw is not None
-    images = select(data.downstream, locate_lfw(data.lfw) if needs_lfw else None).downstream
+    selection = select(data.downstream, locate_lfw(data.lfw) if needs_lfw else None)
+    images = selection.downstream
     cache = load_cache(images.paths, data.face_crop, data.image_size, data.workers)
     rows = np.flatnonzero(cache.usable)
     usable = LabeledImages([images.paths[r] for r in rows], [images.labels[r] for r in rows], images.class_names)
-    return DownstreamData(usable, torch.from_numpy(cache.pixels[rows]), np.asarray(usable.labels), cache.skipped)
+    return DownstreamData(usable, torch.from_numpy(cache.pixels[rows]), np.asarray(usable.labels), cache.skipped,
+                          selection.development_overlap)
 
 
 def budget_name(k: int | None) -> str:
@@ -117,20 +135,40 @@ def check_runs_planned(config: StudyConfig) -> None:
         task_input(variant_pretrain_config(config, variant))
 
 
-def pretrain_stage(config: StudyConfig, out: Path) -> dict[str, Path]:
+def pretrain_run(config: StudyConfig, variant: Variant, run_dir: Path) -> None:
+    """One pretraining run of the study (resumed if it has a checkpoint): a job for the executor."""
+    log.info("pretraining %s for %d steps", variant.name, config.pretrain_steps)
+    pretrain(variant_pretrain_config(config, variant), run_dir, resume=(run_dir / "config.yaml").is_file())
+
+
+def pretrain_stage(config: StudyConfig, out: Path, executor: ExecutorSettings) -> dict[str, Path]:
     """Run (or resume, or skip when finished) every pretraining run of the study, the analyses'
     extra runs last; their folders by run name."""
     planned = [Variant(task, task, (), task) for task in main_runs(config)] + extra_runs(config)
-    runs = {}
-    for variant in planned:
-        run_dir = out / "pretrain" / variant.name
-        runs[variant.name] = run_dir
-        if (run_dir / METRICS_FILE).is_file():
-            log.info("pretraining %s: finished earlier, kept", variant.name)
-            continue
-        log.info("pretraining %s for %d steps", variant.name, config.pretrain_steps)
-        pretrain(variant_pretrain_config(config, variant), run_dir, resume=(run_dir / "config.yaml").is_file())
+    runs = {variant.name: out / "pretrain" / variant.name for variant in planned}
+    missing = [(config, variant, runs[variant.name]) for variant in planned if not (runs[variant.name] / METRICS_FILE).is_file()]
+    run_all(executor, out / "executor", pretrain_run, missing, "pretraining", distributed=True)
     return runs
+
+
+def transfer_unit(out: Path, config: StudyConfig, init_spec: str, init_name: str, jobs: list[tuple[str, int | None, int]]) -> None:
+    """Run the (mode, k, draw) jobs of one init that are not done yet, each written to its own file:
+    a job for the executor (the frozen modes of an init share one feature extraction)."""
+    data_config = config.pretrain.data
+    data = load_downstream(data_config)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    init = resolve_init(init_spec, config.pretrain.model.backbone, config.pretrain.input, name=init_name)
+    extracted: list[np.ndarray] = []
+
+    def features(chosen: Init) -> np.ndarray:
+        if not extracted:
+            extracted.append(extract_features(chosen, data.pixels, data_config.crop_size, device))
+        return extracted[0]
+
+    for mode, k, draw in jobs:
+        path = job_path(out, mode, init_name, k, draw)
+        if not path.is_file():
+            write_json_atomic(path, run_job(mode, init, data, budget_split(data.images, k, draw), config, device, features))
 
 
 def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -153,17 +191,18 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
-def comparison_pairs(main: list[str], variants: list[str]) -> list[tuple[str, str]]:
-    """(init, baseline) pairs the study reports paired differences for: every init against random
-    init with the same input and against supervised pretraining; RGB forms against random-rgb."""
+def comparison_pairs(main: dict[str, str], variants: dict[str, str]) -> list[tuple[str, str]]:
+    """(init, baseline) pairs the study reports paired differences for, from {init name: input kind}:
+    every init against the random init reading the same input (``random`` reads the main input,
+    ``random-rgb`` RGB) and, where it reads the main input, against supervised pretraining."""
+    main_input = main.get(RANDOM, main.get(SUPERVISED))
     pairs = []
-    for name in main + variants:
-        if name == RANDOM_RGB:
+    for name, kind in {**main, **variants}.items():
+        if name in (RANDOM, RANDOM_RGB):
             continue
-        if name.endswith("-rgb"):
-            pairs.append((name, RANDOM_RGB))
-            continue
-        pairs += [(name, baseline) for baseline in (RANDOM, SUPERVISED) if name != baseline and baseline in main]
+        randoms = {main_input: RANDOM if RANDOM in main else None, "rgb": RANDOM_RGB if RANDOM_RGB in variants else None}
+        baselines = [randoms.get(kind)] + ([SUPERVISED] if kind == main_input and SUPERVISED in main else [])
+        pairs += [(name, baseline) for baseline in baselines if baseline is not None and baseline != name]
     return pairs
 
 
@@ -197,18 +236,23 @@ def time_by_stage(pretraining: dict[str, dict[str, Any]], records: list[dict[str
     return stages
 
 
-def selection_summary(config: StudyConfig) -> dict[str, str]:
+def selection_summary(config: StudyConfig, data: DownstreamData) -> dict[str, str]:
     """How every choice of every mode was made, for results.json and the report."""
     recipe = config.finetune
+    origin = recipe_origin(config)
+    if data.development_overlap:
+        origin += (f"; WARNING: the downstream classes {', '.join(data.development_overlap)} are people of the development "
+                   "task, whose labels (test images included) chose the recipe")
+    cv = f"stratified cross-validation (up to {CV_FOLDS} folds, macro-F1) inside the budget's labels"
     return {
         "finetune": f"below all labels a fixed recipe for every init (AdamW, head lr {recipe.lr:g}, backbone lr "
                     f"{recipe.lr * recipe.backbone_lr_factor:g}, cosine, {recipe.epochs:g} epochs of the budget's images "
-                    f"clamped to {recipe.min_steps}..{recipe.max_steps} steps, the last step kept), fixed beforehand on the "
-                    "development task lfw-dev-7 (docs/recipe.md), so no label outside the budget is read; with all labels "
-                    "the step kept is chosen on a 15% validation part of the train split",
-        "probe": "C of the logistic regression by stratified cross-validation (up to 5 folds, macro-F1) inside the budget's labels",
-        "knn": "k of k-NN by stratified cross-validation (up to 5 folds, macro-F1) inside the budget's labels",
-        "svm": "C and gamma of the eigenfaces SVM (10 log-uniform draws) by stratified cross-validation inside the budget's labels",
+                    f"clamped to {recipe.min_steps}..{recipe.max_steps} steps, the last step kept: no label outside the "
+                    f"budget is read), {origin}; with all labels the step kept is chosen on a "
+                    f"{VALIDATION_FRACTION:.0%} validation part of the train split",
+        "probe": f"C of the logistic regression by {cv}",
+        "knn": f"k of k-NN by {cv}",
+        "svm": f"C and gamma of the eigenfaces SVM ({SEARCH_DRAWS} log-uniform draws) by {cv}",
     }
 
 
@@ -223,6 +267,10 @@ def check_study_folder(config: StudyConfig, out: Path) -> None:
     computes; it may extend the study (:data:`EXTENT_SETTINGS`)."""
     saved = out / "config.yaml"
     if saved.is_file():
+        made_under = (yaml.safe_load(saved.read_text()) or {}).get("protocol", 1)
+        if made_under != config.protocol:
+            raise ConfigError(f"{out} holds a study made under protocol {made_under} (validation-based choices); its jobs "
+                              f"cannot be mixed with protocol {config.protocol}'s: choose another --out")
         previous, current = to_dict(load_yaml(StudyConfig, saved)), to_dict(config)
         changed = sorted(key for key in current if key not in EXTENT_SETTINGS and previous.get(key) != current[key])
         if changed:
@@ -242,62 +290,65 @@ def study_splits(config: StudyConfig, data: DownstreamData, out: Path) -> dict[t
     return splits
 
 
-def run_study(config: StudyConfig, out: Path) -> dict[str, Any]:
-    """Run every step of the study not done yet, then write results.json and the report."""
+def transfer_units(config: StudyConfig, out: Path, inits: list[tuple[str, str, list[int | None]]]) -> list[tuple[Any, ...]]:
+    """The executor's transfer jobs for (init spec, name, budgets) triples: fine-tuning one per init and
+    budget (its draws), the frozen modes one per init; units whose jobs are all done are left out."""
+    units = []
+    for spec, name, budgets in inits:
+        groups = [[("finetune", k, d) for d in range(config.draws_for("finetune", k))] for k in budgets if "finetune" in config.modes]
+        groups.append([(mode, k, d) for mode in config.modes if mode != "finetune" for k in budgets for d in range(config.draws_for(mode, k))])
+        for jobs in groups:
+            if any(not job_path(out, mode, name, k, d).is_file() for mode, k, d in jobs):
+                units.append((out, config, spec, name, jobs))
+    return units
+
+
+def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None = None) -> dict[str, Any]:
+    """Run every step of the study not done yet (its jobs through ``executor``, in this process by
+    default), then write results.json and the report."""
     from proxytask.report.build import write_report
 
+    executor = executor or ExecutorSettings()
     config.validate()
     for task in config.tasks:
         task_class(task)
     check_runs_planned(config)
-    out = Path(out)
+    out = Path(out).absolute()
     check_study_folder(config, out)
     data_config = config.pretrain.data
     data = load_downstream(data_config)
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(config, out / "config.yaml")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    runs = pretrain_stage(config, out)
+    runs = pretrain_stage(config, out, executor)
     extra = {variant.name for variant in extra_runs(config)}
-    backbone, input_kind = config.pretrain.model.backbone, config.pretrain.input
-    inits = [resolve_init(RANDOM, backbone, input_kind)] if RANDOM in config.baselines else []
-    inits += [resolve_init(str(run_dir), backbone, name=name) for name, run_dir in runs.items() if name not in extra]
-    variant_inits = [resolve_init(str(runs[name]), backbone, name=name) for name in extra]
-    variant_inits += [resolve_init(RANDOM_RGB, backbone)] if "input" in config.analyses else []
+    budgets = config.budget_values()
+    analysis_budgets = [k for k in budgets if budget_name(k) in config.analysis_budgets]
+    main = [(RANDOM, RANDOM, budgets)] if RANDOM in config.baselines else []
+    main += [(str(run_dir), name, budgets) for name, run_dir in runs.items() if name not in extra]
+    variants = [(str(runs[name]), name, analysis_budgets) for name in extra]
+    variants += [(RANDOM_RGB, RANDOM_RGB, analysis_budgets)] if "input" in config.analyses else []
     splits = study_splits(config, data, out)
-    analysis_budgets = {None if b == "all" else int(b) for b in config.analysis_budgets}
-
-    feature_cache: dict[str, np.ndarray] = {}
-
-    def features(init: Init) -> np.ndarray:
-        if init.name not in feature_cache:
-            feature_cache[init.name] = extract_features(init, data.pixels, data_config.crop_size, device)
-        return feature_cache[init.name]
-
-    def jobs_of(init: Init, budgets: list[int | None]) -> list[tuple[str, Init, Split]]:
-        return [(mode, init, splits[(k, draw)]) for mode in config.modes for k in budgets for draw in range(config.draws_for(mode, k))]
-
-    jobs = [job for init in inits for job in jobs_of(init, config.budget_values())]
-    jobs += [job for init in variant_inits for job in jobs_of(init, [k for k in config.budget_values() if k in analysis_budgets])]
-    records = []
-    for mode, init, split in tqdm(jobs, desc="transfer jobs", unit="job", dynamic_ncols=True):
-        path = job_path(out, mode, init.name, split.k, split.draw)
-        if not path.is_file():
-            write_json_atomic(path, run_job(mode, init, data, split, config, device, features))
-        records.append(json.loads(path.read_text()))
+    run_all(executor, out / "executor", transfer_unit, transfer_units(config, out, main + variants), "transfer jobs")
+    records = [json.loads(job_path(out, mode, name, k, draw).read_text()) for _, name, chosen in main + variants
+               for mode in config.modes for k in chosen for draw in range(config.draws_for(mode, k))]
     if EIGENFACES in config.baselines:
-        eigen_splits = [splits[(k, draw)] for k in config.budget_values() for draw in range(config.draws_for("svm", k))]
+        eigen_splits = [splits[(k, draw)] for k in budgets for draw in range(config.draws_for("svm", k))]
         records += eigenfaces_stage(data, eigen_splits, out)
     analyses: dict[str, Any] = {"budgets": list(config.analysis_budgets),
                                 "comparisons": {name: [dataclasses.asdict(v) for v in group]
                                                 for name, group in comparisons(config).items()}}
     if "feature-change" in config.analyses:
         first_draws = [split for (k, draw), split in splits.items() if draw == 0 and k in analysis_budgets]
-        analyses["feature_change"] = feature_change_stage(inits, data, first_draws, config, out, device)
-    pairs = comparison_pairs([init.name for init in inits], [init.name for init in variant_inits])
+        main_inits = [resolve_init(spec, config.pretrain.model.backbone, config.pretrain.input, name=name) for spec, name, _ in main]
+        analyses["feature_change"] = feature_change_stage(main_inits, data, first_draws, config, out, device)
+    inputs = {name: resolve_init(spec, config.pretrain.model.backbone, config.pretrain.input).network_input.kind
+              for spec, name, _ in main + variants}
+    pairs = comparison_pairs({name: inputs[name] for _, name, _ in main}, {name: inputs[name] for _, name, _ in variants})
+    analyses["runs"] = sorted(name for _, name, _ in variants)
     pretraining = {task: json.loads((run / METRICS_FILE).read_text()) for task, run in runs.items()}
     results = {"config": to_dict(config), "downstream": downstream_summary(data), "device": str(device),
-               "selection": selection_summary(config), "pretraining": pretraining,
+               "selection": selection_summary(config, data), "pretraining": pretraining,
                "time_by_stage": time_by_stage(pretraining, records, analyses.get("feature_change", [])),
                "results": aggregate(records), "comparisons": paired_comparisons(records, pairs),
                "jobs": [{k: v for k, v in r.items() if k not in BULKY_FIELDS} for r in records], "analyses": analyses}
@@ -321,7 +372,7 @@ def feature_change_stage(inits: list[Init], data: DownstreamData, splits: list[S
                 started = time.perf_counter()
                 model, result = finetune_model(init, data.pixels, data.labels, split, data.images.class_names, crop,
                                                config.finetune, device)
-                start = build_backbone(init, config.finetune.seed + split.draw)
+                start = build_backbone(init, finetune_seed(config.finetune, split.draw))
                 change = feature_change(start, model.backbone, init.network_input, data.pixels, split.test, crop, device)
                 write_json_atomic(path, {"init": init.name, "input": init.network_input.kind, **split_fields(split, data),
                                          "accuracy": result["accuracy"], "stages": len(change["cka"]), **change,
@@ -351,7 +402,8 @@ def eigenfaces_stage(data: DownstreamData, splits: list[Split], out: Path) -> li
 
 def downstream_summary(data: DownstreamData) -> dict[str, Any]:
     return {"classes": data.images.class_names, "images_per_class": data.images.class_counts(),
-            "images": len(data.images.paths), "skipped": [list(s) for s in data.skipped]}
+            "images": len(data.images.paths), "skipped": [list(s) for s in data.skipped],
+            "development_overlap": list(data.development_overlap)}
 
 
 def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None, draw: int, out: Path) -> dict[str, Any]:

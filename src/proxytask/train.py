@@ -300,7 +300,8 @@ def _finish(run_dir: Path, config: PretrainConfig, task: ProxyTask, pool: PoolIm
     save_weights(task.state_dict(), run_dir / FINAL_WEIGHTS)
     heldout = to_float(pool.heldout.to(device))
     heldout_labels = pool.heldout_labels.to(device) if pool.heldout_labels is not None else None
-    flops = training_flops_per_image(task, center_crop(heldout, config.data.crop_size), heldout_labels)
+    fresh = build_task(config, pool.num_classes).to(device)
+    flops = training_flops_per_image(fresh, center_crop(heldout, config.data.crop_size), heldout_labels)
     task.eval()
     panels, heldout_metrics = task.visualize(heldout, heldout_labels)
     save_gallery(panels, run_dir / "gallery.png", title=f"{config.task}: held-out pool images")

@@ -173,7 +173,7 @@ class PeopleIndex:
     images: dict[str, list[Path]]
 
     @classmethod
-    def scan(cls, root: Path) -> "PeopleIndex":
+    def scan(cls, root: Path) -> PeopleIndex:
         """Index ``root/<Person_Name>/<image>``; people are sorted by name."""
         if not root.is_dir():
             raise DataError(f"LFW folder {root} does not exist")

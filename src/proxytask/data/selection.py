@@ -17,11 +17,13 @@ from proxytask.data.lfw import DEV_MIN_FACES, DEV_TASK, DOWNSTREAM_DEFAULT, POLI
 
 @dataclass(frozen=True)
 class Selection:
-    """The downstream task (``downstream``) and the pool of images proxy tasks may train on."""
+    """The downstream task (``downstream``), the pool of images proxy tasks may train on, and the
+    downstream classes that are people of the development task (whose labels fixed the fine-tuning recipe)."""
 
     spec: str
     downstream: LabeledImages
     pool: list[Path]
+    development_overlap: tuple[str, ...] = ()
 
 
 def _lfw_people(spec: str, index: PeopleIndex) -> list[str] | None:
@@ -29,7 +31,7 @@ def _lfw_people(spec: str, index: PeopleIndex) -> list[str] | None:
     if spec == DOWNSTREAM_DEFAULT:
         return index.with_min_faces(POLITICIANS_MIN_FACES)
     if spec == DEV_TASK:
-        return index.with_min_faces(DEV_MIN_FACES, below=POLITICIANS_MIN_FACES)
+        return dev_people(index)
     if not spec.startswith("lfw:"):
         return None
     key, _, value = spec[len("lfw:"):].partition("=")
@@ -61,7 +63,8 @@ def select(spec: str, lfw_root: Path | None) -> Selection:
     if people is not None:
         assert index is not None
         downstream = labeled_from_groups({name: index.images[name] for name in people}, spec)
-        return Selection(spec=spec, downstream=downstream, pool=index.pool_excluding(people + dev_people(index)))
+        overlap = () if spec == DEV_TASK else tuple(sorted(set(people) & set(dev_people(index))))
+        return Selection(spec, downstream, index.pool_excluding(people + dev_people(index)), overlap)
     if spec in (DOWNSTREAM_DEFAULT, DEV_TASK) or spec.startswith("lfw:"):
         raise DataError(f"downstream spec {spec!r} needs the LFW data (pass --lfw)")
     downstream = labeled_folder(Path(spec))

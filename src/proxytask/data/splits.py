@@ -70,7 +70,7 @@ def base_split(images: LabeledImages) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(images.labels)
     for name, count in images.class_counts().items():
         if count < MIN_IMAGES_PER_CLASS:
-            raise DataError(f"class {name!r} has {count} image(s); the train/validation/test split needs at least "
+            raise DataError(f"class {name!r} has {count} image(s); the train/test split (and a validation part with all labels) needs at least "
                             f"{MIN_IMAGES_PER_CLASS} per class")
     return _stratified(np.arange(len(labels)), labels, TEST_FRACTION, SPLIT_SEED)
 

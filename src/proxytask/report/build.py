@@ -13,8 +13,7 @@ from proxytask.paired import format_interval
 from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
-from proxytask.report.summary import (SUPERVISED, budget_keys, find, find_comparison, format_cell, format_share, headline,
-                                      winners)
+from proxytask.report.summary import SUPERVISED, budget_keys, find, find_comparison, format_cell, format_share, headline, winners
 from proxytask.transfer.baselines import EIGENFACES
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB
 
@@ -92,8 +91,8 @@ def _headline_blocks(study: dict[str, Any], results: list[dict[str, Any]], proxi
     comparisons = study["comparisons"]
     rows = []
     for h in headline(results, comparisons, proxies, budgets):
-        supervised = h["supervised"]["accuracy_mean"] if h["supervised"] else float("nan")
-        rows.append([h["task"], str(h["k"]), f"{h['random']['accuracy_mean']:.3f} / {h['proxy']['accuracy_mean']:.3f} / {supervised:.3f}",
+        random, supervised = (f"{h[name]['accuracy_mean']:.3f}" if h[name] else "-" for name in ("random", "supervised"))
+        rows.append([h["task"], str(h["k"]), f"{random} / {h['proxy']['accuracy_mean']:.3f} / {supervised}",
                      format_interval(h["vs_random"]), format_interval(h["vs_supervised"]),
                      format_share(h["gap_closed_accuracy"]), format_share(h["gap_closed_macro_f1"])])
     blocks: list[Block] = [Heading("Headline: each proxy task against random init and supervised pretraining (fine-tuning)"), Table(
@@ -102,7 +101,8 @@ def _headline_blocks(study: dict[str, Any], results: list[dict[str, Any]], proxi
         "Differences are paired over draws (same labels, same fine-tuning seed): the mean difference in test accuracy "
         "with a 95% Student-t interval; a proxy task is better than its baseline where the interval excludes zero. Gap "
         "closed = (proxy - random) / (supervised - random), shown only where supervised minus random is itself "
-        "significant; 'saturated' where it is not (with one draw, as at all labels, there is no interval).")]
+        "significant: 'saturated' where its interval includes zero, 'n/a (one draw)' where there is no interval "
+        "(all labels: one draw).")]
     if len(proxies) > 1:
         blocks.append(Heading("Which proxy task wins (fine-tuning accuracy)", 3))
         blocks.append(Table(["k", "best proxy", "accuracy", "runner-up", "accuracy", "best - runner-up [95% CI]", "interval excludes zero"],
@@ -150,8 +150,7 @@ def _time_blocks(stages: dict[str, float]) -> list[Block]:
 def write_report(study: dict[str, Any], out: Path) -> None:
     """Write the figures, report.md and report.html of a finished study into ``out``."""
     config, records = study["config"], study["jobs"]
-    comparisons = study.get("analyses", {}).get("comparisons", {})
-    variants = ({v["name"] for group in comparisons.values() for v in group} | {RANDOM_RGB}) - set(config["tasks"]) - {SUPERVISED}
+    variants = set(study["analyses"]["runs"])
     results = [r for r in study["results"] if r["init"] not in variants]  # analysis runs have their own section
     budgets = budget_keys(config["budgets"])
     proxies = list(config["tasks"])
@@ -169,7 +168,8 @@ def write_report(study: dict[str, Any], out: Path) -> None:
     figures: list[Figure] = []
     if any(r["mode"] in ("finetune", "svm") for r in results):
         budget_curves(results, budgets, ["finetune", "svm"], out / "budgets_finetune.png")
-        figures.append(Figure(out / "budgets_finetune.png", "Fine-tuning (and eigenfaces + SVM): test accuracy and macro-F1 against labels per class"))
+        figures.append(Figure(out / "budgets_finetune.png",
+                              "Fine-tuning (and eigenfaces + SVM): test accuracy and macro-F1 against labels per class"))
     if any(r["mode"] in ("probe", "knn") for r in results):
         budget_curves(results, budgets, ["probe", "knn"], out / "budgets_frozen.png")
         figures.append(Figure(out / "budgets_frozen.png", "Frozen features: linear probe and k-NN"))

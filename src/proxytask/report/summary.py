@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from proxytask.paired import Comparison, compare
+from proxytask.paired import Comparison, compare, interval_of
 from proxytask.tasks.supervised import Supervised
 from proxytask.transfer.inits import RANDOM
 
 SUPERVISED = Supervised.name
 SATURATED = "saturated"
+ONE_DRAW = "n/a (one draw)"
+CEILING_BELOW = "n/a (supervised below random)"
 
 
 def budget_keys(names: list[str]) -> list[Any]:
@@ -37,10 +39,15 @@ def gap_closed(proxy: float, random: float, supervised: float) -> float | None:
     return (proxy - random) / gap if gap > 0 else None
 
 
-def gap_significant(comparisons: list[dict[str, Any]], mode: str, k: Any, metric: str = "accuracy") -> bool:
-    """Supervised minus random is positive with a paired 95% interval that excludes zero."""
+def gap_state(comparisons: list[dict[str, Any]], mode: str, k: Any, metric: str = "accuracy") -> str | None:
+    """None where supervised beats random significantly (the gap-closed share means something), else why not:
+    one draw (no interval), the interval includes zero (saturated), or supervised is significantly worse."""
     gap = find_comparison(comparisons, SUPERVISED, RANDOM, mode, k, metric)
-    return gap is not None and gap.ci_low is not None and gap.ci_low > 0
+    if gap is None or gap.ci_low is None:
+        return ONE_DRAW
+    if gap.ci_high is not None and gap.ci_high < 0:
+        return CEILING_BELOW
+    return None if gap.ci_low > 0 else SATURATED
 
 
 def headline(results: list[dict[str, Any]], comparisons: list[dict[str, Any]], proxies: list[str], budgets: list[Any],
@@ -51,18 +58,16 @@ def headline(results: list[dict[str, Any]], comparisons: list[dict[str, Any]], p
     for proxy in proxies:
         for k in budgets:
             proxy_row, random_row, supervised_row = (find(results, name, mode, k) for name in (proxy, RANDOM, SUPERVISED))
-            if proxy_row is None or random_row is None:
+            if proxy_row is None:
                 continue
             row: dict[str, Any] = {"task": proxy, "k": k, "proxy": proxy_row, "random": random_row, "supervised": supervised_row,
                                    "vs_random": find_comparison(comparisons, proxy, RANDOM, mode, k),
                                    "vs_supervised": find_comparison(comparisons, proxy, SUPERVISED, mode, k)}
             for metric in ("accuracy", "macro_f1"):
                 closed: float | str | None = None
-                if supervised_row is not None:
-                    if gap_significant(comparisons, mode, k, metric):
-                        closed = gap_closed(proxy_row[f"{metric}_mean"], random_row[f"{metric}_mean"], supervised_row[f"{metric}_mean"])
-                    else:
-                        closed = SATURATED
+                if supervised_row is not None and random_row is not None:
+                    closed = gap_state(comparisons, mode, k, metric) or gap_closed(
+                        proxy_row[f"{metric}_mean"], random_row[f"{metric}_mean"], supervised_row[f"{metric}_mean"])
                 row[f"gap_closed_{metric}"] = closed
             rows.append(row)
     return rows
@@ -82,7 +87,7 @@ def winners(jobs: list[dict[str, Any]], results: list[dict[str, Any]], proxies: 
         difference = compare(jobs, best["init"], second["init"], mode, k)
         rows.append({"k": k, "best": best["init"], "best_accuracy": best["accuracy_mean"],
                      "runner_up": second["init"], "runner_up_accuracy": second["accuracy_mean"], "difference": difference,
-                     "settled": difference is not None and difference.ci_low is not None and difference.ci_low > 0})
+                     "settled": difference is not None and interval_of(difference).excludes_zero})
     return rows
 
 

@@ -108,7 +108,8 @@ class Jigsaw(ProxyTask):
         batch = torch.arange(len(tiles), device=images.device).unsqueeze(1)
         restored = torch.empty_like(shown)
         restored[batch, self.permutations[predicted]] = shown  # put each tile back where the prediction says
-        panels = [("shuffled tiles", _mosaic(shown)), ("put back by the prediction", _mosaic(restored)), ("image", rgb_panel(self.network_input.select(images)))]
+        panels = [("shuffled tiles", _mosaic(shown)), ("put back by the prediction", _mosaic(restored)),
+                  ("image", rgb_panel(self.network_input.select(images)))]
         return panels, {"heldout_permutation_accuracy": (predicted == chosen).float().mean().item()}
 
 

@@ -56,6 +56,11 @@ def predict(model: Classifier, pixels: torch.Tensor, rows: np.ndarray, crop: int
     return torch.cat(predictions).numpy()
 
 
+def finetune_seed(config: FinetuneConfig, draw: int) -> int:
+    """The fine-tuning seed of a draw: every init gets the same one on the same draw."""
+    return config.seed + draw
+
+
 def finetune_steps(config: FinetuneConfig, train_images: int) -> int:
     """``epochs`` passes over the training images, clamped to [min_steps, max_steps]."""
     batch = min(config.batch_size, train_images)
@@ -75,7 +80,7 @@ def finetune(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split,
 def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
                    config: FinetuneConfig, device: torch.device) -> tuple[Classifier, dict[str, Any]]:
     """:func:`finetune`, also returning the fine-tuned network."""
-    seed = config.seed + split.draw
+    seed = finetune_seed(config, split.draw)
     model = Classifier(build_backbone(init, seed), init.network_input, len(class_names)).to(device)
     optimizer = torch.optim.AdamW([
         {"params": model.backbone.parameters(), "lr": config.lr * config.backbone_lr_factor},

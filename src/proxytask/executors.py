@@ -1,0 +1,112 @@
+"""Where a study's independent jobs run: in this process, in worker processes on this machine, or
+on a Slurm cluster, through submitit (the launcher DINO and MAE use) rather than a scheduler of our own.
+
+A job is a module-level function and its arguments; it writes its own result files (atomically), so
+the study collects results from the folder, whatever ran them. ``run_all`` returns when every job
+has finished and raises if one failed, naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from proxytask.config import ConfigError
+
+EXECUTORS = ("inprocess", "local", "slurm")
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """How a study runs its jobs. ``workers``: jobs at once (local worker processes, or the Slurm
+    array's parallelism). Slurm: ``partition``, ``gpus_per_job`` (a pretraining job runs one
+    process per GPU, data-parallel), ``time_limit_min`` per job."""
+
+    kind: str = "inprocess"
+    workers: int = 1
+    partition: str | None = None
+    gpus_per_job: int = 0
+    time_limit_min: int = 240
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXECUTORS:
+            raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {self.kind!r}")
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        if self.gpus_per_job < 0 or self.time_limit_min < 1:
+            raise ConfigError("--gpus-per-job must be >= 0 and --time-limit >= 1 minute")
+
+
+def _threaded(threads: int, function: Callable[..., Any], *args: Any) -> Any:
+    """Run ``function(*args)`` with torch limited to ``threads`` CPU threads (workers share the cores)."""
+    torch.set_num_threads(threads)
+    return function(*args)
+
+
+def _distributed(function: Callable[..., Any], *args: Any) -> Any:
+    """Run ``function(*args)`` as one process of a multi-process Slurm job: torch.distributed's
+    environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR...) is set from Slurm's first."""
+    import submitit
+
+    submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+    return function(*args)
+
+
+def run_all(settings: ExecutorSettings, folder: Path, function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]],
+            name: str, distributed: bool = False) -> None:
+    """Run ``function(*args)`` for every ``args`` in ``jobs`` as ``settings`` say; logs go to ``folder``.
+
+    ``distributed`` jobs (pretraining) get ``gpus_per_job`` processes each on Slurm.
+    """
+    if not jobs:
+        return
+    if settings.kind == "inprocess":
+        for args in tqdm(jobs, desc=name, unit="job", dynamic_ncols=True, disable=len(jobs) < 2):
+            function(*args)
+        return
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=settings.kind)
+    if settings.kind == "local":
+        threads = max(1, (os.cpu_count() or 1) // settings.workers)
+        executor.update_parameters(timeout_min=settings.time_limit_min, name=name)
+        _run_in_waves(executor, settings.workers, [(_threaded, threads, function, *args) for args in jobs])
+        return
+    processes = max(1, settings.gpus_per_job) if distributed else 1
+    executor.update_parameters(timeout_min=settings.time_limit_min, slurm_partition=settings.partition, name=name,
+                               gpus_per_node=settings.gpus_per_job if distributed else min(1, settings.gpus_per_job),
+                               tasks_per_node=processes, slurm_array_parallelism=settings.workers)
+    wrapped = [(_distributed, function, *args) if processes > 1 else (function, *args) for args in jobs]
+    with executor.batch():
+        submitted = [executor.submit(*call) for call in wrapped]
+    _wait(submitted)
+
+
+def _run_in_waves(executor: Any, workers: int, calls: list[tuple[Any, ...]]) -> None:
+    """Submit ``calls`` to a local submitit executor, at most ``workers`` running at once."""
+    pending, running, finished = list(calls), [], []
+    while pending or running:
+        while pending and len(running) < workers:
+            running.append(executor.submit(*pending.pop(0)))
+        time.sleep(POLL_SECONDS)
+        done = [job.done() for job in running]
+        finished += [job for job, over in zip(running, done) if over]
+        running = [job for job, over in zip(running, done) if not over]
+    _wait(finished)
+
+
+def _wait(jobs: list[Any]) -> None:
+    """Wait for submitit jobs; raise naming the first that failed (its log folder holds the traceback)."""
+    for job in jobs:
+        try:
+            job.result()
+        except Exception as error:  # submitit re-raises the job's own error with its traceback
+            raise RuntimeError(f"job {job.job_id} failed (logs: {job.paths.folder}): {error}") from error
