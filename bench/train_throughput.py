@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from proxytask.config import PretrainConfig, apply_overrides
 from proxytask.data.batches import BatchRandom
 from proxytask.tasks import build_task
-from proxytask.train import augment, make_optimizer, train_step
+from proxytask.train import augment, compiled, make_optimizer, train_step
 
 
 def sync(device: torch.device) -> None:
@@ -55,6 +55,7 @@ def time_training(config: PretrainConfig, device: torch.device, fast: bool, step
     memory_format = torch.channels_last if fast and device.type == "cuda" else torch.contiguous_format
     task = build_task(config).to(device).to(memory_format=memory_format)
     optimizer = make_optimizer(task.parameters(), config.optim)
+    model = compiled(task) if config.train.compile else task
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=fast and device.type == "cuda")
     size, batch = config.data.image_size, config.train.batch_size
     rows = torch.randint(0, 256, (batch, size, size, 3), dtype=torch.uint8)
@@ -68,11 +69,11 @@ def time_training(config: PretrainConfig, device: torch.device, fast: bool, step
         train_step(task, task, optimizer, images, rng, amp)
     flops = counter.get_total_flops()
     for warm in range(3):
-        train_step(task, task, optimizer, *batch_at(warm), amp)
+        train_step(model, task, optimizer, *batch_at(warm), amp)
     sync(device)
     start = time.perf_counter()
     for step in range(steps):
-        train_step(task, task, optimizer, *batch_at(step), amp)
+        train_step(model, task, optimizer, *batch_at(step), amp)
     sync(device)
     train_rate = steps * batch / (time.perf_counter() - start)
     start = time.perf_counter()
@@ -116,6 +117,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=PretrainConfig().train.batch_size)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--lfw", help="also time a plain PIL + ImageFolder loader on this LFW")
+    parser.add_argument("--compile", action="store_true", help="run the training step through torch.compile")
+    parser.add_argument("--task", default="colorization", help="the proxy task whose step is timed")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
@@ -129,7 +132,7 @@ def main() -> None:
     for backbone in args.backbones.split(","):
         config = apply_overrides(PretrainConfig(), [
             f"model.backbone={backbone}", f"data.image_size={args.image_size}", f"data.crop_size={args.crop_size}",
-            f"train.batch_size={args.batch_size}",
+            f"train.batch_size={args.batch_size}", f"train.compile={args.compile}", f"task={args.task}",
         ])
         for fast in modes:
             rate, flops, pipeline = time_training(config, device, fast, args.steps)

@@ -68,3 +68,20 @@ def test_constant_prediction_loss_is_the_floor_of_input_blind_predictors():
         other = [torch.randn(32).log_softmax(-1).expand(3, 32, 32) for _ in range(2)]
         assert hue_chroma_loss(*other, *targets, hue_weight=5.0).item() > losses["heldout_loss_constant"]
     assert losses["heldout_loss"] > 0
+
+
+def test_fast_dropout_keeps_units_with_probability_one_minus_p_and_rescales_them():
+    from proxytask.models.dropout import FastDropout
+
+    torch.manual_seed(0)
+    dropout = FastDropout(0.3)
+    out = dropout(torch.ones(200_000))
+    kept = out > 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005
+    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 1 / 0.7))
+    x = torch.randn(50, 8, requires_grad=True)
+    dropped = dropout(x)
+    dropped.sum().backward()
+    scale = torch.where(dropped != 0, torch.tensor(1 / 0.7), torch.tensor(0.0))
+    torch.testing.assert_close(x.grad, scale)  # gradient flows through the kept units only, rescaled
+    assert torch.equal(dropout.eval()(x), x)

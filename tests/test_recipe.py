@@ -25,3 +25,27 @@ def test_tuning_needs_a_budget_below_all(tmp_path):
 
     with pytest.raises(ConfigError, match="at least one budget below all"):
         tune_recipe(apply_overrides(StudyConfig(), ["budgets=all"]), tmp_path, draws=1)
+
+
+def test_tune_writes_the_chosen_recipe_and_a_restart_keeps_finished_jobs(tmp_path, monkeypatch):
+    import numpy as np
+    import torch
+
+    from proxytask import recipe
+    from proxytask.config import FinetuneConfig, StudyConfig, apply_overrides, load_yaml
+    from proxytask.data.folders import LabeledImages
+    from proxytask.study import DownstreamData
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 10)
+    pixels = torch.from_numpy(rng.integers(0, 256, (30, 24, 24, 3), dtype=np.uint8))
+    data = DownstreamData(LabeledImages([f"{i}.jpg" for i in range(30)], labels.tolist(), ["a", "b", "c"]), pixels, labels, [])
+    monkeypatch.setattr(recipe, "load_downstream", lambda data_config: data)
+    config = apply_overrides(StudyConfig(), ["budgets=2", "pretrain.data.crop_size=20", "pretrain.data.image_size=24",
+                                             "finetune.min_steps=1", "finetune.max_steps=2", "finetune.batch_size=3"])
+    summary = recipe.tune_recipe(config, tmp_path, draws=1)
+    assert len(summary["candidates"]) == 9 and len(list((tmp_path / "jobs").glob("*.json"))) == 9
+    chosen = load_yaml(FinetuneConfig, tmp_path / "recipe.yaml")
+    assert {k: getattr(chosen, k) for k in ("lr", "max_steps")} == {k: summary["chosen"][k] for k in ("lr", "max_steps")}
+    monkeypatch.setattr(recipe, "finetune", lambda *args, **kwargs: pytest.fail("a finished job ran again"))
+    assert recipe.tune_recipe(config, tmp_path, draws=1)["chosen"] == summary["chosen"]

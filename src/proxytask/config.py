@@ -222,7 +222,9 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    """Length and bookkeeping of a training run. ``batch_size`` is the global batch over all ranks."""
+    """Length and bookkeeping of a training run. ``batch_size`` is the global batch over all ranks.
+    ``bf16`` and ``channels_last`` apply on CUDA; ``compile`` runs the task through ``torch.compile``
+    (falling back to eager execution where compiling fails)."""
 
     batch_size: int = 32
     epochs: float = 2.0
@@ -232,6 +234,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     bf16: bool = True
     channels_last: bool = True
+    compile: bool = False
 
     def validate(self) -> None:
         if self.batch_size < 1:

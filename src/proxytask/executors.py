@@ -46,9 +46,13 @@ class ExecutorSettings:
 
 
 def _threaded(threads: int, function: Callable[..., Any], *args: Any) -> Any:
-    """Run ``function(*args)`` with torch limited to ``threads`` CPU threads (workers share the cores)."""
+    """Run ``function(*args)`` with torch and the BLAS libraries (scikit-learn's) limited to ``threads``
+    CPU threads: the workers share the cores."""
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(threads)
-    return function(*args)
+    with threadpool_limits(threads):
+        return function(*args)
 
 
 def _distributed(function: Callable[..., Any], *args: Any) -> Any:

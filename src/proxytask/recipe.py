@@ -57,19 +57,26 @@ def tune_recipe(config: StudyConfig, out: Path, draws: int) -> dict[str, Any]:
     grid = candidates(config.finetune)
     jobs = [(index, k, draw) for index in range(len(grid)) for k in budgets for draw in range(draws)]
     scores: dict[int, list[dict[str, Any]]] = {index: [] for index in range(len(grid))}
+    out = Path(out)
     started = time.perf_counter()
     for index, k, draw in tqdm(jobs, desc="recipe candidates", unit="job", dynamic_ncols=True):
-        split = budget_split(data.images, k, draw)
-        result = finetune(init, data.pixels, data.labels, split, data.images.class_names, data_config.crop_size, grid[index], device)
-        scores[index].append({"k": k, "draw": draw, "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
-                              "predicted_classes": result["predicted_classes"]})
+        path = out / "jobs" / f"c{index}-k{k}-d{draw}.json"  # a restarted tune keeps the jobs it finished
+        if not path.is_file():
+            split = budget_split(data.images, k, draw)
+            result = finetune(init, data.pixels, data.labels, split, data.images.class_names, data_config.crop_size,
+                              grid[index], device)
+            write_json_atomic(path, {"candidate": dataclasses.asdict(grid[index]), "k": k, "draw": draw, "accuracy": result["accuracy"],
+                                     "macro_f1": result["macro_f1"], "predicted_classes": result["predicted_classes"]})
+        record = json.loads(path.read_text())
+        if record["candidate"] != dataclasses.asdict(grid[index]):
+            raise ConfigError(f"{out} holds a tune of other candidates ({path}); choose another --out")
+        scores[index].append({key: record[key] for key in ("k", "draw", "accuracy", "macro_f1", "predicted_classes")})
     table = [{**{field: getattr(grid[index], field) for field in ("lr", "epochs", "min_steps", "max_steps")},
               "macro_f1_mean": float(np.mean([s["macro_f1"] for s in runs])),
               "accuracy_mean": float(np.mean([s["accuracy"] for s in runs])),
               "collapsed": sum(s["predicted_classes"] <= 1 for s in runs), "jobs": runs}
              for index, runs in scores.items()]
     best = choose(table)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(grid[best], out / "recipe.yaml")
     summary = {"task": DEV_TASK, "init": RANDOM, "input": config.pretrain.input, "preset": config.preset, "budgets": budgets,

@@ -129,6 +129,15 @@ def augment(batch: torch.Tensor, crop: int, rng: BatchRandom, device: torch.devi
     return to_float(cropped).contiguous(memory_format=memory_format)
 
 
+def compiled(model: torch.nn.Module) -> torch.nn.Module:
+    """``torch.compile(model)``; where compiling a graph fails (no compiler, an unsupported operation)
+    that graph runs eagerly instead of stopping the run."""
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(model)
+
+
 def train_step(model: torch.nn.Module, task: ProxyTask, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                rng: BatchRandom, amp: torch.autocast, labels: torch.Tensor | None = None) -> torch.Tensor:
     """One optimizer step on augmented images; ``model`` is the task or its DDP wrapper. Returns the loss."""
@@ -194,6 +203,8 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model = DistributedDataParallel(model, device_ids=[device.index] if on_cuda else None)
     optimizer = make_optimizer(model.parameters(), config.optim)
+    if config.train.compile:
+        model = compiled(model)
 
     sampler = StepSampler(len(pool.train), config.train.batch_size, config.train.seed, context.rank, context.world_size)
     total_steps = config.train.max_steps or max(1, math.ceil(config.train.epochs * sampler.steps_per_epoch))

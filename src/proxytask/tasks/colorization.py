@@ -17,6 +17,7 @@ from proxytask import color
 from proxytask.config import ColorizationConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
+from proxytask.models.dropout import FastDropout
 from proxytask.models.hypercolumn import dense_points, pixel_points, sample_hypercolumns
 from proxytask.tasks.base import ProxyTask
 
@@ -29,13 +30,15 @@ class ColorizationHead(nn.Module):
 
     def __init__(self, in_features: int, width: int, bins: int, dropout: float) -> None:
         super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(in_features, width), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        self.trunk = nn.Sequential(nn.Linear(in_features, width), nn.ReLU(inplace=True), FastDropout(dropout))
         self.hue = nn.Linear(width, bins)
         self.chroma = nn.Linear(width, bins)
 
     def forward(self, hypercolumns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.trunk(hypercolumns)
-        return self.hue(hidden), self.chroma(hidden)
+        # One matrix product for both outputs (the hue and chroma layers stay separate parameters).
+        both = F.linear(hidden, torch.cat([self.hue.weight, self.chroma.weight]), torch.cat([self.hue.bias, self.chroma.bias]))
+        return both.split(self.hue.out_features, dim=-1)
 
 
 def gather_points(maps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

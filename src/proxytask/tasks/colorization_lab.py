@@ -20,6 +20,7 @@ from proxytask import color, lab
 from proxytask.config import ColorizationConfig, LabConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
+from proxytask.models.dropout import FastDropout
 from proxytask.models.hypercolumn import pixel_points
 from proxytask.tasks.colorization import SparseColorization, gather_points, hypercolumn_channels
 
@@ -29,7 +30,7 @@ AB_SCALE = 110.0  # ab / AB_SCALE is the regression target, about [-1, 1]
 def hypercolumn_head(in_features: int, config: ColorizationConfig, outputs: int) -> nn.Sequential:
     """Linear(-> width), ReLU, Dropout, Linear(width -> outputs)."""
     return nn.Sequential(nn.Linear(in_features, config.head_width), nn.ReLU(inplace=True),
-                         nn.Dropout(config.head_dropout), nn.Linear(config.head_width, outputs))
+                         FastDropout(config.head_dropout), nn.Linear(config.head_width, outputs))
 
 
 def ab_at_pixels(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ from torch import nn
 from proxytask.config import JigsawConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
+from proxytask.models.dropout import FastDropout
 from proxytask.tasks.base import ProxyTask, rgb_panel
 
 GRID = 3
@@ -76,7 +77,7 @@ class Jigsaw(ProxyTask):
         self.config = config
         self.register_buffer("permutations", torch.from_numpy(maximal_hamming_permutations(config.permutations)), persistent=False)
         self.head = nn.Sequential(nn.Linear(TILES * backbone.channels[-1], config.head_width), nn.ReLU(inplace=True),
-                                  nn.Dropout(config.head_dropout), nn.Linear(config.head_width, config.permutations))
+                                  FastDropout(config.head_dropout), nn.Linear(config.head_width, config.permutations))
 
     def tile_size(self, size: int) -> int:
         return max(1, round(size // GRID * self.config.tile_fraction))

@@ -13,6 +13,7 @@ from torch import nn
 from proxytask.config import RotationConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
+from proxytask.models.dropout import FastDropout
 from proxytask.tasks.base import ProxyTask, rgb_panel
 
 ROTATIONS = 4
@@ -38,7 +39,7 @@ class Rotation(ProxyTask):
     def __init__(self, backbone: Backbone, input_kind: str, config: RotationConfig) -> None:
         super().__init__(backbone, input_kind)
         self.config = config
-        self.head = nn.Sequential(nn.Dropout(config.head_dropout), nn.Linear(backbone.channels[-1], ROTATIONS))
+        self.head = nn.Sequential(FastDropout(config.head_dropout), nn.Linear(backbone.channels[-1], ROTATIONS))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, S, S) -> network input (4B, C, S, S) and rotation labels (4B,)."""

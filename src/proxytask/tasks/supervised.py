@@ -13,6 +13,7 @@ from torch import nn
 from proxytask.config import SupervisedConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
+from proxytask.models.dropout import FastDropout
 from proxytask.tasks.base import ProxyTask, rgb_panel
 
 
@@ -25,7 +26,7 @@ class Supervised(ProxyTask):
     def __init__(self, backbone: Backbone, input_kind: str, config: SupervisedConfig, num_classes: int) -> None:
         super().__init__(backbone, input_kind)
         self.config = config
-        self.head = nn.Sequential(nn.Dropout(config.head_dropout), nn.Linear(backbone.channels[-1], num_classes))
+        self.head = nn.Sequential(FastDropout(config.head_dropout), nn.Linear(backbone.channels[-1], num_classes))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, H, W) RGB and identities (B,) -> network input (B, C, H, W) and identities (B,)."""
