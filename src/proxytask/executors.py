@@ -1,7 +1,7 @@
 """Where a study's independent jobs run: in this process, in worker processes on this machine, or
 on a Slurm cluster, through submitit (the launcher DINO and MAE use) rather than a scheduler of our own.
 
-A job is a module-level function and its arguments; it writes its own result files (atomically), so
+A job is a tuple: a module-level function and its arguments; it writes its own result files (atomically), so
 the study collects results from the folder, whatever ran them. ``run_all`` returns when every job
 has finished and raises if one failed, naming it.
 """
@@ -64,16 +64,15 @@ def _distributed(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
-def run_all(settings: ExecutorSettings, folder: Path, function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]],
-            name: str, distributed: bool = False) -> None:
-    """Run ``function(*args)`` for every ``args`` in ``jobs`` as ``settings`` say; logs go to ``folder``.
+def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, ...]], name: str, distributed: bool = False) -> None:
+    """Run every job ``(function, *args)`` as ``settings`` say; logs go to ``folder``.
 
     ``distributed`` jobs (pretraining) get ``gpus_per_job`` processes each on Slurm.
     """
     if not jobs:
         return
     if settings.kind == "inprocess":
-        for args in tqdm(jobs, desc=name, unit="job", dynamic_ncols=True, disable=len(jobs) < 2):
+        for function, *args in tqdm(jobs, desc=name, unit="job", dynamic_ncols=True, disable=len(jobs) < 2):
             function(*args)
         return
     import submitit
@@ -82,13 +81,13 @@ def run_all(settings: ExecutorSettings, folder: Path, function: Callable[..., An
     if settings.kind == "local":
         threads = max(1, (os.cpu_count() or 1) // settings.workers)
         executor.update_parameters(timeout_min=settings.time_limit_min, name=name)
-        _run_in_waves(executor, settings.workers, [(_threaded, threads, function, *args) for args in jobs])
+        _run_in_waves(executor, settings.workers, [(_threaded, threads, *job) for job in jobs])
         return
     processes = max(1, settings.gpus_per_job) if distributed else 1
     executor.update_parameters(timeout_min=settings.time_limit_min, slurm_partition=settings.partition, name=name,
                                gpus_per_node=settings.gpus_per_job if distributed else min(1, settings.gpus_per_job),
                                tasks_per_node=processes, slurm_array_parallelism=settings.workers)
-    wrapped = [(_distributed, function, *args) if processes > 1 else (function, *args) for args in jobs]
+    wrapped = [(_distributed, *job) if processes > 1 else job for job in jobs]
     with executor.batch():
         submitted = [executor.submit(*call) for call in wrapped]
     _wait(submitted)

@@ -146,8 +146,9 @@ def pretrain_stage(config: StudyConfig, out: Path, executor: ExecutorSettings) -
     extra runs last; their folders by run name."""
     planned = [Variant(task, task, (), task) for task in main_runs(config)] + extra_runs(config)
     runs = {variant.name: out / "pretrain" / variant.name for variant in planned}
-    missing = [(config, variant, runs[variant.name]) for variant in planned if not (runs[variant.name] / METRICS_FILE).is_file()]
-    run_all(executor, out / "executor", pretrain_run, missing, "pretraining", distributed=True)
+    missing = [(pretrain_run, config, variant, runs[variant.name]) for variant in planned
+               if not (runs[variant.name] / METRICS_FILE).is_file()]
+    run_all(executor, out / "executor", missing, "pretraining", distributed=True)
     return runs
 
 
@@ -299,7 +300,7 @@ def transfer_units(config: StudyConfig, out: Path, inits: list[tuple[str, str, l
         groups.append([(mode, k, d) for mode in config.modes if mode != "finetune" for k in budgets for d in range(config.draws_for(mode, k))])
         for jobs in groups:
             if any(not job_path(out, mode, name, k, d).is_file() for mode, k, d in jobs):
-                units.append((out, config, spec, name, jobs))
+                units.append((transfer_unit, out, config, spec, name, jobs))
     return units
 
 
@@ -329,12 +330,16 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     variants = [(str(runs[name]), name, analysis_budgets) for name in extra]
     variants += [(RANDOM_RGB, RANDOM_RGB, analysis_budgets)] if "input" in config.analyses else []
     splits = study_splits(config, data, out)
-    run_all(executor, out / "executor", transfer_unit, transfer_units(config, out, main + variants), "transfer jobs")
+    eigenfaces_jobs = [(k, draw) for k in budgets for draw in range(config.draws_for("svm", k))] if EIGENFACES in config.baselines else []
+    missing_eigenfaces = [(k, draw) for k, draw in eigenfaces_jobs if not job_path(out, "svm", EIGENFACES, k, draw).is_file()]
+    if missing_eigenfaces:  # build its image cache here, not in several workers at once
+        load_cache(data.images.paths, EIGENFACES_CROP, EIGENFACES_SIZE)
+    eigenfaces_units = [(eigenfaces_unit, out, config, missing_eigenfaces[part::executor.workers]) for part in range(executor.workers)]
+    run_all(executor, out / "executor", transfer_units(config, out, main + variants) + [u for u in eigenfaces_units if u[-1]],
+            "transfer jobs")
     records = [json.loads(job_path(out, mode, name, k, draw).read_text()) for _, name, chosen in main + variants
                for mode in config.modes for k in chosen for draw in range(config.draws_for(mode, k))]
-    if EIGENFACES in config.baselines:
-        eigen_splits = [splits[(k, draw)] for k in budgets for draw in range(config.draws_for("svm", k))]
-        records += eigenfaces_stage(data, eigen_splits, out)
+    records += [json.loads(job_path(out, "svm", EIGENFACES, k, draw).read_text()) for k, draw in eigenfaces_jobs]
     analyses: dict[str, Any] = {"budgets": list(config.analysis_budgets),
                                 "comparisons": {name: [dataclasses.asdict(v) for v in group]
                                                 for name, group in comparisons(config).items()}}
@@ -381,23 +386,23 @@ def feature_change_stage(inits: list[Init], data: DownstreamData, splits: list[S
     return records
 
 
-def eigenfaces_stage(data: DownstreamData, splits: list[Split], out: Path) -> list[dict[str, Any]]:
-    """The eigenfaces + SVM baseline on every split (its own crop and size, from the same files)."""
+def eigenfaces_unit(out: Path, config: StudyConfig, jobs: list[tuple[int | None, int]]) -> None:
+    """The eigenfaces + SVM baseline on (k, draw) splits not done yet (its own crop and size, from the
+    same files): a job for the executor."""
+    data = load_downstream(config.pretrain.data)
     cache = load_cache(data.images.paths, EIGENFACES_CROP, EIGENFACES_SIZE)
     if not cache.usable.all():
         raise DataError(f"eigenfaces crop could not be read from: {', '.join(p for p, _ in cache.skipped)}")
     x = eigenfaces_features(np.asarray(cache.pixels))
-    records = []
-    for split in splits:
-        path = job_path(out, "svm", EIGENFACES, split.k, split.draw)
+    for k, draw in jobs:
+        path = job_path(out, "svm", EIGENFACES, k, draw)
         if not path.is_file():
             started = time.perf_counter()
+            split = budget_split(data.images, k, draw)
             result = eigenfaces_svm(x, data.labels, split, data.images.class_names)
             write_json_atomic(path, {"init": EIGENFACES, "mode": "svm", "input": "gray 50x37 (scikit-learn example crop)",
                                      **split_fields(split, data), **result, "degenerate": is_degenerate(result),
                                      "seconds": time.perf_counter() - started})
-        records.append(json.loads(path.read_text()))
-    return records
 
 
 def downstream_summary(data: DownstreamData) -> dict[str, Any]:
