@@ -16,6 +16,7 @@ from proxytask.config import ConfigError, StudyConfig, apply_overrides
 # (random init, never a label of the test task; docs/recipe.md holds the runs).
 TUNED_RECIPES: dict[str, dict[str, float | int]] = {
     "quick": {"lr": 0.012, "epochs": 160.0, "min_steps": 320, "max_steps": 960},
+    "standard": {"lr": 0.003, "epochs": 120.0, "min_steps": 400, "max_steps": 1200},
 }
 
 
