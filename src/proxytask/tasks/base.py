@@ -6,12 +6,14 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from proxytask.config import INPUT_KINDS, ConfigError
 from proxytask.data.batches import BatchRandom
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
+from proxytask.models.dropout import FastDropout
 
 
 class ProxyTask(nn.Module, ABC):
@@ -67,6 +69,22 @@ class ProxyTask(nn.Module, ABC):
             panels: (title, (B, 3, H, W) in [0, 1]) columns for the gallery;
             metrics: held-out numbers for ``metrics.json``.
         """
+
+
+class PooledClassificationTask(ProxyTask):
+    """A task that classifies whole inputs: global average pool of the last stage, dropout, linear,
+    cross-entropy (rotation, supervised identities)."""
+
+    def __init__(self, backbone: Backbone, input_kind: str, outputs: int, dropout: float) -> None:
+        super().__init__(backbone, input_kind)
+        self.head = nn.Sequential(FastDropout(dropout), nn.Linear(backbone.channels[-1], outputs))
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Network input (B, C, H, W) -> logits (B, outputs)."""
+        return self.head(self.backbone(inputs)[-1].mean(dim=(2, 3)))
+
+    def forward(self, inputs, targets) -> torch.Tensor:
+        return F.cross_entropy(self.logits(inputs).float(), targets)
 
 
 def rgb_panel(images: torch.Tensor) -> torch.Tensor:

@@ -7,14 +7,11 @@ balanced and the network cannot tell them apart by image content alone.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from proxytask.config import RotationConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.models.dropout import FastDropout
-from proxytask.tasks.base import ProxyTask, rgb_panel
+from proxytask.tasks.base import PooledClassificationTask, rgb_panel
 
 ROTATIONS = 4
 
@@ -31,26 +28,19 @@ def all_rotations(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return rotated, labels
 
 
-class Rotation(ProxyTask):
+class Rotation(PooledClassificationTask):
     """Global average pool of the last stage, dropout, linear over the 4 rotations."""
 
     name = "rotation"
 
     def __init__(self, backbone: Backbone, input_kind: str, config: RotationConfig) -> None:
-        super().__init__(backbone, input_kind)
+        super().__init__(backbone, input_kind, ROTATIONS, config.head_dropout)
         self.config = config
-        self.head = nn.Sequential(FastDropout(config.head_dropout), nn.Linear(backbone.channels[-1], ROTATIONS))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, S, S) -> network input (4B, C, S, S) and rotation labels (4B,)."""
         rotated, rotation_labels = all_rotations(images)
         return self.network_input(rotated), rotation_labels
-
-    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(inputs)[-1].mean(dim=(2, 3)))
-
-    def forward(self, inputs, targets) -> torch.Tensor:
-        return F.cross_entropy(self.logits(inputs).float(), targets)
 
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):

@@ -7,39 +7,28 @@ trained to tell apart the pool's people with at least ``min_images_per_identity`
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from proxytask.config import SupervisedConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.models.dropout import FastDropout
-from proxytask.tasks.base import ProxyTask, rgb_panel
+from proxytask.tasks.base import PooledClassificationTask, rgb_panel
 
 
-class Supervised(ProxyTask):
+class Supervised(PooledClassificationTask):
     """Identity classification: global average pool of the last stage, dropout, linear."""
 
     name = "supervised"
     needs_labels = True
 
     def __init__(self, backbone: Backbone, input_kind: str, config: SupervisedConfig, num_classes: int) -> None:
-        super().__init__(backbone, input_kind)
+        super().__init__(backbone, input_kind, num_classes, config.head_dropout)
         self.config = config
-        self.head = nn.Sequential(FastDropout(config.head_dropout), nn.Linear(backbone.channels[-1], num_classes))
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, H, W) RGB and identities (B,) -> network input (B, C, H, W) and identities (B,)."""
         if labels is None:
             raise ValueError("supervised pretraining needs identity labels")
         return self.network_input(images), labels
-
-    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Network input (B, C, H, W) -> identity logits (B, classes)."""
-        return self.head(self.backbone(inputs)[-1].mean(dim=(2, 3)))
-
-    def forward(self, inputs, targets) -> torch.Tensor:
-        return F.cross_entropy(self.logits(inputs).float(), targets)
 
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
