@@ -46,6 +46,11 @@ def main_runs(config: StudyConfig) -> list[str]:
     return list(config.tasks) + ([SUPERVISED] if SUPERVISED in config.baselines else [])
 
 
+def planned_runs(config: StudyConfig) -> list[Variant]:
+    """Every pretraining run of a study: the main table's, then the analyses' extra ones."""
+    return [Variant(task, task, (), task) for task in main_runs(config)] + extra_runs(config)
+
+
 def comparisons(config: StudyConfig) -> dict[str, list[Variant]]:
     """Per requested analysis with runs of its own, the runs it compares, the reference included, in order."""
     reference = Variant(REFERENCE, REFERENCE, (), "hue/chroma KL, hypercolumn, whole pool")

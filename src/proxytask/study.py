@@ -29,7 +29,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from proxytask.analyses import Variant, comparisons, extra_runs, main_runs, variant_pretrain_config
+from proxytask.analyses import Variant, comparisons, extra_runs, planned_runs, variant_pretrain_config
 from proxytask.config import ConfigError, DataConfig, StudyConfig, load_yaml, save_yaml, to_dict
 from proxytask.data.cache import load_cache
 from proxytask.data.folders import LabeledImages
@@ -40,7 +40,7 @@ from proxytask.executors import ExecutorSettings, run_all
 from proxytask.files import write_json_atomic
 from proxytask.paired import METRICS, compare
 from proxytask.presets import recipe_origin
-from proxytask.tasks import task_class, task_input
+from proxytask.tasks import task_input
 from proxytask.tasks.supervised import Supervised
 from proxytask.train import METRICS_FILE, pretrain
 from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, SEARCH_DRAWS, eigenfaces_features, eigenfaces_svm
@@ -119,8 +119,15 @@ def run_job(mode: str, init: Init, data: DownstreamData, split: Split, config: S
         result = knn(features(init), data.labels, split, names)
     else:
         raise ConfigError(f"unknown transfer mode {mode!r}")
-    return {"init": init.name, "mode": mode, "input": init.network_input.kind, "input_detail": init.network_input.describe(),
-            **split_fields(split, data), **result, "degenerate": is_degenerate(result), "seconds": time.perf_counter() - started}
+    return job_record(init.name, mode, {"input": init.network_input.kind, "input_detail": init.network_input.describe()},
+                      split, data, result, started)
+
+
+def job_record(init_name: str, mode: str, input_fields: dict[str, str], split: Split, data: DownstreamData,
+               result: dict[str, Any], started: float) -> dict[str, Any]:
+    """A transfer job's record: who, what input, which split, its result, whether it collapsed, its wall seconds."""
+    return {"init": init_name, "mode": mode, **input_fields, **split_fields(split, data), **result,
+            "degenerate": is_degenerate(result), "seconds": time.perf_counter() - started}
 
 
 def split_fields(split: Split, data: DownstreamData) -> dict[str, Any]:
@@ -131,7 +138,7 @@ def split_fields(split: Split, data: DownstreamData) -> dict[str, Any]:
 
 def check_runs_planned(config: StudyConfig) -> None:
     """Every pretraining run of the study can be built with its settings (checked before any work starts)."""
-    for variant in [Variant(task, task, (), task) for task in main_runs(config)] + extra_runs(config):
+    for variant in planned_runs(config):
         task_input(variant_pretrain_config(config, variant))
 
 
@@ -144,7 +151,7 @@ def pretrain_run(config: StudyConfig, variant: Variant, run_dir: Path) -> None:
 def pretrain_stage(config: StudyConfig, out: Path, executor: ExecutorSettings) -> dict[str, Path]:
     """Run (or resume, or skip when finished) every pretraining run of the study, the analyses'
     extra runs last; their folders by run name."""
-    planned = [Variant(task, task, (), task) for task in main_runs(config)] + extra_runs(config)
+    planned = planned_runs(config)
     runs = {variant.name: out / "pretrain" / variant.name for variant in planned}
     missing = [(pretrain_run, config, variant, runs[variant.name]) for variant in planned
                if not (runs[variant.name] / METRICS_FILE).is_file()]
@@ -311,8 +318,6 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
 
     executor = executor or ExecutorSettings()
     config.validate()
-    for task in config.tasks:
-        task_class(task)
     check_runs_planned(config)
     out = Path(out).absolute()
     check_study_folder(config, out)
@@ -343,13 +348,12 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     analyses: dict[str, Any] = {"budgets": list(config.analysis_budgets),
                                 "comparisons": {name: [dataclasses.asdict(v) for v in group]
                                                 for name, group in comparisons(config).items()}}
+    inits = {name: resolve_init(spec, config.pretrain.model.backbone, config.pretrain.input, name=name) for spec, name, _ in main + variants}
     if "feature-change" in config.analyses:
         first_draws = [split for (k, draw), split in splits.items() if draw == 0 and k in analysis_budgets]
-        main_inits = [resolve_init(spec, config.pretrain.model.backbone, config.pretrain.input, name=name) for spec, name, _ in main]
-        analyses["feature_change"] = feature_change_stage(main_inits, data, first_draws, config, out, device)
-    inputs = {name: resolve_init(spec, config.pretrain.model.backbone, config.pretrain.input).network_input.kind
-              for spec, name, _ in main + variants}
-    pairs = comparison_pairs({name: inputs[name] for _, name, _ in main}, {name: inputs[name] for _, name, _ in variants})
+        analyses["feature_change"] = feature_change_stage([inits[name] for _, name, _ in main], data, first_draws, config, out, device)
+    pairs = comparison_pairs({name: inits[name].network_input.kind for _, name, _ in main},
+                             {name: inits[name].network_input.kind for _, name, _ in variants})
     analyses["runs"] = sorted(name for _, name, _ in variants)
     pretraining = {task: json.loads((run / METRICS_FILE).read_text()) for task, run in runs.items()}
     results = {"config": to_dict(config), "downstream": downstream_summary(data), "device": str(device),
@@ -400,9 +404,8 @@ def eigenfaces_unit(out: Path, config: StudyConfig, jobs: list[tuple[int | None,
             started = time.perf_counter()
             split = budget_split(data.images, k, draw)
             result = eigenfaces_svm(x, data.labels, split, data.images.class_names)
-            write_json_atomic(path, {"init": EIGENFACES, "mode": "svm", "input": "gray 50x37 (scikit-learn example crop)",
-                                     **split_fields(split, data), **result, "degenerate": is_degenerate(result),
-                                     "seconds": time.perf_counter() - started})
+            write_json_atomic(path, job_record(EIGENFACES, "svm", {"input": "gray 50x37 (scikit-learn example crop)"},
+                                               split, data, result, started))
 
 
 def downstream_summary(data: DownstreamData) -> dict[str, Any]:
