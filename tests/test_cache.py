@@ -3,6 +3,7 @@ import pytest
 
 from proxytask.data import cache as cache_module
 from proxytask.data.cache import load_cache
+from proxytask.data.images import decode_image
 from proxytask.data.lfw import DataError
 from tests.conftest import face_image
 
@@ -39,8 +40,6 @@ def test_cache_skips_and_lists_bad_files_and_flags_gray(mixed_files, workers):
 
 
 def test_cached_pixels_equal_direct_decoding(mixed_files):
-    from proxytask.data.images import decode_image
-
     cache = load_cache(mixed_files[:2], CROP, 16, workers=1)
     np.testing.assert_array_equal(cache.pixels[1], decode_image(mixed_files[1], CROP, 16).pixels)
 
@@ -64,3 +63,50 @@ def test_cache_key_changes_with_inputs(mixed_files):
 def test_no_images_is_an_error():
     with pytest.raises(DataError, match="no images"):
         load_cache([], CROP, 16)
+
+
+def test_copies_share_a_digest_and_unreadable_files_have_none(mixed_files, tmp_path):
+    copy = tmp_path / "elsewhere" / "copy.jpg"
+    copy.parent.mkdir()
+    copy.write_bytes(mixed_files[0].read_bytes())
+    cache = load_cache([*mixed_files, copy], CROP, 16, workers=1)
+    assert cache.digests[0] == cache.digests[-1] != cache.digests[1]
+    assert cache.digests[3] != "" and len(set(cache.digests)) == len(cache.digests) - 1
+
+
+def test_center_crop_takes_the_middle_square(tmp_path):
+    from PIL import Image
+
+    wide = np.zeros((10, 30, 3), dtype=np.uint8)
+    wide[:, 10:20] = 255  # the middle square is white, the sides black
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    cache = load_cache([tmp_path / "wide.png"], "center", 5, workers=1)
+    assert cache.pixels[0][:, 1:4].min() == 255 and cache.pixels[0].mean() > 200  # (the edges blend with the sides)
+
+
+def test_an_interrupted_build_resumes_from_its_finished_chunks(tmp_path, monkeypatch):
+    files = []
+    for i in range(7):
+        files.append(tmp_path / f"{i}.jpg")
+        face_image(i).save(files[-1])
+    monkeypatch.setattr(cache_module, "_CHUNK", 2)
+    decode = cache_module._decode_rows
+    calls = []
+
+    def failing_third_chunk(job):
+        calls.append(job[1])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as if the build were stopped
+        return decode(job)
+
+    monkeypatch.setattr(cache_module, "_decode_rows", failing_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        load_cache(files, CROP, 16, workers=1)
+    assert calls == [0, 2, 4]
+    calls.clear()
+    monkeypatch.setattr(cache_module, "_decode_rows", lambda job: calls.append(job[1]) or decode(job))
+    resumed = load_cache(files, CROP, 16, workers=1)
+    assert calls == [4, 6]  # only the chunks not finished before
+    assert resumed.usable.all() and not resumed.folder.with_name(resumed.folder.name + ".partial").exists()
+    for row, path in enumerate(files):
+        np.testing.assert_array_equal(resumed.pixels[row], decode_image(path, CROP, 16).pixels)

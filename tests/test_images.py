@@ -65,7 +65,7 @@ def test_truncated_jpeg_raises_bad_image(tmp_path):
 def test_image_smaller_than_crop_raises_bad_image(tmp_path):
     path = tmp_path / "small.png"
     face_image(5, size=100).save(path)
-    with pytest.raises(BadImage, match="smaller than the face crop"):
+    with pytest.raises(BadImage, match="smaller than the crop"):
         decode_image(path, crop=(61, 61, 189, 189))
 
 

@@ -1,10 +1,14 @@
+import dataclasses
 import hashlib
+import io
 import shutil
 import tarfile
+import urllib.error
+import urllib.request
 
 import pytest
 
-from proxytask.data.lfw import DataError, PeopleIndex, extract_archive, locate_lfw
+from proxytask.data.lfw import VARIANTS, DataError, PeopleIndex, extract_archive, locate_lfw
 
 
 def test_locate_reads_extracted_folder(fake_lfw):
@@ -37,8 +41,48 @@ def test_checksum_mismatch_is_an_error(fake_lfw_archive, tmp_path):
 
 
 def test_nothing_local_and_offline_says_where_to_put_the_archive(isolated_home):
-    with pytest.raises(DataError, match=f"Put lfw-deepfunneled.tgz in {isolated_home / 'lfw'}"):
+    with pytest.raises(DataError, match=f"put it in {isolated_home / 'lfw'}"):
         locate_lfw(None, allow_download=False)
+
+
+def test_every_source_is_tried_in_turn_and_named_when_all_fail(isolated_home, monkeypatch):
+    tried = []
+
+    def unreachable(url, timeout):
+        tried.append(url)
+        raise urllib.error.URLError("no route")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    with pytest.raises(DataError, match="every download failed") as error:
+        locate_lfw(None)
+    assert tried == [variant.url for variant in VARIANTS]
+    assert all(url in str(error.value) for url in tried)
+
+
+def test_a_download_is_verified_and_a_bad_one_deleted(isolated_home, monkeypatch, fake_lfw_archive):
+    """The first source serves a damaged file, the second a good archive: its checksum decides."""
+    funneled = tmp_tree_archive(isolated_home.parent / "funneled.tgz", fake_lfw_archive)
+    served = {VARIANTS[0].url: b"damaged", VARIANTS[1].url: funneled.read_bytes()}
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: Response(served[url]))
+    monkeypatch.setattr("proxytask.data.lfw.VARIANTS", (VARIANTS[0], dataclasses.replace(
+        VARIANTS[1], digest=hashlib.sha256(served[VARIANTS[1].url]).hexdigest())))
+    found = locate_lfw(None)
+    assert found == isolated_home / "lfw" / "lfw_funneled" and len(PeopleIndex.scan(found).images) == 14
+    assert not (isolated_home / "lfw" / "lfw-deepfunneled.tgz").exists()
+
+
+class Response(io.BytesIO):
+    headers: dict[str, str] = {}
+
+
+def tmp_tree_archive(path, fake_lfw_archive):
+    """The fake LFW tree packed as the funneled variant's archive (top folder lfw_funneled/)."""
+    with tarfile.open(fake_lfw_archive / "lfw-deepfunneled.tgz") as source, tarfile.open(path, "w:gz") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member) if member.isfile() else None
+            member.name = member.name.replace("lfw-deepfunneled", "lfw_funneled", 1)
+            target.addfile(member, data)
+    return path
 
 
 def test_missing_or_wrong_path_is_named(tmp_path):

@@ -39,7 +39,7 @@ def test_tune_writes_the_chosen_recipe_and_a_restart_keeps_finished_jobs(tmp_pat
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 10)
     pixels = torch.from_numpy(rng.integers(0, 256, (30, 24, 24, 3), dtype=np.uint8))
-    data = DownstreamData(LabeledImages([f"{i}.jpg" for i in range(30)], labels.tolist(), ["a", "b", "c"]), pixels, labels, [])
+    data = DownstreamData(LabeledImages([f"{i}.jpg" for i in range(30)], labels.tolist(), ["a", "b", "c"]), pixels, labels, [], "center")
     monkeypatch.setattr(recipe, "load_downstream", lambda data_config: data)
     config = apply_overrides(StudyConfig(), ["budgets=2", "pretrain.data.crop_size=20", "pretrain.data.image_size=24",
                                              "finetune.min_steps=1", "finetune.max_steps=2", "finetune.batch_size=3"])

@@ -1,28 +1,36 @@
 import pytest
 
+from proxytask.config import DataConfig
 from proxytask.data.folders import image_tree, labeled_folder
+from proxytask.data.images import CENTER
 from proxytask.data.lfw import DataError
-from proxytask.data.selection import select
+from proxytask.data.selection import downstream_task, pool_sources
 from tests.conftest import face_image
 
 
+def lfw_data(fake_lfw, spec: str, **settings) -> DataConfig:
+    return DataConfig(lfw=str(fake_lfw), downstream=spec, **settings)
+
+
 def test_min_faces_selection_and_pool_are_disjoint(fake_lfw):
-    selection = select("lfw:min_faces=5", fake_lfw / "lfw-deepfunneled")
-    assert selection.downstream.class_names == ["Alice_Alpha", "Bob_Beta"]
-    assert selection.downstream.class_counts() == {"Alice_Alpha": 6, "Bob_Beta": 5}
-    assert len(selection.pool) == 36
-    assert not set(selection.pool) & set(selection.downstream.paths)
+    data = lfw_data(fake_lfw, "lfw:min_faces=5")
+    task = downstream_task(data)
+    assert task.images.class_names == ["Alice_Alpha", "Bob_Beta"] and task.crop == data.face_crop
+    assert task.images.class_counts() == {"Alice_Alpha": 6, "Bob_Beta": 5}
+    [pool] = pool_sources(data)
+    assert pool.name == "lfw" and len(pool.paths) == 36 and pool.crop == data.face_crop
+    assert not set(pool.paths) & set(task.images.paths)
 
 
 def test_people_list_selection(fake_lfw):
-    selection = select("lfw:people=Bob_Beta,Pool_Person03", fake_lfw / "lfw-deepfunneled")
-    assert selection.downstream.class_counts() == {"Bob_Beta": 5, "Pool_Person03": 3}
-    assert len(selection.pool) == 47 - 8
+    data = lfw_data(fake_lfw, "lfw:people=Bob_Beta,Pool_Person03")
+    assert downstream_task(data).images.class_counts() == {"Bob_Beta": 5, "Pool_Person03": 3}
+    assert len(pool_sources(data)[0].paths) == 47 - 8
 
 
 def test_politicians_spec_uses_70_images_threshold(fake_lfw):
     with pytest.raises(DataError):
-        select("lfw-politicians-7", fake_lfw / "lfw-deepfunneled")  # nobody has 70 images here
+        downstream_task(lfw_data(fake_lfw, "lfw-politicians-7"))  # nobody has 70 images here
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -34,14 +42,19 @@ def test_politicians_spec_uses_70_images_threshold(fake_lfw):
 ])
 def test_bad_specs_are_named(fake_lfw, spec, message):
     with pytest.raises(DataError, match=message):
-        select(spec, fake_lfw / "lfw-deepfunneled")
+        downstream_task(lfw_data(fake_lfw, spec))
+
+
+def write_task(root, counts, size=32):
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            face_image(i, size=size).save(root / name / f"{i}.png")
+    return root
 
 
 def test_image_folder_task_and_errors(tmp_path):
-    for name, count in (("cats", 2), ("dogs", 3)):
-        (tmp_path / "task" / name).mkdir(parents=True)
-        for i in range(count):
-            face_image(i, size=32).save(tmp_path / "task" / name / f"{i}.png")
+    write_task(tmp_path / "task", {"cats": 2, "dogs": 3})
     labeled = labeled_folder(tmp_path / "task")
     assert labeled.class_names == ["cats", "dogs"] and labeled.labels == [0, 0, 1, 1, 1]
     assert len(image_tree(tmp_path / "task")) == 5
@@ -50,5 +63,27 @@ def test_image_folder_task_and_errors(tmp_path):
         labeled_folder(tmp_path / "task")
     with pytest.raises(DataError, match="does not exist"):
         labeled_folder(tmp_path / "missing")
-    with pytest.raises(DataError, match="needs the LFW data"):
-        select("lfw:min_faces=3", None)
+
+
+def test_folder_task_and_folder_pool_need_no_lfw(tmp_path, monkeypatch):
+    """A folder downstream named like an LFW spec is a folder; a folder pool is searched recursively;
+    neither looks LFW up (no download is tried)."""
+    monkeypatch.setattr("proxytask.data.lfw.download_archive", lambda *a, **k: pytest.fail("LFW looked up"))
+    monkeypatch.chdir(tmp_path)
+    write_task(tmp_path / "lfw_faces", {"cats": 2, "dogs": 2})
+    write_task(tmp_path / "pool" / "a" / "b", {"c": 3})
+    data = DataConfig(downstream="lfw_faces", pool=("pool",))
+    task = downstream_task(data)
+    assert task.images.class_names == ["cats", "dogs"] and task.crop == CENTER
+    [pool] = pool_sources(data)
+    assert len(pool.paths) == 3 and pool.crop == CENTER
+    assert downstream_task(DataConfig(downstream="lfw_faces", folder_crop="face")).crop == data.face_crop
+
+
+def test_lfw_specs_and_pool_need_lfw(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROXYTASK_LFW", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="does not exist"):
+        downstream_task(DataConfig(downstream="lfw:min_faces=3"))
+    write_task(tmp_path / "task", {"cats": 2, "dogs": 2})
+    with pytest.raises(DataError, match="does not exist"):
+        pool_sources(DataConfig(downstream=str(tmp_path / "task")))

@@ -1,10 +1,12 @@
 import json
+import shutil
 
 import pytest
 
 from proxytask import study as study_module
 from proxytask.cli import main
 from proxytask.config import ConfigError
+from proxytask.data.lfw import DataError
 from proxytask.presets import study_config
 from proxytask.study import run_study
 from tests.conftest import face_image, tiny_overrides
@@ -180,7 +182,25 @@ def test_input_and_seeds_analyses_add_rgb_forms_beside_random_rgb_and_a_second_s
 
 def test_a_study_folder_of_the_earlier_protocol_is_refused(fake_lfw, tmp_path):
     config = tiny_study(fake_lfw, "baselines=random", "modes=probe")
-    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "jobs" / "probe" / "random").mkdir(parents=True)
+    (tmp_path / "study" / "jobs" / "probe" / "random" / "k1-d0.json").write_text("{}")
     (tmp_path / "study" / "config.yaml").write_text("preset: quick\nbaselines: [random, random-rgb]\n")
     with pytest.raises(ConfigError, match="made under protocol 1"):
         run_study(config, tmp_path / "study")
+
+
+def test_a_failed_start_does_not_lock_the_folder(fake_lfw, tmp_path):
+    """A wrong pool folder fails before any work; the corrected command (other settings) then runs.
+    Where LFW lies is no part of a study's identity."""
+    out = tmp_path / "study"
+    wrong = tiny_study(fake_lfw, "baselines=random", "modes=probe", f"pretrain.data.pool=[{tmp_path / 'missing'}]")
+    with pytest.raises(DataError, match="missing does not exist"):
+        run_study(wrong, out)
+    assert not out.exists()
+    (out).mkdir()
+    (out / "config.yaml").write_text("preset: quick\npretrain_steps: 7\n")  # as a start that failed after writing it
+    results = run_study(tiny_study(fake_lfw, "baselines=random", "modes=probe"), out)
+    assert {r["init"] for r in results["results"]} == {"random", "colorization"}
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(fake_lfw, moved)
+    run_study(tiny_study(moved, "baselines=random", "modes=probe"), out)  # same study, LFW found elsewhere

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from proxytask.config import ConfigError, PretrainConfig, apply_overrides, load_yaml
+from proxytask.config import ConfigError, PretrainConfig, apply_overrides, load_yaml, merge_yaml
 
 EXAMPLES = {
     "pretrain": """example:
@@ -36,6 +36,14 @@ EXAMPLES = {
     "tune": """example:
   proxytask tune --preset quick --out runs/recipe-quick --lfw ../shared/data/lfw
   proxytask tune --preset standard --out runs/recipe --draws 2""",
+    "export": """example:
+  proxytask export runs/color -o exported/color
+  # then, in Python: import proxytask, timm, safetensors.torch
+  #   model = timm.create_model("vgg_small", in_chans=1, num_classes=0)
+  #   model.load_state_dict(safetensors.torch.load_file("exported/color/backbone.safetensors"))""",
+    "predict": """example:
+  proxytask finetune --init runs/color --k 10 --out runs/ft-color     # writes runs/ft-color/classifier/
+  proxytask predict photos/ more/face.jpg --model runs/ft-color -o predictions.csv""",
     "knn": """example:
   proxytask knn --init random --k 10 --out runs/knn-random-k10 --lfw ../shared/data/lfw""",
 }
@@ -48,6 +56,8 @@ def _add_pretrain(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run folder (config, logs, checkpoints, gallery, metrics)")
     parser.add_argument("--config", type=Path, help="YAML file of settings (see config.yaml in any run folder)")
     parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
+    _add_pool(parser)
+    parser.add_argument("--downstream", help="the downstream task whose images stay out of the pool (default lfw-politicians-7)")
     parser.add_argument("--epochs", type=float, help="passes over the pool (train.epochs)")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (train.max_steps)")
     parser.add_argument("--backbone", help="vgg_small (CPU default), vgg16_bn, resnet18, resnet50 or any timm model")
@@ -55,16 +65,16 @@ def _add_pretrain(subparsers) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                         help="override any setting, e.g. --set optim.lr=0.01 (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    parser.set_defaults(run=_pretrain)
+    parser.set_defaults(handler=_pretrain)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
     from proxytask.train import pretrain
 
     config = load_yaml(PretrainConfig, args.config) if args.config else PretrainConfig()
-    overrides = list(args.set)
-    for flag, key in (("task", "task"), ("lfw", "data.lfw"), ("epochs", "train.epochs"), ("max_steps", "train.max_steps"),
-                      ("backbone", "model.backbone"), ("batch_size", "train.batch_size")):
+    overrides = _pool_overrides(args, "data.pool") + list(args.set)
+    for flag, key in (("task", "task"), ("lfw", "data.lfw"), ("downstream", "data.downstream"), ("epochs", "train.epochs"),
+                      ("max_steps", "train.max_steps"), ("backbone", "model.backbone"), ("batch_size", "train.batch_size")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -82,7 +92,7 @@ def _add_colorize(subparsers) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a colorization run folder")
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder (one PNG per input, same size)")
     parser.add_argument("--scale", type=float, help="network pixels per image pixel (default: as in pretraining)")
-    parser.set_defaults(run=_colorize)
+    parser.set_defaults(handler=_colorize)
 
 
 def _colorize(args: argparse.Namespace) -> int:
@@ -96,25 +106,48 @@ def _colorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_pool(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pool", action="append", metavar="FOLDER", help="unlabeled pretraining images: a folder searched "
+                        "recursively, or lfw (LFW without the downstream people; the default); repeat for several")
+
+
+def _pool_overrides(args: argparse.Namespace, key: str) -> list[str]:
+    """``--pool`` as a setting: the list of sources (JSON, so that no folder name is split)."""
+    return [f"{key}={json.dumps(args.pool)}"] if args.pool else []
+
+
 def _add_cache(subparsers) -> None:
-    parser = subparsers.add_parser("cache", help="find LFW and decode the pool and downstream images into the cache",
+    parser = subparsers.add_parser("cache", help="find the images and decode the pool and downstream images into the cache",
                                    epilog=EXAMPLES["cache"], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
-    parser.add_argument("--image-size", type=int, default=PretrainConfig().data.image_size, help="cached side in pixels")
-    parser.add_argument("--downstream", default=PretrainConfig().data.downstream, help="downstream task spec")
-    parser.set_defaults(run=_cache)
+    parser.add_argument("--image-size", type=int, help="cached side in pixels (data.image_size)")
+    parser.add_argument("--downstream", help="downstream task spec (data.downstream)")
+    _add_pool(parser)
+    parser.add_argument("--config", type=Path, help="YAML file of pretraining settings (its data section is used)")
+    parser.add_argument("--set", action="append", default=[], metavar="data.NAME=VALUE", help="override a data setting (repeatable)")
+    parser.set_defaults(handler=_cache)
 
 
 def _cache(args: argparse.Namespace) -> int:
     from proxytask.data.cache import load_cache
-    from proxytask.data.lfw import locate_lfw
-    from proxytask.data.selection import select
+    from proxytask.data.images import describe_skips
+    from proxytask.data.selection import downstream_task, pool_sources
 
-    data = apply_overrides(PretrainConfig(), [f"data.image_size={args.image_size}"]).data
-    selection = select(args.downstream, locate_lfw(args.lfw))
-    for name, paths in (("downstream", selection.downstream.paths), ("pool", selection.pool)):
-        cache = load_cache(paths, data.face_crop, data.image_size, data.workers)
-        print(f"{name}: {len(paths)} images, {len(cache.skipped)} skipped, {int(cache.is_gray.sum())} grayscale, cache {cache.folder}")
+    config = load_yaml(PretrainConfig, args.config) if args.config else PretrainConfig()
+    overrides = _pool_overrides(args, "data.pool") + list(args.set)
+    if args.image_size is not None:  # the cache holds whole images; training crops are cut from them later
+        overrides += [f"data.image_size={args.image_size}", f"data.crop_size={min(config.data.crop_size, args.image_size)}"]
+    for flag, key in (("lfw", "data.lfw"), ("downstream", "data.downstream")):
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
+    data = apply_overrides(config, overrides).data
+    task = downstream_task(data)
+    for name, paths, crop in (("downstream", task.images.paths, task.crop),
+                              *((f"pool {source.name}", source.paths, source.crop) for source in pool_sources(data))):
+        cache = load_cache(paths, crop, data.image_size, data.workers)
+        skipped = f" ({describe_skips(cache.skipped)})" if cache.skipped else ""
+        print(f"{name}: {len(paths)} images, {len(cache.skipped)} skipped{skipped}, {int(cache.is_gray.sum())} grayscale, "
+              f"cache {cache.folder}")
     return 0
 
 
@@ -125,6 +158,7 @@ def _add_study_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--downstream", help="lfw-politicians-7 (default), lfw-dev-7 (the development task), lfw:min_faces=N, "
                                              "lfw:people=A,B,... or a folder root/<class>/<image>")
     parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
+    parser.add_argument("--config", type=Path, help="YAML file of study settings, on top of the preset (e.g. a study's config.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a study setting, e.g. --set draws=5 or --set finetune.max_steps=300 (repeatable)")
 
@@ -137,7 +171,10 @@ def _study_config(args: argparse.Namespace, extra: list[str] = ()):
         overrides.append(f"pretrain.data.downstream={args.downstream}")
     if args.lfw:
         overrides.append(f"pretrain.data.lfw={args.lfw}")
-    return study_config(args.preset, overrides + list(args.set))
+    config = study_config(args.preset, [])
+    if args.config:
+        config = merge_yaml(config, args.config)
+    return apply_overrides(config, overrides + list(args.set))
 
 
 def _add_study(subparsers) -> None:
@@ -147,24 +184,33 @@ def _add_study(subparsers) -> None:
     parser.add_argument("--tasks", help="proxy tasks to compare, comma-separated (default: colorization)")
     parser.add_argument("--analyses", help="the paper's analyses to add, comma-separated: loss, data, head, feature-change, "
                                            "input, seeds (transferred at --set analysis_budgets=10)")
-    parser.add_argument("--executor", default="inprocess", choices=["inprocess", "local", "slurm"],
-                        help="where the jobs run: this process (default), local worker processes, or Slurm (submitit)")
-    parser.add_argument("--workers", type=int, default=1, help="jobs at once (local worker processes, or the Slurm array's parallelism)")
+    parser.add_argument("--executor", choices=["inprocess", "local", "slurm"],
+                        help="where the jobs run: this process, local worker processes, or Slurm (submitit); default: this "
+                             "process on a GPU, one local worker per CPU core (at most 4) on a CPU")
+    parser.add_argument("--workers", type=int, help="jobs at once (local worker processes, or the Slurm array's parallelism; "
+                                                     "default: one per CPU core, at most 4, for local)")
     parser.add_argument("--partition", help="Slurm partition")
     parser.add_argument("--gpus-per-job", type=int, default=0, help="Slurm: GPUs per pretraining job (one data-parallel process each)")
     parser.add_argument("--time-limit", type=int, default=240, help="Slurm (and local): minutes per job")
+    _add_pool(parser)
     _add_study_settings(parser)
-    parser.set_defaults(run=_study)
+    parser.set_defaults(handler=_study)
 
 
 def _study(args: argparse.Namespace) -> int:
-    from proxytask.executors import ExecutorSettings
+    from proxytask.executors import ExecutorSettings, default_executor, default_workers
     from proxytask.study import run_study
 
     extra = [f"tasks={args.tasks}"] if args.tasks else []
     extra += [f"analyses={args.analyses}"] if args.analyses else []
+    extra += _pool_overrides(args, "pretrain.data.pool")
     config = _study_config(args, extra)
-    executor = ExecutorSettings(args.executor, args.workers, args.partition, args.gpus_per_job, args.time_limit)
+    if args.executor is None and args.workers is None:
+        executor = default_executor()
+    else:
+        kind = args.executor or "local"
+        workers = args.workers or (default_workers() if kind == "local" else 1)
+        executor = ExecutorSettings(kind, workers, args.partition, args.gpus_per_job, args.time_limit)
     results = run_study(config, args.out, executor)
     print(f"{len(results['results'])} result rows; report: {args.out / 'report.html'} and {args.out / 'report.md'}")
     return 0
@@ -176,7 +222,7 @@ def _add_tune(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="folder for recipe.yaml (the chosen finetune settings) and tune.json")
     parser.add_argument("--draws", type=int, default=2, help="label draws per budget and candidate (default 2)")
     _add_study_settings(parser)
-    parser.set_defaults(run=_tune)
+    parser.set_defaults(handler=_tune)
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -197,7 +243,7 @@ def _add_transfer(subparsers, mode: str, help_text: str) -> None:
     parser.add_argument("--k", default="all", help="labeled images per class, or all (default)")
     parser.add_argument("--draw", type=int, default=0, help="which draw of the budget (its seed)")
     _add_study_settings(parser)
-    parser.set_defaults(run=_transfer, mode=mode)
+    parser.set_defaults(handler=_transfer, mode=mode)
 
 
 def _transfer(args: argparse.Namespace) -> int:
@@ -212,6 +258,68 @@ def _transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(subparsers) -> None:
+    parser = subparsers.add_parser("export", help="write a pretraining run's backbone as plain timm weights (safetensors) + backbone.json",
+                                   epilog=EXAMPLES["export"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="a finished pretraining run folder")
+    parser.add_argument("-o", "--out", required=True, type=Path, help="folder for backbone.safetensors and backbone.json")
+    parser.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from proxytask.export import BACKBONE_WEIGHTS, export_backbone
+
+    info = export_backbone(args.run, args.out)
+    print(f"{args.out / BACKBONE_WEIGHTS}: timm {info['timm_model']} (in_chans={info['in_chans']}, num_classes=0), "
+          f"{info['feature_dim']} features; input: {info['input_description']}")
+    if info["timm_keys_without_weights"]:
+        print(f"note: timm's {info['timm_model']} has {len(info['timm_keys_without_weights'])} weights the backbone does not "
+              f"train (e.g. {info['timm_keys_without_weights'][0]}); load with strict=False")
+    return 0
+
+
+def _add_predict(subparsers) -> None:
+    parser = subparsers.add_parser("predict", help="classify pictures with a fine-tuned classifier; one CSV row per picture",
+                                   epilog=EXAMPLES["predict"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("images", nargs="+", type=Path, help="image files or folders (searched recursively)")
+    parser.add_argument("--model", required=True, type=Path, help="the folder `proxytask finetune --out` wrote")
+    parser.add_argument("-o", "--out", required=True, type=Path, help="CSV: path, predicted class, one probability per class")
+    parser.set_defaults(handler=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import csv
+
+    from proxytask.data.folders import image_tree
+    from proxytask.export import load_classifier, read_pictures
+    from proxytask.files import write_atomic
+
+    classifier = load_classifier(args.model)
+    paths = []
+    for given in args.images:
+        if given.is_dir():
+            paths += image_tree(given)
+        elif given.is_file():
+            paths.append(given)
+        else:
+            raise ConfigError(f"{given} is neither an image file nor a folder")
+    kept, images, skipped = read_pictures(paths, classifier.preprocessing)
+    probabilities = classifier.probabilities(images)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "predicted", *classifier.class_names])
+            for path, row in zip(kept, probabilities.tolist()):
+                writer.writerow([str(path), classifier.class_names[max(range(len(row)), key=row.__getitem__)], *(f"{p:.6f}" for p in row)])
+
+    write_atomic(args.out, write)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"{args.out}: {len(kept)} pictures classified, {len(skipped)} skipped")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proxytask", description="Self-supervised proxy tasks and their transfer to few-label tasks.")
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transfer(subparsers, "finetune", "fine-tune an initialisation on the downstream task")
     _add_transfer(subparsers, "probe", "linear probe (logistic regression) on frozen features")
     _add_transfer(subparsers, "knn", "k-nearest-neighbour classification on frozen features")
+    _add_export(subparsers)
+    _add_predict(subparsers)
     return parser
 
 
@@ -232,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        return args.handler(args)
     except (ConfigError, DataError, FileNotFoundError) as error:
         print(f"proxytask {args.command}: error: {error}", file=sys.stderr)
         return 2

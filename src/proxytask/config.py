@@ -26,6 +26,8 @@ class ConfigError(ValueError):
 
 # What a backbone reads (proxytask.inputs.NetworkInput): intensity (mean of RGB) or RGB.
 INPUT_KINDS = ("intensity", "rgb")
+# How pictures from a folder are cropped: the centered square, or the LFW face box.
+FOLDER_CROPS = ("center", "face")
 
 
 def check_dropout(name: str, value: float) -> None:
@@ -38,15 +40,22 @@ def check_dropout(name: str, value: float) -> None:
 class DataConfig:
     """Where images come from and how they are preprocessed.
 
+    ``pool`` lists the pretraining pool's sources: ``lfw`` (LFW without the downstream and
+    development people) and any image folders (searched recursively). ``lfw`` is the folder of
+    the LFW archive (else ``$PROXYTASK_LFW``, the cache folder, or a download).
     ``face_crop`` is (left, top, right, bottom) in pixels of the 250x250 LFW image, right/bottom
-    exclusive: the central 128x128 square, rows and columns 61..188 (PROTOCOL.md).
+    exclusive: the central 128x128 square, rows and columns 61..188 (PROTOCOL.md). Pictures from
+    other folders are read with ``folder_crop``: ``center`` (the largest centered square, then
+    resized) or ``face`` (the LFW face box, for LFW-aligned pictures).
     ``pool_fraction`` is the share of the pretraining pool's training images used (a seeded subset,
     drawn after the held-out images are set aside, so every fraction is judged on the same ones).
     """
 
     lfw: str | None = None
     downstream: str = "lfw-politicians-7"
+    pool: tuple[str, ...] = ("lfw",)
     face_crop: tuple[int, int, int, int] = (61, 61, 189, 189)
+    folder_crop: str = "center"
     image_size: int = 64
     crop_size: int = 56
     heldout_images: int = 64
@@ -54,6 +63,10 @@ class DataConfig:
     pool_fraction: float = 1.0
 
     def validate(self) -> None:
+        if not self.pool:
+            raise ConfigError("data.pool must name at least one source: lfw or an image folder")
+        if self.folder_crop not in FOLDER_CROPS:
+            raise ConfigError(f"data.folder_crop must be one of {', '.join(FOLDER_CROPS)}, got {self.folder_crop!r}")
         left, top, right, bottom = self.face_crop
         if not (0 <= left < right and 0 <= top < bottom):
             raise ConfigError(f"data.face_crop must be (left, top, right, bottom) with left < right and top < bottom, got {self.face_crop}")
@@ -493,19 +506,39 @@ def apply_overrides(config: T, overrides: list[str]) -> T:
     return result
 
 
-def load_yaml(cls: type[T], path: Path) -> T:
-    """Read a config of type ``cls`` from a YAML file (missing keys take their defaults)."""
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The mapping of settings in YAML file ``path``, or a ConfigError naming the file and the problem."""
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(Path(path).read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder; expected a YAML file of settings") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text file; expected a YAML file of settings") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a mapping of settings")
-    config = from_dict(cls, values)
+    return values
+
+
+def load_yaml(cls: type[T], path: Path) -> T:
+    """Read a config of type ``cls`` from a YAML file (missing keys take their defaults)."""
+    config = from_dict(cls, _read_mapping(path))
     config.validate()  # type: ignore[attr-defined]
     return config
+
+
+def merge_yaml(config: T, path: Path) -> T:
+    """``config`` with the settings of YAML file ``path`` on top (the file may name only some)."""
+    def merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+        return {**base, **{k: merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                           for k, v in update.items()}}
+
+    result = from_dict(type(config), merged(to_dict(config), _read_mapping(path)))
+    result.validate()  # type: ignore[attr-defined]
+    return result
 
 
 def save_yaml(config: Any, path: Path) -> None:

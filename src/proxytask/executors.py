@@ -45,6 +45,23 @@ class ExecutorSettings:
             raise ConfigError("--gpus-per-job must be >= 0 and --time-limit >= 1 minute")
 
 
+# Local workers a CPU study starts by default: one per core, at most this many.
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """Local worker processes for a CPU machine: one per core (at most :data:`MAX_DEFAULT_WORKERS`)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+def default_executor() -> ExecutorSettings:
+    """In this process on a CUDA GPU; on a CPU, one local worker process per core (one thread each),
+    which measured faster than one process using every core (docs/benchmarks.md)."""
+    if torch.cuda.is_available() or default_workers() == 1:
+        return ExecutorSettings()
+    return ExecutorSettings("local", default_workers())
+
+
 def _threaded(threads: int, function: Callable[..., Any], *args: Any) -> Any:
     """Run ``function(*args)`` with torch and the BLAS libraries (scikit-learn's) limited to ``threads``
     CPU threads: the workers share the cores."""

@@ -31,12 +31,14 @@ from tqdm import tqdm
 
 from proxytask.analyses import Variant, comparisons, extra_runs, planned_runs, variant_pretrain_config
 from proxytask.config import ConfigError, DataConfig, StudyConfig, load_yaml, save_yaml, to_dict
-from proxytask.data.cache import load_cache
+from proxytask.data.cache import ImageCache, load_cache
 from proxytask.data.folders import LabeledImages
-from proxytask.data.lfw import DataError, locate_lfw
-from proxytask.data.selection import select
+from proxytask.data.images import Crop, describe_skips
+from proxytask.data.lfw import DataError
+from proxytask.data.selection import downstream_task, pool_sources
 from proxytask.data.splits import VALIDATION_FRACTION, Split, budget_split, write_manifest
 from proxytask.executors import ExecutorSettings, run_all
+from proxytask.export import Preprocessing, save_classifier
 from proxytask.files import write_json_atomic
 from proxytask.paired import METRICS, compare
 from proxytask.presets import recipe_origin
@@ -45,7 +47,7 @@ from proxytask.tasks.supervised import Supervised
 from proxytask.train import METRICS_FILE, pretrain
 from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, SEARCH_DRAWS, eigenfaces_features, eigenfaces_svm
 from proxytask.transfer.feature_change import feature_change
-from proxytask.transfer.finetune import extract_features, finetune, finetune_model, finetune_seed
+from proxytask.transfer.finetune import extract_features, finetune_model, finetune_seed
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB, Init, build_backbone, resolve_init
 from proxytask.transfer.metrics import CV_FOLDS
 from proxytask.transfer.probe import knn, linear_probe
@@ -65,6 +67,7 @@ class DownstreamData:
     pixels: torch.Tensor
     labels: np.ndarray
     skipped: list[tuple[str, str]]
+    crop: Crop
     development_overlap: tuple[str, ...] = ()
 
 
@@ -81,14 +84,35 @@ def load_downstream(data: DataConfig) -> DownstreamData:
 
 
 def _load_downstream(data: DataConfig) -> DownstreamData:
-    needs_lfw = data.downstream.startswith("lfw") or data.lfw is not None
-    selection = select(data.downstream, locate_lfw(data.lfw) if needs_lfw else None)
-    images = selection.downstream
-    cache = load_cache(images.paths, data.face_crop, data.image_size, data.workers)
+    task = downstream_task(data)
+    images = task.images
+    cache = load_cache(images.paths, task.crop, data.image_size, data.workers)
+    labels = np.asarray(images.labels)
+    for number, name in enumerate(images.class_names):
+        if not cache.usable[labels == number].any():
+            files = {str(path) for path, label in zip(images.paths, images.labels) if label == number}
+            raise DataError(f"{task.spec}: class {name!r} has no usable image ({describe_skips([s for s in cache.skipped if s[0] in files])}); "
+                            f"the first: {next(reason for path, reason in cache.skipped if path in files)}")
     rows = np.flatnonzero(cache.usable)
     usable = LabeledImages([images.paths[r] for r in rows], [images.labels[r] for r in rows], images.class_names)
     return DownstreamData(usable, torch.from_numpy(cache.pixels[rows]), np.asarray(usable.labels), cache.skipped,
-                          selection.development_overlap)
+                          task.crop, task.development_overlap)
+
+
+def eigenfaces_crop(data: DownstreamData) -> tuple[Crop, tuple[int, int]]:
+    """The eigenfaces baseline's crop and (height, width): scikit-learn's example crop of LFW-aligned
+    pictures, else the centered square at 50x50."""
+    return (EIGENFACES_CROP, EIGENFACES_SIZE) if isinstance(data.crop, tuple) else (data.crop, (EIGENFACES_SIZE[0],) * 2)
+
+
+def eigenfaces_cache(data: DownstreamData) -> ImageCache:
+    """The downstream images cached for eigenfaces; every image must read there as it did for the others."""
+    crop, size = eigenfaces_crop(data)
+    cache = load_cache(data.images.paths, crop, size)
+    if not cache.usable.all():
+        raise DataError(f"the eigenfaces baseline cannot read {len(cache.skipped)} downstream image(s) with its crop {crop} "
+                        f"({describe_skips(cache.skipped)}; first: {cache.skipped[0][0]}); leave it out with --set baselines=random,supervised")
+    return cache
 
 
 def budget_name(k: int | None) -> str:
@@ -106,13 +130,18 @@ def is_degenerate(result: dict[str, Any]) -> bool:
 
 
 def run_job(mode: str, init: Init, data: DownstreamData, split: Split, config: StudyConfig, device: torch.device,
-            features: Callable[[Init], np.ndarray]) -> dict[str, Any]:
-    """One transfer job: ``mode`` of ``init`` on ``split``; returns its result record (with its wall ``seconds``)."""
+            features: Callable[[Init], np.ndarray], classifier_out: Path | None = None) -> dict[str, Any]:
+    """One transfer job: ``mode`` of ``init`` on ``split``; returns its result record (with its wall ``seconds``).
+    A fine-tuned classifier is saved to ``classifier_out`` when given."""
     started = time.perf_counter()
     crop = config.pretrain.data.crop_size
     names = data.images.class_names
     if mode == "finetune":
-        result = finetune(init, data.pixels, data.labels, split, names, crop, config.finetune, device)
+        model, result = finetune_model(init, data.pixels, data.labels, split, names, crop, config.finetune, device)
+        if classifier_out is not None:
+            preprocessing = Preprocessing(data.crop, config.pretrain.data.image_size, crop)
+            save_classifier(model, names, preprocessing, classifier_out,
+                            {"init": init.name, "k": budget_name(split.k), "draw": split.draw, "test_accuracy": result["accuracy"]})
     elif mode == "probe":
         result = linear_probe(features(init), data.labels, split, names)
     elif mode == "knn":
@@ -265,22 +294,38 @@ def selection_summary(config: StudyConfig, data: DownstreamData) -> dict[str, st
 
 
 # Settings that only say how much a study covers: a restart may change them (add tasks, budgets,
-# draws, analyses...) and every job already done stays valid. All others fix what a job computes.
+# draws, analyses...) and every job already done stays valid. All others fix what a job computes,
+# except where the LFW archive lies (the same archive wherever it is).
 EXTENT_SETTINGS = ("tasks", "baselines", "modes", "budgets", "draws", "frozen_draws", "analyses", "analysis_budgets",
                    "pool_fractions")
 
 
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that fix what a study's jobs compute."""
+    identity = {key: value for key, value in config.items() if key not in EXTENT_SETTINGS}
+    data = identity.get("pretrain", {}).get("data", {})
+    identity["pretrain"] = {**identity.get("pretrain", {}), "data": {k: v for k, v in data.items() if k != "lfw"}}
+    return identity
+
+
+def holds_work(out: Path) -> bool:
+    """True when a study folder holds a finished job or pretraining checkpoint (work a restart must keep)."""
+    return any((out / "jobs").rglob("*.json")) or any((out / "pretrain").glob("*/checkpoints/latest.json")) \
+        or any((out / "pretrain").glob("*/model.safetensors"))
+
+
 def check_study_folder(config: StudyConfig, out: Path) -> None:
     """A study folder holds one configuration: a restart must keep every setting that changes what a job
-    computes; it may extend the study (:data:`EXTENT_SETTINGS`)."""
+    computes; it may extend the study (:data:`EXTENT_SETTINGS`) or find LFW elsewhere. A folder whose
+    start failed before any work was done takes the new settings."""
     saved = out / "config.yaml"
-    if saved.is_file():
+    if saved.is_file() and holds_work(out):
         made_under = (yaml.safe_load(saved.read_text()) or {}).get("protocol", 1)
         if made_under != config.protocol:
             raise ConfigError(f"{out} holds a study made under protocol {made_under} (validation-based choices); its jobs "
                               f"cannot be mixed with protocol {config.protocol}'s: choose another --out")
-        previous, current = to_dict(load_yaml(StudyConfig, saved)), to_dict(config)
-        changed = sorted(key for key in current if key not in EXTENT_SETTINGS and previous.get(key) != current[key])
+        previous, current = _identity(to_dict(load_yaml(StudyConfig, saved))), _identity(to_dict(config))
+        changed = sorted(key for key in current if previous.get(key) != current[key])
         if changed:
             raise ConfigError(f"{out} holds a study with other settings for {', '.join(changed)} ({saved}); restart "
                               f"it with the same ones (tasks, budgets, draws and analyses may change), or choose another --out")
@@ -323,6 +368,9 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     check_study_folder(config, out)
     data_config = config.pretrain.data
     data = load_downstream(data_config)
+    pool_sources(data_config)  # every pool source exists and holds images
+    if EIGENFACES in config.baselines:  # built here, not in several workers at once; its images checked before any work
+        eigenfaces_cache(data)
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(config, out / "config.yaml")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -337,8 +385,6 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     splits = study_splits(config, data, out)
     eigenfaces_jobs = [(k, draw) for k in budgets for draw in range(config.draws_for("svm", k))] if EIGENFACES in config.baselines else []
     missing_eigenfaces = [(k, draw) for k, draw in eigenfaces_jobs if not job_path(out, "svm", EIGENFACES, k, draw).is_file()]
-    if missing_eigenfaces:  # build its image cache here, not in several workers at once
-        load_cache(data.images.paths, EIGENFACES_CROP, EIGENFACES_SIZE)
     eigenfaces_units = [(eigenfaces_unit, out, config, missing_eigenfaces[part::executor.workers]) for part in range(executor.workers)]
     run_all(executor, out / "executor", transfer_units(config, out, main + variants) + [u for u in eigenfaces_units if u[-1]],
             "transfer jobs")
@@ -394,9 +440,7 @@ def eigenfaces_unit(out: Path, config: StudyConfig, jobs: list[tuple[int | None,
     """The eigenfaces + SVM baseline on (k, draw) splits not done yet (its own crop and size, from the
     same files): a job for the executor."""
     data = load_downstream(config.pretrain.data)
-    cache = load_cache(data.images.paths, EIGENFACES_CROP, EIGENFACES_SIZE)
-    if not cache.usable.all():
-        raise DataError(f"eigenfaces crop could not be read from: {', '.join(p for p, _ in cache.skipped)}")
+    cache = eigenfaces_cache(data)
     x = eigenfaces_features(np.asarray(cache.pixels))
     for k, draw in jobs:
         path = job_path(out, "svm", EIGENFACES, k, draw)
@@ -422,7 +466,7 @@ def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None,
     init = resolve_init(init_spec, config.pretrain.model.backbone, config.pretrain.input)
     if init.run_dir is not None:
         trained = load_yaml(type(config.pretrain), init.run_dir / "config.yaml").data
-        data_config = dataclasses.replace(config.pretrain.data, face_crop=trained.face_crop,
+        data_config = dataclasses.replace(config.pretrain.data, face_crop=trained.face_crop, folder_crop=trained.folder_crop,
                                           image_size=trained.image_size, crop_size=trained.crop_size)
         config = dataclasses.replace(config, pretrain=dataclasses.replace(config.pretrain, data=data_config))
     config.validate()
@@ -438,6 +482,6 @@ def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None,
     def features(chosen: Init) -> np.ndarray:
         return extract_features(chosen, data.pixels, data_config.crop_size, device)
 
-    result = run_job(mode, init, data, split, config, device, features)
+    result = run_job(mode, init, data, split, config, device, features, out / "classifier")
     write_json_atomic(out / "result.json", result)
     return result

@@ -1,6 +1,6 @@
 """The pretraining loop: one process or many under ``torchrun``, checkpoints, resume, logs, gallery.
 
-Flow: LFW pool -> image cache -> held-out split -> per-step batches (crop, flip) -> task
+Flow: pool sources -> image caches -> held-out split -> per-step batches (crop, flip) -> task
 (inputs, targets) -> loss -> optimizer -> checkpoint; at the end the task's gallery and metrics.
 """
 
@@ -20,11 +20,12 @@ from tqdm import tqdm
 
 from proxytask import distributed
 from proxytask.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
-from proxytask.config import ConfigError, OptimConfig, PretrainConfig, load_yaml, save_yaml, to_dict
+from proxytask.config import ConfigError, DataConfig, OptimConfig, PretrainConfig, load_yaml, save_yaml, to_dict
 from proxytask.data.batches import BatchRandom, StepSampler, center_crop, random_crop_flip, to_float
-from proxytask.data.cache import load_cache
-from proxytask.data.lfw import locate_lfw
-from proxytask.data.selection import select
+from proxytask.data.cache import ImageCache, content_digest, load_cache
+from proxytask.data.images import describe_skips, skip_counts
+from proxytask.data.pool import PoolRows
+from proxytask.data.selection import downstream_task, pool_sources
 from proxytask.files import write_json_atomic, write_text_atomic
 from proxytask.flops import training_flops_per_image
 from proxytask.gallery import save_gallery
@@ -43,52 +44,77 @@ WARMUP_STEPS_UNTIMED = 3
 
 @dataclass(frozen=True)
 class PoolImages:
-    """Pretraining images as (N, S, S, 3) uint8 tensors, their identities for tasks that need
-    labels ((N,) long, else None), and how the pool was filtered."""
+    """Pretraining images: ``train`` read from the caches a batch at a time, ``heldout`` (N, S, S, 3)
+    uint8 in memory, identities for tasks that need labels ((N,) long, else None), how the pool was
+    filtered (``counts``, numbers) and what it is made of (``sources``, ``skip_reasons``)."""
 
-    train: torch.Tensor
+    train: PoolRows
     heldout: torch.Tensor
     train_labels: torch.Tensor | None
     heldout_labels: torch.Tensor | None
     num_classes: int | None
     counts: dict[str, int | float]
+    sources: list[str]
+    skip_reasons: dict[str, int]
     skipped: list[tuple[str, str]]
 
 
-def identity_labels(paths: list[str], rows: np.ndarray, min_images: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Rows whose person (the parent folder) has >= ``min_images`` of them, their labels, the class count."""
-    people = np.array([Path(paths[row]).parent.name for row in rows])
-    names, inverse, counts = np.unique(people, return_inverse=True, return_counts=True)
+def identity_labels(groups: np.ndarray, min_images: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Indices of the images whose group (a person: source and parent folder) has >= ``min_images``
+    of them, their labels, and the class count."""
+    names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     kept = counts[inverse] >= min_images
     _, labels = np.unique(inverse[kept], return_inverse=True)
-    return rows[kept], labels, int((counts >= min_images).sum())
+    return np.flatnonzero(kept), labels, int((counts >= min_images).sum())
+
+
+def downstream_digests(data: DataConfig) -> set[str]:
+    """Content digests of the downstream task's files: a pool image with one of them is a copy."""
+    return {content_digest(path.read_bytes()) for path in downstream_task(data).images.paths if path.is_file()}
 
 
 def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distributed.Context) -> PoolImages:
-    """Find LFW, cache the pool (rank 0 first, the others then map it), hold out gallery images."""
+    """Cache the pool's sources (rank 0 first, the others then map them), drop unusable files, copies
+    of downstream images (and gray pictures for color tasks), hold out gallery images."""
     data = config.data
+    sources = pool_sources(data)
 
-    def cached_pool():
-        return load_cache(select(data.downstream, locate_lfw(data.lfw)).pool, data.face_crop, data.image_size, data.workers)
+    def cached_sources() -> list[ImageCache]:
+        return [load_cache(source.paths, source.crop, data.image_size, data.workers) for source in sources]
 
-    cache = cached_pool() if context.is_main else None
+    caches = cached_sources() if context.is_main else None
     distributed.barrier(context)
-    if cache is None:
-        cache = cached_pool()
-    keep = cache.usable & ~cache.is_gray if task.needs_color else cache.usable
-    rows = np.flatnonzero(keep)
+    if caches is None:
+        caches = cached_sources()
+    downstream = downstream_digests(data)
+    kept, groups, duplicates, gray = [], [], 0, 0
+    for number, cache in enumerate(caches):
+        copies = cache.usable & np.array([digest in downstream for digest in cache.digests], dtype=bool)
+        keep = cache.usable & ~copies
+        if task.needs_color:
+            gray += int((keep & cache.is_gray).sum())
+            keep &= ~cache.is_gray
+        duplicates += int(copies.sum())
+        rows = np.flatnonzero(keep)
+        kept.append(rows)
+        groups += [f"{number}/{Path(cache.paths[row]).parent.name}" for row in rows]
+    pool = PoolRows([cache.pixels for cache in caches], kept)
+    usable = np.arange(len(pool))
     labels, num_classes = None, None
     if task.needs_labels:
-        rows, labels, num_classes = identity_labels(cache.paths, rows, config.supervised.min_images_per_identity)
-    if len(rows) <= data.heldout_images:
-        raise ConfigError(f"the pool has {len(rows)} usable images, not more than data.heldout_images={data.heldout_images}")
-    order = np.random.default_rng(config.train.seed).permutation(len(rows))
+        usable, labels, num_classes = identity_labels(np.array(groups), config.supervised.min_images_per_identity)
+    if len(usable) <= data.heldout_images:
+        raise ConfigError(f"the pool ({', '.join(data.pool)}) has {len(usable)} usable images, not more than "
+                          f"data.heldout_images={data.heldout_images}")
+    order = np.random.default_rng(config.train.seed).permutation(len(usable))
     heldout, train = np.sort(order[:data.heldout_images]), order[data.heldout_images:]
     train = np.sort(train[:max(1, round(data.pool_fraction * len(train)))])
+    skipped = [entry for cache in caches for entry in cache.skipped]
     counts = {
-        "pool_images": len(cache.paths),
-        "images_skipped": len(cache.skipped),
-        "images_gray_excluded": int((cache.usable & cache.is_gray).sum()) if task.needs_color else 0,
+        "pool_images": sum(len(cache.paths) for cache in caches),
+        "images_skipped": len(skipped),
+        "pool_duplicates_of_downstream": duplicates,
+        "images_gray_excluded": gray,
         "heldout_images": len(heldout),
         "train_images": len(train),
         "pool_fraction": data.pool_fraction,
@@ -98,8 +124,9 @@ def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distribute
     def label_tensor(part: np.ndarray) -> torch.Tensor | None:
         return torch.from_numpy(labels[part]).long() if labels is not None else None
 
-    return PoolImages(torch.from_numpy(cache.pixels[rows[train]]), torch.from_numpy(cache.pixels[rows[heldout]]),
-                      label_tensor(train), label_tensor(heldout), num_classes, counts, cache.skipped)
+    return PoolImages(pool.subset(usable[train]), pool.subset(usable[heldout]).gather(np.arange(len(heldout))),
+                      label_tensor(train), label_tensor(heldout), num_classes, counts,
+                      [source.name for source in sources], skip_counts(skipped), skipped)
 
 
 def make_optimizer(parameters, optim: OptimConfig) -> torch.optim.Optimizer:
@@ -231,7 +258,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
             break
         rng = BatchRandom(config.train.seed, step, config.train.batch_size, context.rank, context.world_size, device)
         rows = torch.from_numpy(local_rows)
-        images = augment(pool.train[rows], config.data.crop_size, rng, device, memory_format)
+        images = augment(pool.train.gather(local_rows), config.data.crop_size, rng, device, memory_format)
         labels = pool.train_labels[rows].to(device) if pool.train_labels is not None else None
         loss = train_step(model, task, optimizer, images, rng, amp, labels)
         scheduler.step()
@@ -296,10 +323,13 @@ def _save(run_dir: Path, step: int, task: ProxyTask, optimizer, scheduler, confi
 
 
 def _record_pool(run_dir: Path, pool: PoolImages) -> None:
-    write_json_atomic(run_dir / "data.json", pool.counts)
+    write_json_atomic(run_dir / "data.json", {**pool.counts, "sources": pool.sources, "skip_reasons": pool.skip_reasons})
     if pool.skipped:
         write_text_atomic(run_dir / "skipped.txt", "".join(f"{path}\t{reason}\n" for path, reason in pool.skipped))
-        log.warning("skipped %d unusable image files (listed in %s)", len(pool.skipped), run_dir / "skipped.txt")
+        log.warning("skipped %d unusable image files of the pool (%s; listed in %s)", len(pool.skipped),
+                    describe_skips(pool.skipped), run_dir / "skipped.txt")
+    if pool.counts["pool_duplicates_of_downstream"]:
+        log.warning("left %d pool images out: exact copies of downstream images", pool.counts["pool_duplicates_of_downstream"])
     if pool.counts["images_gray_excluded"]:
         log.info("left %d grayscale pictures out of the colorization targets", pool.counts["images_gray_excluded"])
 

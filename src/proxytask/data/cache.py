@@ -2,27 +2,33 @@
 
 A cache is keyed by what it was made from (each file's path, size and modification time, the
 crop, the size, the cache format version): a second run with the same inputs maps the array
-instead of decoding again. Unusable files are skipped and listed, never fatal.
+instead of decoding again. Unusable files are skipped and listed with their reason, never fatal.
+Each row also keeps a digest of its file's bytes, so exact copies of an image can be found.
+
+The build is resumable: rows are decoded into ``<cache>.partial/`` in chunks, and each finished
+chunk is appended to its ``rows.jsonl``; an interrupted build (even killed) restarts from the
+chunks it has, and the folder is renamed into place when every row is done. A lock file keeps
+two processes from building the same cache at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from proxytask.data.images import BadImage, Size, decode_image, height_width
+from proxytask.data.images import BadImage, Crop, Size, decode_image, height_width, read_file
 from proxytask.data.lfw import DataError, proxytask_home
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 _CHUNK = 128
 
 
@@ -35,7 +41,8 @@ class ImageCache:
         paths: source file of each row.
         usable: (N,) bool, False for files that could not be decoded.
         is_gray: (N,) bool, True for pictures without color.
-        skipped: (path, reason) for every unusable file.
+        digests: content digest (BLAKE2b of the file's bytes) of each row, "" where unreadable.
+        skipped: (path, "kind: detail") for every unusable file.
         folder: where the cache lives.
     """
 
@@ -43,93 +50,127 @@ class ImageCache:
     paths: list[str]
     usable: np.ndarray
     is_gray: np.ndarray
+    digests: list[str]
     skipped: list[tuple[str, str]]
     folder: Path
 
 
-def cache_key(paths: list[Path], crop: tuple[int, int, int, int] | None, size: Size) -> str:
+def content_digest(data: bytes) -> str:
+    """Digest of a file's bytes: equal for exact copies of a file, wherever they lie."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def cache_key(paths: list[Path], crop: Crop, size: Size) -> str:
     """Hash of everything the cached pixels depend on."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([CACHE_FORMAT_VERSION, list(crop) if crop else None, list(height_width(size))]).encode())
+    digest.update(json.dumps([CACHE_FORMAT_VERSION, list(crop) if isinstance(crop, tuple) else crop, list(height_width(size))]).encode())
     for path in paths:
         try:
             stat = os.stat(path)
             digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        except FileNotFoundError:
+        except OSError:
             digest.update(f"{path}\0missing\n".encode())
     return digest.hexdigest()[:24]
 
 
-def _decode_rows(job: tuple[str, int, list[str], tuple[int, int, int, int] | None, Size]) -> list[tuple[int, bool, bool, str]]:
-    """Worker: decode ``paths`` into rows ``start..`` of the array file; (row, ok, gray, reason) each."""
+def _decode_rows(job: tuple[str, int, list[str], Crop, Size]) -> dict[str, object]:
+    """Worker: decode ``paths`` into rows ``start..`` of the array file; the chunk's record (start,
+    usable, gray, digests, skipped)."""
     array_file, start, paths, crop, size = job
     pixels = np.load(array_file, mmap_mode="r+")
-    results = []
+    usable, gray, digests, skipped = [], [], [], []
     for offset, path in enumerate(paths):
-        row = start + offset
+        digest, ok, is_gray = "", False, False
         try:
-            decoded = decode_image(Path(path), crop, size)
-        except (BadImage, FileNotFoundError, PermissionError) as error:
-            results.append((row, False, False, str(error)))
-            continue
-        pixels[row] = decoded.pixels
-        results.append((row, True, decoded.is_gray, ""))
-    return results  # the rows sit in the shared page cache; the parent syncs the file once
+            data = read_file(Path(path))
+            digest = content_digest(data)
+            decoded = decode_image(Path(path), crop, size, data)
+            pixels[start + offset] = decoded.pixels
+            ok, is_gray = True, bool(decoded.is_gray)
+        except BadImage as error:
+            skipped.append((path, str(error)))
+        usable.append(ok)
+        gray.append(is_gray)
+        digests.append(digest)
+    pixels.flush()
+    return {"start": start, "usable": usable, "gray": gray, "digests": digests, "skipped": skipped}
 
 
-def _build(folder: Path, paths: list[str], crop: tuple[int, int, int, int] | None, size: Size, workers: int) -> None:
-    """Decode ``paths`` into a new cache at ``folder`` (built in a staging folder, then renamed)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        array_file = staging / "pixels.npy"
-        np.lib.format.open_memmap(array_file, mode="w+", dtype=np.uint8, shape=(len(paths), *height_width(size), 3)).flush()
-        jobs = [(str(array_file), start, paths[start:start + _CHUNK], crop, size) for start in range(0, len(paths), _CHUNK)]
-        usable = np.zeros(len(paths), dtype=bool)
-        is_gray = np.zeros(len(paths), dtype=bool)
-        skipped: list[tuple[str, str]] = []
-        with tqdm(total=len(paths), desc="caching images", unit="img", mininterval=1.0) as bar:
-            if workers > 1 and len(jobs) > 1:
-                with ProcessPoolExecutor(max_workers=workers) as pool:
-                    done = pool.map(_decode_rows, jobs)
-                    for results in done:
-                        _collect(results, paths, usable, is_gray, skipped, bar)
-            else:
-                for job in jobs:
-                    _collect(_decode_rows(job), paths, usable, is_gray, skipped, bar)
-        with open(array_file, "rb+") as handle:
-            os.fsync(handle.fileno())
-        index = {"paths": paths, "usable": usable.tolist(), "is_gray": is_gray.tolist(), "skipped": skipped,
-                 "crop": list(crop) if crop else None, "size": list(height_width(size)), "version": CACHE_FORMAT_VERSION}
-        (staging / "index.json").write_text(json.dumps(index))
+@contextmanager
+def _locked(lock_file: Path):
+    """Hold an exclusive lock on ``lock_file`` (other builders of the same cache wait)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            os.replace(staging, folder)
-        except OSError:
-            if not (folder / "index.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _collect(results, paths, usable, is_gray, skipped, bar) -> None:
-    for row, ok, gray, reason in results:
-        usable[row] = ok
-        is_gray[row] = gray
-        if not ok:
-            skipped.append((paths[row], reason))
-    bar.update(len(results))
+def _done_chunks(progress: Path) -> dict[int, dict[str, object]]:
+    """The chunks an earlier, interrupted build finished (a torn last line is ignored)."""
+    done = {}
+    if progress.is_file():
+        for line in progress.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[int(record["start"])] = record
+    return done
 
 
-def load_cache(paths: list[Path], crop: tuple[int, int, int, int] | None, size: Size,
-               workers: int = 2, home: Path | None = None) -> ImageCache:
-    """Map the cache for ``paths``, building it first if it does not exist yet."""
+def _build(folder: Path, paths: list[str], crop: Crop, size: Size, workers: int) -> None:
+    """Decode ``paths`` into the cache at ``folder``, resuming the chunks of an interrupted build."""
+    partial = folder.with_name(folder.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    array_file, progress = partial / "pixels.npy", partial / "rows.jsonl"
+    shape = (len(paths), *height_width(size), 3)
+    if not array_file.is_file() or np.load(array_file, mmap_mode="r").shape != shape:
+        progress.unlink(missing_ok=True)
+        np.lib.format.open_memmap(array_file, mode="w+", dtype=np.uint8, shape=shape).flush()
+    done = _done_chunks(progress)
+    jobs = [(str(array_file), start, paths[start:start + _CHUNK], crop, size)
+            for start in range(0, len(paths), _CHUNK) if start not in done]
+    with tqdm(total=len(paths), initial=len(paths) - sum(len(job[2]) for job in jobs), desc="caching images", unit="img",
+              mininterval=1.0) as bar, open(progress, "a") as log:
+        def record(chunk: dict[str, object]) -> None:
+            log.write(json.dumps(chunk) + "\n")
+            log.flush()
+            done[int(chunk["start"])] = chunk
+            bar.update(len(chunk["usable"]))
+
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for chunk in pool.map(_decode_rows, jobs):
+                    record(chunk)
+        else:
+            for job in jobs:
+                record(_decode_rows(job))
+    with open(array_file, "rb+") as handle:
+        os.fsync(handle.fileno())
+    chunks = [done[start] for start in sorted(done)]
+    index = {"paths": paths, "usable": [u for c in chunks for u in c["usable"]], "is_gray": [g for c in chunks for g in c["gray"]],
+             "digests": [d for c in chunks for d in c["digests"]], "skipped": [s for c in chunks for s in c["skipped"]],
+             "crop": list(crop) if isinstance(crop, tuple) else crop, "size": list(height_width(size)), "version": CACHE_FORMAT_VERSION}
+    (partial / "index.json").write_text(json.dumps(index))
+    progress.unlink()
+    os.replace(partial, folder)
+
+
+def load_cache(paths: list[Path], crop: Crop, size: Size, workers: int = 2, home: Path | None = None) -> ImageCache:
+    """Map the cache for ``paths`` (read with ``crop``, resized to ``size``), building it first if it
+    does not exist yet (or finishing an interrupted build)."""
     if not paths:
         raise DataError("no images to cache")
     names = [str(p) for p in paths]
     height, width = height_width(size)
     folder = (home or proxytask_home()) / "cache" / f"{height}x{width}-{cache_key(paths, crop, size)}"
     if not (folder / "index.json").is_file():
-        _build(folder, names, crop, size, workers)
+        with _locked(folder.with_name(folder.name + ".lock")):
+            if not (folder / "index.json").is_file():
+                _build(folder, names, crop, size, workers)
     index = json.loads((folder / "index.json").read_text())
     pixels = np.load(folder / "pixels.npy", mmap_mode="r")
     return ImageCache(
@@ -137,6 +178,7 @@ def load_cache(paths: list[Path], crop: tuple[int, int, int, int] | None, size: 
         paths=index["paths"],
         usable=np.array(index["usable"], dtype=bool),
         is_gray=np.array(index["is_gray"], dtype=bool),
+        digests=index["digests"],
         skipped=[tuple(s) for s in index["skipped"]],
         folder=folder,
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -19,7 +22,26 @@ GRAY_COLORED_SHARE = 0.01
 
 
 class BadImage(Exception):
-    """The file is empty, truncated, corrupt or not an image."""
+    """The file is empty, truncated, corrupt, too large, smaller than the crop or not an image.
+
+    Its message reads ``"<kind>: <detail>"``; :func:`skip_counts` counts files by kind.
+    """
+
+
+# A crop: (left, top, right, bottom) in pixels of the source image (right/bottom exclusive), CENTER
+# for the largest centered square (the shorter side), or None for the whole image.
+CENTER = "center"
+Crop = tuple[int, int, int, int] | Literal["center"] | None
+
+
+def skip_counts(skipped: list[tuple[str, str]]) -> dict[str, int]:
+    """How many skipped files each reason kind has: ``[(path, "kind: detail"), ...]`` -> {kind: count}."""
+    return dict(Counter(reason.split(":", 1)[0] for _, reason in skipped))
+
+
+def describe_skips(skipped: list[tuple[str, str]]) -> str:
+    """"3 smaller than the crop, 1 not an image" for a list of skipped (path, reason) pairs."""
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(skip_counts(skipped).items()))
 
 
 @dataclass(frozen=True)
@@ -66,43 +88,74 @@ def height_width(size: Size) -> tuple[int, int]:
     return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
-def _open_rgb(path: Path, crop: tuple[int, int, int, int] | None, size: Size | None) -> tuple[Image.Image, tuple[float, ...] | None, bool]:
-    """Decode ``path`` to RGB; returns the image, the crop box in its pixels, and the gray-mode flag.
+def crop_box(crop: Crop, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The crop as a box in a ``width`` x ``height`` image (None: the whole image).
+
+    Raises:
+        BadImage: the image is smaller than a fixed crop box.
+    """
+    if crop is None:
+        return None
+    if crop == CENTER:
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        return left, top, left + side, top + side
+    if width < crop[2] or height < crop[3]:
+        raise BadImage(f"smaller than the crop: {width}x{height} pixels, the crop box {tuple(crop)} needs at least {crop[2]}x{crop[3]} "
+                       "(data.face_crop; a folder of other pictures reads with data.folder_crop=center)")
+    return tuple(crop)
+
+
+def _open_rgb(data: bytes, crop: Crop, size: Size | None) -> tuple[Image.Image, tuple[float, ...] | None, bool]:
+    """Decode file bytes to RGB; returns the image, the crop box in its pixels, and the gray-mode flag.
 
     A JPEG that will be shrunk is decoded at a reduced scale in the DCT domain (PIL's draft
     mode) as long as the crop keeps at least ``size`` pixels, which is faster than decoding it
     fully; the crop box is scaled to match.
     """
-    if Path(path).stat().st_size == 0:
-        raise BadImage("empty file")
-    with Image.open(path) as image:
+    if not data:
+        raise BadImage("empty file: 0 bytes")
+    with Image.open(io.BytesIO(data)) as image:
         full_width, full_height = image.size
-        if crop is not None and (full_width < crop[2] or full_height < crop[3]):
-            raise BadImage(f"image is {full_width}x{full_height}, smaller than the face crop {crop}")
+        box = crop_box(crop, full_width, full_height)
         if size is not None and image.format == "JPEG":
             height, width = height_width(size)
-            crop_width = crop[2] - crop[0] if crop else full_width
-            crop_height = crop[3] - crop[1] if crop else full_height
+            crop_width = box[2] - box[0] if box else full_width
+            crop_height = box[3] - box[1] if box else full_height
             image.draft(None, (math.ceil(full_width * width / crop_width), math.ceil(full_height * height / crop_height)))
         image.load()
         rgb, mode_is_gray = _to_rgb(image)
     scale = rgb.width / full_width
-    box = tuple(c * scale for c in crop) if crop is not None else None
-    return rgb, box, mode_is_gray
+    return rgb, (tuple(c * scale for c in box) if box is not None else None), mode_is_gray
 
 
-def decode_image(path: Path, crop: tuple[int, int, int, int] | None = None, size: Size | None = None) -> DecodedImage:
-    """Decode ``path`` to RGB, optionally crop (left, top, right, bottom) and resize to ``size``.
+def read_file(path: Path) -> bytes:
+    """The bytes of an image file.
 
     Raises:
-        BadImage: the file is empty, truncated, corrupt, not an image, or smaller than the crop.
+        BadImage: the file cannot be read (missing, no permission, a folder).
     """
     try:
-        rgb, box, mode_is_gray = _open_rgb(path, crop, size)
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise BadImage(f"unreadable file: {error.strerror or error}") from None
+
+
+def decode_image(path: Path, crop: Crop = None, size: Size | None = None, data: bytes | None = None) -> DecodedImage:
+    """Decode ``path`` (or its bytes ``data``, already read) to RGB, crop and resize to ``size``.
+
+    Raises:
+        BadImage: the file is unreadable, empty, truncated, corrupt, not an image, too large
+        (PIL's decompression-bomb limit) or smaller than the crop.
+    """
+    try:
+        rgb, box, mode_is_gray = _open_rgb(read_file(path) if data is None else data, crop, size)
     except BadImage:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise BadImage(f"{type(error).__name__}: {error}") from None
+    except Image.DecompressionBombError as error:
+        raise BadImage(f"too large: {error}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
+        raise BadImage(f"not a readable image: {type(error).__name__}: {error}") from None
     if size is not None:
         height, width = height_width(size)
         rgb = rgb.resize((width, height), Image.Resampling.BILINEAR, box=box, reducing_gap=None)

@@ -1,10 +1,16 @@
-"""Find, download, verify and extract LFW deep-funneled; select people for tasks and pools.
+"""Find, download, verify and extract LFW; select people for tasks and pools.
 
-Lookup order for the archive (first hit wins):
-1. a path given on the command line, else ``$PROXYTASK_LFW``: a folder holding
-   ``lfw-deepfunneled.tgz``, the ``lfw-deepfunneled/`` folder itself, or a folder holding it;
+LFW comes in three variants (:data:`VARIANTS`), read alike (one folder per person): deep-funneled
+(the project's reference, aligned by Huang et al. 2012), funneled, and the original pictures. All
+three are centered on the face by the detector, so the same central face crop serves them.
+
+Lookup order (first hit wins):
+1. a path given on the command line, else ``$PROXYTASK_LFW``: a folder holding a variant's
+   archive, a variant's extracted folder itself, or a folder holding one;
 2. the cache folder ``$PROXYTASK_HOME`` (default ``~/.cache/proxytask``);
-3. the official archive, downloaded into the cache folder and checked against its published MD5.
+3. a download into the cache folder from the first source that answers: the deep-funneled archive
+   from its authors' site, then the funneled and the original archives from the figshare copies
+   that scikit-learn fetches; each verified against its published checksum.
 """
 
 from __future__ import annotations
@@ -23,10 +29,30 @@ from tqdm import tqdm
 
 from proxytask.data.images import IMAGE_SUFFIXES
 
-ARCHIVE_NAME = "lfw-deepfunneled.tgz"
-FOLDER_NAME = "lfw-deepfunneled"
-OFFICIAL_URL = "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
-OFFICIAL_MD5 = "68331da3eb755a505a502b5aacb3c201"
+
+@dataclass(frozen=True)
+class LfwVariant:
+    """One LFW archive: its file name, the folder it extracts to, where to download it and its checksum."""
+
+    name: str
+    archive: str
+    folder: str
+    url: str
+    algorithm: str
+    digest: str
+
+
+# In order of preference; the checksums are the ones published with each source.
+VARIANTS = (
+    LfwVariant("deep-funneled", "lfw-deepfunneled.tgz", "lfw-deepfunneled", "https://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz",
+               "md5", "68331da3eb755a505a502b5aacb3c201"),
+    LfwVariant("funneled", "lfw-funneled.tgz", "lfw_funneled", "https://ndownloader.figshare.com/files/5976015",
+               "sha256", "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a"),
+    LfwVariant("original", "lfw.tgz", "lfw", "https://ndownloader.figshare.com/files/5976018",
+               "sha256", "055f7d9c632d7370e6fb4afc7468d40f970c34a80d4c6f50ffec63f5a8d536c0"),
+)
+ARCHIVE_NAME = VARIANTS[0].archive
+FOLDER_NAME = VARIANTS[0].folder
 DOWNSTREAM_DEFAULT = "lfw-politicians-7"
 POLITICIANS_MIN_FACES = 70
 # The development task: the next 7 people by image count (48 to 69 images each: Junichiro Koizumi
@@ -71,13 +97,13 @@ def verify_archive(archive: Path) -> None:
             return
 
 
-def extract_archive(archive: Path, destination: Path) -> Path:
+def extract_archive(archive: Path, destination: Path, variant: LfwVariant = VARIANTS[0]) -> Path:
     """Extract ``archive`` (safely, tarfile ``filter="data"``) into ``destination``; returns the image folder.
 
     Extraction goes to a temporary folder renamed into place at the end, so an interrupted
     extraction never looks finished.
     """
-    target = destination / FOLDER_NAME
+    target = destination / variant.folder
     if target.is_dir():
         return target
     destination.mkdir(parents=True, exist_ok=True)
@@ -87,81 +113,87 @@ def extract_archive(archive: Path, destination: Path) -> Path:
             members = tar.getmembers()
             for member in tqdm(members, desc=f"extracting {archive.name}", unit="file", leave=False, mininterval=1.0):
                 tar.extract(member, staging, filter="data")
-        extracted = staging / FOLDER_NAME
+        extracted = staging / variant.folder
         if not extracted.is_dir():
-            raise DataError(f"{archive} does not hold a top folder {FOLDER_NAME}/ as the LFW archive does")
+            raise DataError(f"{archive} does not hold a top folder {variant.folder}/ as the LFW {variant.name} archive does")
         os.replace(extracted, target)
     except tarfile.FilterError as error:
         raise DataError(f"{archive} holds an unsafe member, refused: {error}") from None
-    except tarfile.TarError as error:
+    except (tarfile.TarError, EOFError, OSError) as error:
         raise DataError(f"{archive} is not a readable tar archive: {error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def download_archive(destination: Path, url: str = OFFICIAL_URL, md5: str = OFFICIAL_MD5) -> Path:
-    """Download the official archive into ``destination`` with a progress bar and check its MD5."""
+def download_archive(destination: Path, variant: LfwVariant) -> Path:
+    """Download a variant's archive into ``destination`` with a progress bar and verify its checksum."""
     destination.mkdir(parents=True, exist_ok=True)
-    archive = destination / ARCHIVE_NAME
-    partial = destination / (ARCHIVE_NAME + ".part")
-    with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
+    archive = destination / variant.archive
+    partial = destination / (variant.archive + ".part")
+    with urllib.request.urlopen(variant.url, timeout=30) as response, open(partial, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {ARCHIVE_NAME}") as bar:
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {variant.archive}") as bar:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 out.write(chunk)
                 bar.update(len(chunk))
-    actual = _file_digest(partial, "md5")
-    if actual != md5:
+    actual = _file_digest(partial, variant.algorithm)
+    if actual != variant.digest:
         partial.unlink()
-        raise DataError(f"download from {url} has MD5 {actual}, expected {md5}; it was deleted, try again")
+        raise DataError(f"download from {variant.url} has {variant.algorithm.upper()} {actual}, expected {variant.digest}; "
+                        "it was deleted, try again")
     os.replace(partial, archive)
     return archive
 
 
 def _folder_in(path: Path) -> Path | None:
-    """The extracted image folder at or in ``path``, after extracting an archive found there."""
-    if path.name == FOLDER_NAME and path.is_dir():
+    """The extracted image folder of any variant at or in ``path``, after extracting an archive found there."""
+    for variant in VARIANTS:
+        if (path / variant.folder).is_dir():
+            return path / variant.folder
+        archive = path if path.is_file() and path.name == variant.archive else path / variant.archive
+        if archive.is_file():
+            verify_archive(archive)
+            return extract_archive(archive, proxytask_home() / "lfw", variant)
+    is_variant_folder = path.is_dir() and path.name in {variant.folder for variant in VARIANTS}
+    if is_variant_folder and any(child.is_dir() and not child.name.startswith(".") for child in path.iterdir()):
         return path
-    if (path / FOLDER_NAME).is_dir():
-        return path / FOLDER_NAME
-    archive = path if path.is_file() else path / ARCHIVE_NAME
-    if archive.is_file():
-        verify_archive(archive)
-        return extract_archive(archive, proxytask_home() / "lfw")
     return None
 
 
 def locate_lfw(path: str | Path | None = None, allow_download: bool = True) -> Path:
-    """Return the extracted ``lfw-deepfunneled/`` folder, finding or fetching it as the module says.
+    """Return an extracted LFW folder (one sub-folder per person), finding or fetching it as the module says.
 
     Raises:
-        DataError: a given path holds no LFW, or nothing is local and the download fails.
+        DataError: a given path holds no LFW, or nothing is local and every download fails.
     """
     given = path if path is not None else os.environ.get("PROXYTASK_LFW")
+    archives = " or ".join(variant.archive for variant in VARIANTS)
     if given:
         given_path = Path(given).expanduser()
         if not given_path.exists():
-            raise DataError(f"LFW path {given_path} does not exist; give a folder holding {ARCHIVE_NAME} or the extracted {FOLDER_NAME}/")
+            raise DataError(f"LFW path {given_path} does not exist; give a folder holding {archives} or the extracted folder")
         found = _folder_in(given_path)
         if found is None:
-            raise DataError(f"{given_path} holds neither {ARCHIVE_NAME} nor an extracted {FOLDER_NAME}/ folder")
+            raise DataError(f"{given_path} holds neither {archives} nor an extracted {FOLDER_NAME}/ folder")
         return found
     home = proxytask_home()
     for candidate in (home / "lfw", home):
         found = _folder_in(candidate) if candidate.exists() else None
         if found is not None:
             return found
+    failures = []
     if allow_download:
-        try:
-            return extract_archive(download_archive(home / "lfw"), home / "lfw")
-        except (urllib.error.URLError, OSError) as error:
-            reason = f"the download from {OFFICIAL_URL} failed ({error})"
-    else:
-        reason = "downloading is switched off"
+        for variant in VARIANTS:
+            try:
+                return extract_archive(download_archive(home / "lfw", variant), home / "lfw", variant)
+            except (urllib.error.URLError, OSError, DataError) as error:
+                failures.append(f"{variant.url}: {error}")
+    reason = "every download failed (" + "; ".join(failures) + ")" if failures else "downloading is switched off"
     raise DataError(
-        f"LFW not found and {reason}. Put {ARCHIVE_NAME} in {home / 'lfw'} "
-        f"or pass --lfw FOLDER (or set PROXYTASK_LFW) to a folder holding it."
+        f"LFW not found and {reason}. Download {ARCHIVE_NAME} by hand (e.g. from {VARIANTS[0].url}, or the figshare copies "
+        f"{VARIANTS[1].url} and {VARIANTS[2].url}), put it in {home / 'lfw'} or pass --lfw FOLDER (or set PROXYTASK_LFW) "
+        "to the folder holding it."
     )
 
 

@@ -1,9 +1,13 @@
-"""Turn a downstream spec into a labeled image set and the matching unlabeled pretraining pool.
+"""Turn the data settings into a labeled downstream task and the unlabeled pretraining pool.
 
-Specs: ``lfw-politicians-7`` (people with >= 70 images), ``lfw-dev-7`` (the development task:
-the next 7 people, 48 to 69 images), ``lfw:min_faces=N``, ``lfw:people=Name_One,Name_Two`` (LFW
-folder names), or a path to ``root/<class>/<image>``. The pool is LFW without the people of the
-downstream task and of the development task.
+Downstream specs: ``lfw-politicians-7`` (people with >= 70 images), ``lfw-dev-7`` (the development
+task: the next 7 people, 48 to 69 images), ``lfw:min_faces=N``, ``lfw:people=Name_One,Name_Two``
+(LFW folder names), or a path to ``root/<class>/<image>``.
+
+Pool sources (``data.pool``): ``lfw`` (LFW without the people of the downstream task and of the
+development task) and any folder of images, searched recursively. LFW is only looked up when an
+LFW spec or the ``lfw`` pool is used. LFW pictures are read with the face crop; other folders with
+``data.folder_crop`` (the centered square by default).
 """
 
 from __future__ import annotations
@@ -11,29 +15,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxytask.data.folders import LabeledImages, labeled_folder, labeled_from_groups
-from proxytask.data.lfw import DEV_MIN_FACES, DEV_TASK, DOWNSTREAM_DEFAULT, POLITICIANS_MIN_FACES, DataError, PeopleIndex
+from proxytask.config import DataConfig
+from proxytask.data.folders import LabeledImages, image_tree, labeled_folder, labeled_from_groups
+from proxytask.data.images import CENTER, Crop
+from proxytask.data.lfw import DEV_MIN_FACES, DEV_TASK, DOWNSTREAM_DEFAULT, POLITICIANS_MIN_FACES, DataError, PeopleIndex, locate_lfw
+
+LFW_POOL = "lfw"
 
 
 @dataclass(frozen=True)
-class Selection:
-    """The downstream task (``downstream``), the pool of images proxy tasks may train on, and the
-    downstream classes that are people of the development task (whose labels fixed the fine-tuning recipe)."""
+class ImageSource:
+    """Image files read with one crop: ``name`` is ``lfw`` or the folder they come from."""
+
+    name: str
+    paths: list[Path]
+    crop: Crop
+
+
+@dataclass(frozen=True)
+class Downstream:
+    """The labeled task, the crop its images are read with, and the classes that are people of the
+    development task (whose labels fixed the fine-tuning recipe)."""
 
     spec: str
-    downstream: LabeledImages
-    pool: list[Path]
+    images: LabeledImages
+    crop: Crop
     development_overlap: tuple[str, ...] = ()
 
 
-def _lfw_people(spec: str, index: PeopleIndex) -> list[str] | None:
-    """The LFW people a spec names, or None when the spec is not an LFW spec."""
+def is_lfw_spec(spec: str) -> bool:
+    """True for the downstream specs that name LFW people (a folder is never one, whatever its name)."""
+    return spec in (DOWNSTREAM_DEFAULT, DEV_TASK) or spec.startswith("lfw:")
+
+
+def _lfw_index(lfw: str | None) -> PeopleIndex:
+    return PeopleIndex.scan(locate_lfw(lfw))
+
+
+def _lfw_people(spec: str, index: PeopleIndex) -> list[str]:
+    """The LFW people an LFW spec names."""
     if spec == DOWNSTREAM_DEFAULT:
         return index.with_min_faces(POLITICIANS_MIN_FACES)
     if spec == DEV_TASK:
         return dev_people(index)
-    if not spec.startswith("lfw:"):
-        return None
     key, _, value = spec[len("lfw:"):].partition("=")
     if key == "min_faces":
         try:
@@ -52,24 +76,38 @@ def _lfw_people(spec: str, index: PeopleIndex) -> list[str] | None:
     raise DataError(f"downstream spec {spec!r}: expected lfw:min_faces=N or lfw:people=Name_One,Name_Two")
 
 
-def select(spec: str, lfw_root: Path | None) -> Selection:
-    """Resolve ``spec`` against the LFW folder ``lfw_root`` (needed for LFW specs and for the pool).
+def folder_crop(data: DataConfig) -> Crop:
+    """The crop of pictures from a folder: the centered square, or the LFW face box."""
+    return data.face_crop if data.folder_crop == "face" else CENTER
 
-    A folder spec takes its pool from LFW too when ``lfw_root`` is given (without the development
-    task's people).
+
+def downstream_task(data: DataConfig) -> Downstream:
+    """The labeled task ``data.downstream`` names."""
+    spec = data.downstream
+    if not is_lfw_spec(spec):
+        return Downstream(spec, labeled_folder(Path(spec)), folder_crop(data))
+    index = _lfw_index(data.lfw)
+    people = _lfw_people(spec, index)
+    images = labeled_from_groups({name: index.images[name] for name in people}, spec)
+    overlap = () if spec == DEV_TASK else tuple(sorted(set(people) & set(dev_people(index))))
+    return Downstream(spec, images, data.face_crop, overlap)
+
+
+def pool_sources(data: DataConfig) -> list[ImageSource]:
+    """The pretraining pool's sources, as ``data.pool`` lists them.
+
+    Downstream images are kept out: by person for LFW (with the development task's people), and
+    by content for any exact copy in a folder (:func:`proxytask.train.load_pool` drops those).
     """
-    index = PeopleIndex.scan(lfw_root) if lfw_root is not None else None
-    people = _lfw_people(spec, index) if index is not None else None
-    if people is not None:
-        assert index is not None
-        downstream = labeled_from_groups({name: index.images[name] for name in people}, spec)
-        overlap = () if spec == DEV_TASK else tuple(sorted(set(people) & set(dev_people(index))))
-        return Selection(spec, downstream, index.pool_excluding(people + dev_people(index)), overlap)
-    if spec in (DOWNSTREAM_DEFAULT, DEV_TASK) or spec.startswith("lfw:"):
-        raise DataError(f"downstream spec {spec!r} needs the LFW data (pass --lfw)")
-    downstream = labeled_folder(Path(spec))
-    pool = index.pool_excluding(dev_people(index)) if index is not None else []
-    return Selection(spec=spec, downstream=downstream, pool=pool)
+    sources = []
+    for name in dict.fromkeys(data.pool):
+        if name == LFW_POOL:
+            index = _lfw_index(data.lfw)
+            held_out = dev_people(index) + (_lfw_people(data.downstream, index) if is_lfw_spec(data.downstream) else [])
+            sources.append(ImageSource(LFW_POOL, index.pool_excluding(held_out), data.face_crop))
+        else:
+            sources.append(ImageSource(name, image_tree(Path(name)), folder_crop(data)))
+    return sources
 
 
 def dev_people(index: PeopleIndex) -> list[str]:

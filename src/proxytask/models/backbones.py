@@ -68,6 +68,7 @@ class Backbone(nn.Module):
     """A timm ``features_only`` network: (B, C_in, H, W) -> list of (B, C_i, H / r_i, W / r_i).
 
     Attributes:
+        name, in_chans, batchnorm: what it was built from.
         channels: C_i of each feature level.
         reductions: stride r_i of each feature level.
     """
@@ -85,6 +86,7 @@ class Backbone(nn.Module):
             raise ConfigError(f"model.backbone {name!r} is not a timm model with features_only support: {error}") from None
         self.name = name
         self.in_chans = in_chans
+        self.batchnorm = batchnorm
         self.channels: list[int] = list(self.body.feature_info.channels())
         self.reductions: list[int] = list(self.body.feature_info.reduction())
 

@@ -1,0 +1,206 @@
+"""Take a model away: a backbone as plain timm weights, a fine-tuned classifier, and their loaders.
+
+``export_backbone`` writes ``backbone.safetensors`` with the keys of
+``timm.create_model(name, in_chans=C, num_classes=0)`` (vgg_small is registered with timm when
+``proxytask`` is imported) and ``backbone.json``: the model name, input channels, the network
+input conversion, and how pictures are cropped and resized before it. ``load_backbone`` and
+``load_classifier`` rebuild them ready to use on RGB images in [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import timm
+import torch
+from torch import nn
+
+from proxytask.checkpoint import load_weights, save_weights
+from proxytask.config import ConfigError, DataConfig, PretrainConfig, load_yaml
+from proxytask.data.batches import center_crop, to_float
+from proxytask.data.images import BadImage, Crop, decode_image
+from proxytask.data.selection import folder_crop
+from proxytask.files import write_json_atomic
+from proxytask.inputs import NetworkInput
+from proxytask.models.backbones import Backbone
+from proxytask.transfer.classifier import Classifier
+from proxytask.transfer.inits import build_backbone, resolve_init
+
+BACKBONE_WEIGHTS = "backbone.safetensors"
+BACKBONE_INFO = "backbone.json"
+CLASSIFIER_WEIGHTS = "classifier.safetensors"
+CLASSIFIER_INFO = "classifier.json"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a picture becomes a network's RGB input: ``crop`` of the file (a box, or "center"),
+    resized to ``image_size``, then the central ``crop_size`` square."""
+
+    crop: Crop
+    image_size: int
+    crop_size: int
+
+    @classmethod
+    def of(cls, data: DataConfig, lfw_aligned: bool) -> Preprocessing:
+        """The preprocessing a run used: the face box for LFW-aligned pictures, else the folder crop."""
+        return cls(data.face_crop if lfw_aligned else folder_crop(data), data.image_size, data.crop_size)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Preprocessing:
+        crop = values["crop"]
+        return cls(tuple(crop) if isinstance(crop, list) else crop, int(values["image_size"]), int(values["crop_size"]))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"crop": list(self.crop) if isinstance(self.crop, tuple) else self.crop,
+                "image_size": self.image_size, "crop_size": self.crop_size}
+
+    def load(self, path: Path) -> torch.Tensor:
+        """One picture as the network's RGB input (1, 3, crop_size, crop_size) in [0, 1].
+
+        Raises:
+            BadImage: the file cannot be read or cropped.
+        """
+        pixels = decode_image(Path(path), self.crop, self.image_size).pixels
+        return center_crop(to_float(torch.from_numpy(np.ascontiguousarray(pixels))[None]), self.crop_size)
+
+
+def _timm_kwargs(backbone: Backbone) -> dict[str, Any]:
+    return {"batchnorm": backbone.batchnorm} if backbone.name == "vgg_small" else {}
+
+
+def timm_state_dict(backbone: Backbone) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The backbone's weights under the keys of the plain timm model of its name (num_classes=0),
+    and the plain model's keys the backbone has no weights for (none for vgg_small and ResNets).
+
+    Raises:
+        ConfigError: a weight of the backbone has no place in the plain model.
+    """
+    plain = timm.create_model(backbone.name, pretrained=False, in_chans=backbone.in_chans, num_classes=0,
+                              **_timm_kwargs(backbone))
+    by_flat_name = {key.replace(".", "_"): key for key in plain.state_dict()}
+    mapped = {}
+    for key, value in backbone.body.state_dict().items():
+        target = by_flat_name.get(key.replace(".", "_"))
+        if target is None:
+            raise ConfigError(f"backbone {backbone.name}: weight {key} has no place in timm's plain {backbone.name}")
+        mapped[target] = value
+    return mapped, sorted(set(plain.state_dict()) - set(mapped))
+
+
+def _lfw_aligned(data: DataConfig) -> bool:
+    """A run trained on LFW pictures (cut with the face box) rather than on other folders."""
+    return data.pool == ("lfw",) or data.folder_crop == "face"
+
+
+def export_backbone(run_dir: Path, out: Path) -> dict[str, Any]:
+    """Write a pretraining run's backbone to ``out`` as plain timm weights plus ``backbone.json``; returns the JSON."""
+    config = load_yaml(PretrainConfig, Path(run_dir) / "config.yaml")
+    init = resolve_init(str(run_dir), config.model.backbone)
+    backbone = build_backbone(init)
+    weights, not_exported = timm_state_dict(backbone)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_weights(weights, out / BACKBONE_WEIGHTS)
+    info = {
+        "timm_model": backbone.name, "in_chans": backbone.in_chans, "timm_kwargs": _timm_kwargs(backbone),
+        "feature_dim": backbone.channels[-1], "input": init.network_input.as_dict(),
+        "input_description": init.network_input.describe() + ", from RGB in [0, 1]",
+        "preprocessing": Preprocessing.of(config.data, _lfw_aligned(config.data)).as_dict(),
+        "task": config.task, "source_run": str(Path(run_dir).absolute()), "timm_keys_without_weights": not_exported,
+        "load": f"import proxytask; timm.create_model({backbone.name!r}, in_chans={backbone.in_chans}, num_classes=0)"
+                f".load_state_dict(safetensors.torch.load_file({BACKBONE_WEIGHTS!r}))",
+    }
+    write_json_atomic(out / BACKBONE_INFO, info)
+    return info
+
+
+class FeatureExtractor(nn.Module):
+    """RGB (B, 3, crop, crop) in [0, 1] -> pooled features (B, D) of a plain timm backbone,
+    converted to the input it was trained on. ``preprocessing`` says how to read a picture."""
+
+    def __init__(self, model: nn.Module, network_input: NetworkInput, preprocessing: Preprocessing) -> None:
+        super().__init__()
+        self.model = model
+        self.network_input = network_input
+        self.preprocessing = preprocessing
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(self.network_input(images)).float().mean(dim=(2, 3))
+
+
+def load_backbone(path: str | Path) -> FeatureExtractor:
+    """A backbone ready for features, in eval mode, from an export folder or a pretraining run folder."""
+    path = Path(path)
+    if not (path / BACKBONE_INFO).is_file():
+        if not (path / "config.yaml").is_file():
+            raise ConfigError(f"{path} is neither an export folder ({BACKBONE_INFO}) nor a pretraining run folder (config.yaml)")
+        with tempfile.TemporaryDirectory() as staging:
+            export_backbone(path, Path(staging))
+            return load_backbone(staging)
+    info = json.loads((path / BACKBONE_INFO).read_text())
+    model = timm.create_model(info["timm_model"], pretrained=False, in_chans=info["in_chans"], num_classes=0, **info["timm_kwargs"])
+    missing, unexpected = model.load_state_dict(load_weights(path / BACKBONE_WEIGHTS), strict=False)
+    if unexpected or set(missing) - set(info["timm_keys_without_weights"]):
+        raise ConfigError(f"{path / BACKBONE_WEIGHTS} does not fit timm's {info['timm_model']}: "
+                          f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+    extractor = FeatureExtractor(model, NetworkInput.load_from(info["input"]), Preprocessing.from_dict(info["preprocessing"]))
+    return extractor.eval()
+
+
+@dataclass
+class TrainedClassifier:
+    """A fine-tuned classifier (eval mode), its class names and how it reads a picture."""
+
+    model: Classifier
+    class_names: list[str]
+    preprocessing: Preprocessing
+
+    @torch.no_grad()
+    def probabilities(self, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """RGB (N, 3, crop, crop) in [0, 1] -> class probabilities (N, classes), ``batch`` images at a time."""
+        parts = [self.model(images[start:start + batch]).float().softmax(dim=1) for start in range(0, len(images), batch)]
+        return torch.cat(parts) if parts else torch.empty(0, len(self.class_names))
+
+
+def save_classifier(model: Classifier, class_names: list[str], preprocessing: Preprocessing, out: Path,
+                    about: dict[str, Any]) -> None:
+    """Write a fine-tuned classifier to ``out``: weights, class names, input and preprocessing."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_weights(model.state_dict(), out / CLASSIFIER_WEIGHTS)
+    write_json_atomic(out / CLASSIFIER_INFO, {
+        "backbone": model.backbone.name, "batchnorm": model.backbone.batchnorm, "input": model.network_input.as_dict(),
+        "class_names": class_names, "preprocessing": preprocessing.as_dict(), **about})
+
+
+def load_classifier(path: str | Path) -> TrainedClassifier:
+    """A fine-tuned classifier from the folder ``proxytask finetune`` wrote (or its ``classifier/``)."""
+    path = Path(path)
+    if not (path / CLASSIFIER_INFO).is_file() and (path / "classifier" / CLASSIFIER_INFO).is_file():
+        path = path / "classifier"
+    if not (path / CLASSIFIER_INFO).is_file():
+        raise ConfigError(f"{path} holds no fine-tuned classifier ({CLASSIFIER_INFO}); `proxytask finetune --out DIR` writes one")
+    info = json.loads((path / CLASSIFIER_INFO).read_text())
+    network_input = NetworkInput.load_from(info["input"])
+    model = Classifier(Backbone(info["backbone"], network_input.channels, info["batchnorm"]), network_input, len(info["class_names"]))
+    model.load_state_dict(load_weights(path / CLASSIFIER_WEIGHTS))
+    return TrainedClassifier(model.eval(), list(info["class_names"]), Preprocessing.from_dict(info["preprocessing"]))
+
+
+def read_pictures(paths: list[Path], preprocessing: Preprocessing) -> tuple[list[Path], torch.Tensor, list[tuple[Path, str]]]:
+    """The readable pictures among ``paths``, as one batch (N, 3, crop, crop), and the skipped (path, reason)."""
+    kept, images, skipped = [], [], []
+    for path in paths:
+        try:
+            images.append(preprocessing.load(path))
+            kept.append(path)
+        except BadImage as error:
+            skipped.append((path, str(error)))
+    size = preprocessing.crop_size
+    return kept, torch.cat(images) if images else torch.empty(0, 3, size, size), skipped
