@@ -110,3 +110,17 @@ def test_an_interrupted_build_resumes_from_its_finished_chunks(tmp_path, monkeyp
     assert resumed.usable.all() and not resumed.folder.with_name(resumed.folder.name + ".partial").exists()
     for row, path in enumerate(files):
         np.testing.assert_array_equal(resumed.pixels[row], decode_image(path, CROP, 16).pixels)
+
+
+def test_a_damaged_interrupted_build_starts_over(mixed_files):
+    from proxytask.data.cache import cache_key
+    from proxytask.data.lfw import proxytask_home
+
+    folder = proxytask_home() / "cache" / f"16x16-{cache_key(mixed_files[:2], CROP, 16)}"
+    partial = folder.with_name(folder.name + ".partial")
+    partial.mkdir(parents=True)
+    (partial / "pixels.npy").write_bytes(b"\x93NUMPY")  # cut short by a kill
+    (partial / "rows.jsonl").write_text('{"start": 0, "usa')  # a torn record
+    cache = load_cache(mixed_files[:2], CROP, 16, workers=1)
+    assert cache.usable.all() and cache.folder == folder
+    np.testing.assert_array_equal(cache.pixels[0], decode_image(mixed_files[0], CROP, 16).pixels)

@@ -110,3 +110,9 @@ def test_people_index_thresholds_and_pool(fake_lfw):
     assert len(pool) == 36 and not any("Alice" in str(p) or "Bob" in str(p) for p in pool)
     with pytest.raises(DataError, match="no LFW person folder named 'Carol'"):
         index.check_names(["Carol"])
+
+
+def test_an_empty_or_half_made_cache_folder_is_not_taken_for_lfw(isolated_home):
+    (isolated_home / "lfw" / ".extract-1234").mkdir(parents=True)  # a failed download's leftovers
+    with pytest.raises(DataError, match="downloading is switched off"):
+        locate_lfw(None, allow_download=False)

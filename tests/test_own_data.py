@@ -83,3 +83,16 @@ def test_pool_and_folder_crop_settings_are_checked():
         apply_overrides(StudyConfig(), ["pretrain.data.folder_crop=square"])
     with pytest.raises(ConfigError, match="data.pool"):
         apply_overrides(StudyConfig(), ["pretrain.data.pool=[]"])
+
+
+def test_a_failed_pretraining_start_leaves_nothing_that_blocks_the_corrected_command(own_data, no_lfw, tmp_path):
+    from proxytask.cli import main
+
+    task, pool = own_data
+    run = tmp_path / "run"
+    common = ["pretrain", "--out", str(run), "--downstream", str(task), "--max-steps", "1", "--set", "data.image_size=16",
+              "--set", "data.crop_size=14", "--set", "data.heldout_images=4", "--set", "train.batch_size=4"]
+    assert main([*common, "--pool", str(tmp_path / "no-such-folder")]) == 2
+    assert not (run / "config.yaml").exists()
+    assert main([*common, "--pool", str(pool)]) == 0
+    assert (run / "model.safetensors").is_file()

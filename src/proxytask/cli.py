@@ -38,7 +38,7 @@ EXAMPLES = {
   proxytask tune --preset standard --out runs/recipe --draws 2""",
     "export": """example:
   proxytask export runs/color -o exported/color
-  # then, in Python: import proxytask, timm, safetensors.torch
+  # then, in Python: import proxytask.models, timm, safetensors.torch  (proxytask.models registers vgg_small)
   #   model = timm.create_model("vgg_small", in_chans=1, num_classes=0)
   #   model.load_state_dict(safetensors.torch.load_file("exported/color/backbone.safetensors"))""",
     "predict": """example:
@@ -205,12 +205,10 @@ def _study(args: argparse.Namespace) -> int:
     extra += [f"analyses={args.analyses}"] if args.analyses else []
     extra += _pool_overrides(args, "pretrain.data.pool")
     config = _study_config(args, extra)
-    if args.executor is None and args.workers is None:
-        executor = default_executor()
-    else:
-        kind = args.executor or "local"
-        workers = args.workers or (default_workers() if kind == "local" else 1)
-        executor = ExecutorSettings(kind, workers, args.partition, args.gpus_per_job, args.time_limit)
+    default = default_executor()
+    kind = args.executor or (default.kind if args.workers is None else "local")
+    workers = args.workers if args.workers is not None else (default_workers() if kind == "local" else 1)
+    executor = ExecutorSettings(kind, workers, args.partition, args.gpus_per_job, args.time_limit)
     results = run_study(config, args.out, executor)
     print(f"{len(results['results'])} result rows; report: {args.out / 'report.html'} and {args.out / 'report.md'}")
     return 0
@@ -278,6 +276,9 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+PREDICT_BATCH = 256
+
+
 def _add_predict(subparsers) -> None:
     parser = subparsers.add_parser("predict", help="classify pictures with a fine-tuned classifier; one CSV row per picture",
                                    epilog=EXAMPLES["predict"], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -303,20 +304,24 @@ def _predict(args: argparse.Namespace) -> int:
             paths.append(given)
         else:
             raise ConfigError(f"{given} is neither an image file nor a folder")
-    kept, images, skipped = read_pictures(paths, classifier.preprocessing)
-    probabilities = classifier.probabilities(images)
+    names, skipped, classified = classifier.class_names, [], 0
 
     def write(tmp: Path) -> None:
+        nonlocal classified
         with open(tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["path", "predicted", *classifier.class_names])
-            for path, row in zip(kept, probabilities.tolist()):
-                writer.writerow([str(path), classifier.class_names[max(range(len(row)), key=row.__getitem__)], *(f"{p:.6f}" for p in row)])
+            writer.writerow(["path", "predicted", *names])
+            for start in range(0, len(paths), PREDICT_BATCH):  # a batch of pictures in memory at a time
+                kept, images, unreadable = read_pictures(paths[start:start + PREDICT_BATCH], classifier.preprocessing)
+                skipped.extend(unreadable)
+                for path, row in zip(kept, classifier.probabilities(images).tolist()):
+                    writer.writerow([str(path), names[row.index(max(row))], *(f"{p:.6f}" for p in row)])
+                classified += len(kept)
 
     write_atomic(args.out, write)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    print(f"{args.out}: {len(kept)} pictures classified, {len(skipped)} skipped")
+    print(f"{args.out}: {classified} pictures classified, {len(skipped)} skipped")
     return 0
 
 

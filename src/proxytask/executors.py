@@ -49,9 +49,14 @@ class ExecutorSettings:
 MAX_DEFAULT_WORKERS = 4
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, which Slurm and cgroups set), else all."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def default_workers() -> int:
-    """Local worker processes for a CPU machine: one per core (at most :data:`MAX_DEFAULT_WORKERS`)."""
-    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+    """Local worker processes for a CPU machine: one per usable core (at most :data:`MAX_DEFAULT_WORKERS`)."""
+    return max(1, min(usable_cores(), MAX_DEFAULT_WORKERS))
 
 
 def default_executor() -> ExecutorSettings:
@@ -96,9 +101,9 @@ def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, 
 
     executor = submitit.AutoExecutor(folder=str(folder), cluster=settings.kind)
     if settings.kind == "local":
-        threads = max(1, (os.cpu_count() or 1) // settings.workers)
+        threads = max(1, usable_cores() // settings.workers)
         executor.update_parameters(timeout_min=settings.time_limit_min, name=name)
-        _run_in_waves(executor, settings.workers, [(_threaded, threads, *job) for job in jobs])
+        _run_in_waves(executor, settings.workers, [(_threaded, threads, *job) for job in jobs], torch.cuda.device_count())
         return
     processes = max(1, settings.gpus_per_job) if distributed else 1
     executor.update_parameters(timeout_min=settings.time_limit_min, slurm_partition=settings.partition, name=name,
@@ -110,16 +115,23 @@ def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, 
     _wait(submitted)
 
 
-def _run_in_waves(executor: Any, workers: int, calls: list[tuple[Any, ...]]) -> None:
-    """Submit ``calls`` to a local submitit executor, at most ``workers`` running at once."""
+def _run_in_waves(executor: Any, workers: int, calls: list[tuple[Any, ...]], gpus: int = 0) -> None:
+    """Submit ``calls`` to a local submitit executor, at most ``workers`` running at once. With ``gpus``
+    CUDA devices, worker slot i runs its jobs on GPU i mod ``gpus`` alone (CUDA_VISIBLE_DEVICES)."""
     pending, running, finished = list(calls), [], []
+    free_slots = list(range(workers))
     while pending or running:
-        while pending and len(running) < workers:
-            running.append(executor.submit(*pending.pop(0)))
+        while pending and free_slots:
+            slot = free_slots.pop(0)
+            if gpus:
+                executor.update_parameters(gpus_per_node=1, visible_gpus=[slot % gpus])
+            running.append((executor.submit(*pending.pop(0)), slot))
         time.sleep(POLL_SECONDS)
-        done = [job.done() for job in running]
-        finished += [job for job, over in zip(running, done) if over]
-        running = [job for job, over in zip(running, done) if not over]
+        for job, slot in list(running):
+            if job.done():
+                running.remove((job, slot))
+                finished.append(job)
+                free_slots.append(slot)
     _wait(finished)
 
 

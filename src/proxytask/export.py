@@ -1,8 +1,8 @@
 """Take a model away: a backbone as plain timm weights, a fine-tuned classifier, and their loaders.
 
 ``export_backbone`` writes ``backbone.safetensors`` with the keys of
-``timm.create_model(name, in_chans=C, num_classes=0)`` (vgg_small is registered with timm when
-``proxytask`` is imported) and ``backbone.json``: the model name, input channels, the network
+``timm.create_model(name, in_chans=C, num_classes=0)`` (vgg_small is registered with timm by
+``import proxytask.models``) and ``backbone.json``: the model name, input channels, the network
 input conversion, and how pictures are cropped and resized before it. ``load_backbone`` and
 ``load_classifier`` rebuild them ready to use on RGB images in [0, 1].
 """
@@ -10,7 +10,6 @@ input conversion, and how pictures are cropped and resized before it. ``load_bac
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,8 @@ BACKBONE_WEIGHTS = "backbone.safetensors"
 BACKBONE_INFO = "backbone.json"
 CLASSIFIER_WEIGHTS = "classifier.safetensors"
 CLASSIFIER_INFO = "classifier.json"
+# Weights of a plain timm model after its features (its classifier side), which an export may lack.
+HEAD_PREFIXES = ("pre_logits.", "head.", "fc.", "classifier.", "last_linear.")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,13 @@ def timm_state_dict(backbone: Backbone) -> tuple[dict[str, torch.Tensor], list[s
         if target is None:
             raise ConfigError(f"backbone {backbone.name}: weight {key} has no place in timm's plain {backbone.name}")
         mapped[target] = value
-    return mapped, sorted(set(plain.state_dict()) - set(mapped))
+    untrained = sorted(set(plain.state_dict()) - set(mapped))
+    inside_features = [key for key in untrained if not key.startswith(HEAD_PREFIXES)]
+    if inside_features:
+        raise ConfigError(f"cannot export {backbone.name}: timm's plain model computes its features with layers the "
+                          f"pretrained backbone never had ({', '.join(inside_features[:3])}...); use the run folder with "
+                          "proxytask.load_backbone instead")
+    return mapped, untrained
 
 
 def _lfw_aligned(data: DataConfig) -> bool:
@@ -113,7 +120,7 @@ def export_backbone(run_dir: Path, out: Path) -> dict[str, Any]:
         "input_description": init.network_input.describe() + ", from RGB in [0, 1]",
         "preprocessing": Preprocessing.of(config.data, _lfw_aligned(config.data)).as_dict(),
         "task": config.task, "source_run": str(Path(run_dir).absolute()), "timm_keys_without_weights": not_exported,
-        "load": f"import proxytask; timm.create_model({backbone.name!r}, in_chans={backbone.in_chans}, num_classes=0)"
+        "load": f"import proxytask.models; timm.create_model({backbone.name!r}, in_chans={backbone.in_chans}, num_classes=0)"
                 f".load_state_dict(safetensors.torch.load_file({BACKBONE_WEIGHTS!r}))",
     }
     write_json_atomic(out / BACKBONE_INFO, info)
@@ -121,36 +128,42 @@ def export_backbone(run_dir: Path, out: Path) -> dict[str, Any]:
 
 
 class FeatureExtractor(nn.Module):
-    """RGB (B, 3, crop, crop) in [0, 1] -> pooled features (B, D) of a plain timm backbone,
-    converted to the input it was trained on. ``preprocessing`` says how to read a picture."""
+    """RGB (B, 3, crop, crop) in [0, 1] -> pooled features (B, D): the pictures converted to the input
+    the backbone was trained on, its last feature map averaged over space. ``model`` is a plain timm
+    model (``plain``: its ``forward_features``) or the project's :class:`Backbone` (its last level).
+    ``preprocessing`` says how to read a picture."""
 
-    def __init__(self, model: nn.Module, network_input: NetworkInput, preprocessing: Preprocessing) -> None:
+    def __init__(self, model: nn.Module, network_input: NetworkInput, preprocessing: Preprocessing, plain: bool) -> None:
         super().__init__()
         self.model = model
         self.network_input = network_input
         self.preprocessing = preprocessing
+        self.plain = plain
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_features(self.network_input(images)).float().mean(dim=(2, 3))
+        converted = self.network_input(images)
+        maps = self.model.forward_features(converted) if self.plain else self.model(converted)[-1]
+        return maps.float().mean(dim=(2, 3))
 
 
 def load_backbone(path: str | Path) -> FeatureExtractor:
     """A backbone ready for features, in eval mode, from an export folder or a pretraining run folder."""
     path = Path(path)
-    if not (path / BACKBONE_INFO).is_file():
-        if not (path / "config.yaml").is_file():
-            raise ConfigError(f"{path} is neither an export folder ({BACKBONE_INFO}) nor a pretraining run folder (config.yaml)")
-        with tempfile.TemporaryDirectory() as staging:
-            export_backbone(path, Path(staging))
-            return load_backbone(staging)
-    info = json.loads((path / BACKBONE_INFO).read_text())
-    model = timm.create_model(info["timm_model"], pretrained=False, in_chans=info["in_chans"], num_classes=0, **info["timm_kwargs"])
-    missing, unexpected = model.load_state_dict(load_weights(path / BACKBONE_WEIGHTS), strict=False)
-    if unexpected or set(missing) - set(info["timm_keys_without_weights"]):
-        raise ConfigError(f"{path / BACKBONE_WEIGHTS} does not fit timm's {info['timm_model']}: "
-                          f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
-    extractor = FeatureExtractor(model, NetworkInput.load_from(info["input"]), Preprocessing.from_dict(info["preprocessing"]))
-    return extractor.eval()
+    if (path / BACKBONE_INFO).is_file():
+        info = json.loads((path / BACKBONE_INFO).read_text())
+        model = timm.create_model(info["timm_model"], pretrained=False, in_chans=info["in_chans"], num_classes=0, **info["timm_kwargs"])
+        missing, unexpected = model.load_state_dict(load_weights(path / BACKBONE_WEIGHTS), strict=False)
+        if unexpected or set(missing) - set(info["timm_keys_without_weights"]):
+            raise ConfigError(f"{path / BACKBONE_WEIGHTS} does not fit timm's {info['timm_model']}: "
+                              f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+        preprocessing = Preprocessing.from_dict(info["preprocessing"])
+        return FeatureExtractor(model, NetworkInput.load_from(info["input"]), preprocessing, plain=True).eval()
+    if not (path / "config.yaml").is_file():
+        raise ConfigError(f"{path} is neither an export folder ({BACKBONE_INFO}) nor a pretraining run folder (config.yaml)")
+    config = load_yaml(PretrainConfig, path / "config.yaml")
+    init = resolve_init(str(path), config.model.backbone)
+    preprocessing = Preprocessing.of(config.data, _lfw_aligned(config.data))
+    return FeatureExtractor(build_backbone(init), init.network_input, preprocessing, plain=False).eval()
 
 
 @dataclass

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from proxytask.config import ConfigError, DataConfig, StudyConfig, load_yaml, sa
 from proxytask.data.cache import ImageCache, load_cache
 from proxytask.data.folders import LabeledImages
 from proxytask.data.images import Crop, describe_skips
-from proxytask.data.lfw import DataError
+from proxytask.data.lfw import DataError, variant_of
 from proxytask.data.selection import downstream_task, pool_sources
 from proxytask.data.splits import VALIDATION_FRACTION, Split, budget_split, write_manifest
 from proxytask.executors import ExecutorSettings, run_all
@@ -97,6 +98,12 @@ def _load_downstream(data: DataConfig) -> DownstreamData:
     usable = LabeledImages([images.paths[r] for r in rows], [images.labels[r] for r in rows], images.class_names)
     return DownstreamData(usable, torch.from_numpy(cache.pixels[rows]), np.asarray(usable.labels), cache.skipped,
                           task.crop, task.development_overlap)
+
+
+def lfw_variant(data: DownstreamData) -> str | None:
+    """The LFW variant the downstream pictures come from (deep-funneled, funneled, original), None for a folder."""
+    folder = Path(data.images.paths[0]).parent.parent
+    return variant_of(folder) if variant_of(folder) != "unknown" else None
 
 
 def eigenfaces_crop(data: DownstreamData) -> tuple[Crop, tuple[int, int]]:
@@ -309,9 +316,9 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def holds_work(out: Path) -> bool:
-    """True when a study folder holds a finished job or pretraining checkpoint (work a restart must keep)."""
-    return any((out / "jobs").rglob("*.json")) or any((out / "pretrain").glob("*/checkpoints/latest.json")) \
-        or any((out / "pretrain").glob("*/model.safetensors"))
+    """True when a study folder holds a finished job or a started pretraining run (work a restart must
+    keep: a pretraining run writes its config only once it is known to start)."""
+    return any((out / "jobs").rglob("*.json")) or any((out / "pretrain").glob("*/config.yaml"))
 
 
 def check_study_folder(config: StudyConfig, out: Path) -> None:
@@ -319,7 +326,10 @@ def check_study_folder(config: StudyConfig, out: Path) -> None:
     computes; it may extend the study (:data:`EXTENT_SETTINGS`) or find LFW elsewhere. A folder whose
     start failed before any work was done takes the new settings."""
     saved = out / "config.yaml"
-    if saved.is_file() and holds_work(out):
+    if saved.is_file() and not holds_work(out):
+        shutil.rmtree(out / "splits", ignore_errors=True)  # a failed start's manifests: the new settings make their own
+        return
+    if saved.is_file():
         made_under = (yaml.safe_load(saved.read_text()) or {}).get("protocol", 1)
         if made_under != config.protocol:
             raise ConfigError(f"{out} holds a study made under protocol {made_under} (validation-based choices); its jobs "
@@ -453,7 +463,8 @@ def eigenfaces_unit(out: Path, config: StudyConfig, jobs: list[tuple[int | None,
 
 
 def downstream_summary(data: DownstreamData) -> dict[str, Any]:
-    return {"classes": data.images.class_names, "images_per_class": data.images.class_counts(),
+    return {"classes": data.images.class_names, "images_per_class": data.images.class_counts(), "crop": data.crop,
+            "lfw_variant": lfw_variant(data),
             "images": len(data.images.paths), "skipped": [list(s) for s in data.skipped],
             "development_overlap": list(data.development_overlap)}
 

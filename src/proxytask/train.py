@@ -23,7 +23,7 @@ from proxytask.checkpoint import latest_checkpoint, load_checkpoint, save_checkp
 from proxytask.config import ConfigError, DataConfig, OptimConfig, PretrainConfig, load_yaml, save_yaml, to_dict
 from proxytask.data.batches import BatchRandom, StepSampler, center_crop, random_crop_flip, to_float
 from proxytask.data.cache import ImageCache, content_digest, load_cache
-from proxytask.data.images import describe_skips, skip_counts
+from proxytask.data.images import BadImage, describe_skips, read_file, skip_counts
 from proxytask.data.pool import PoolRows
 from proxytask.data.selection import downstream_task, pool_sources
 from proxytask.files import write_json_atomic, write_text_atomic
@@ -60,7 +60,7 @@ class PoolImages:
 
 
 def identity_labels(groups: np.ndarray, min_images: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Indices of the images whose group (a person: source and parent folder) has >= ``min_images``
+    """Indices of the images whose group (a person: the parent folder) has >= ``min_images``
     of them, their labels, and the class count."""
     names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     kept = counts[inverse] >= min_images
@@ -69,8 +69,14 @@ def identity_labels(groups: np.ndarray, min_images: int) -> tuple[np.ndarray, np
 
 
 def downstream_digests(data: DataConfig) -> set[str]:
-    """Content digests of the downstream task's files: a pool image with one of them is a copy."""
-    return {content_digest(path.read_bytes()) for path in downstream_task(data).images.paths if path.is_file()}
+    """Content digests of the downstream task's readable files: a pool image with one of them is a copy."""
+    digests = set()
+    for path in downstream_task(data).images.paths:
+        try:
+            digests.add(content_digest(read_file(path)))
+        except BadImage:
+            continue  # an unreadable downstream file is no picture the pool could copy
+    return digests
 
 
 def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distributed.Context) -> PoolImages:
@@ -88,7 +94,7 @@ def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distribute
         caches = cached_sources()
     downstream = downstream_digests(data)
     kept, groups, duplicates, gray = [], [], 0, 0
-    for number, cache in enumerate(caches):
+    for cache in caches:
         copies = cache.usable & np.array([digest in downstream for digest in cache.digests], dtype=bool)
         keep = cache.usable & ~copies
         if task.needs_color:
@@ -97,12 +103,17 @@ def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distribute
         duplicates += int(copies.sum())
         rows = np.flatnonzero(keep)
         kept.append(rows)
-        groups += [f"{number}/{Path(cache.paths[row]).parent.name}" for row in rows]
+        if task.needs_labels:  # a picture's identity: its parent folder
+            groups += [str(Path(cache.paths[row]).parent) for row in rows]
     pool = PoolRows([cache.pixels for cache in caches], kept)
     usable = np.arange(len(pool))
     labels, num_classes = None, None
     if task.needs_labels:
         usable, labels, num_classes = identity_labels(np.array(groups), config.supervised.min_images_per_identity)
+        if num_classes < 2:
+            raise ConfigError(f"{config.task} pretraining needs at least 2 identities (parent folders of the pool with >= "
+                              f"supervised.min_images_per_identity={config.supervised.min_images_per_identity} pictures); "
+                              f"the pool ({', '.join(data.pool)}) has {num_classes}")
     if len(usable) <= data.heldout_images:
         raise ConfigError(f"the pool ({', '.join(data.pool)}) has {len(usable)} usable images, not more than "
                           f"data.heldout_images={data.heldout_images}")
@@ -209,19 +220,19 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     config.validate()
     config = prepare_run_folder(config, run_dir, resume)
     network_input = task_input(config)
+    torch.manual_seed(config.train.seed)
+    pool = load_pool(config, task_class(config.task), context)
+    device = context.device
+    on_cuda = device.type == "cuda"
+    task = build_task(config, pool.num_classes).to(device)
+    # Only a run known to start is written: a failed start leaves no folder that blocks the corrected command.
     distributed.barrier(context)  # every rank has checked the folder before rank 0 writes into it
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_yaml(config, run_dir / CONFIG_FILE)
         network_input.save(run_dir)
-    torch.manual_seed(config.train.seed)
-    pool = load_pool(config, task_class(config.task), context)
-    if context.is_main:
         _record_pool(run_dir, pool)
 
-    device = context.device
-    on_cuda = device.type == "cuda"
-    task = build_task(config, pool.num_classes).to(device)
     memory_format = torch.channels_last if on_cuda and config.train.channels_last else torch.contiguous_format
     task = task.to(memory_format=memory_format)
     model: torch.nn.Module = task

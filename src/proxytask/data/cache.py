@@ -16,7 +16,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import shutil
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +30,8 @@ from tqdm import tqdm
 
 from proxytask.data.images import BadImage, Crop, Size, decode_image, height_width, read_file
 from proxytask.data.lfw import DataError, proxytask_home
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT_VERSION = 2
 _CHUNK = 128
@@ -97,15 +102,31 @@ def _decode_rows(job: tuple[str, int, list[str], Crop, Size]) -> dict[str, objec
 
 
 @contextmanager
-def _locked(lock_file: Path):
-    """Hold an exclusive lock on ``lock_file`` (other builders of the same cache wait)."""
+def _locked(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` while building (other builders of the same cache wait).
+
+    A POSIX record lock (``lockf``) belongs to this process alone: decoding workers forked from it
+    do not inherit it, so a killed build never leaves the lock held by orphaned workers.
+    """
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            log.info("waiting for another process building this cache (%s)", lock_file)
+            fcntl.lockf(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.lockf(handle, fcntl.LOCK_UN)
+
+
+def _array_of_shape(array_file: Path, shape: tuple[int, ...]) -> bool:
+    """True when ``array_file`` is a readable uint8 array of ``shape`` (an interrupted build's)."""
+    try:
+        return np.load(array_file, mmap_mode="r").shape == shape
+    except (OSError, ValueError, EOFError):
+        return False
 
 
 def _done_chunks(progress: Path) -> dict[int, dict[str, object]]:
@@ -127,10 +148,13 @@ def _build(folder: Path, paths: list[str], crop: Crop, size: Size, workers: int)
     partial.mkdir(parents=True, exist_ok=True)
     array_file, progress = partial / "pixels.npy", partial / "rows.jsonl"
     shape = (len(paths), *height_width(size), 3)
-    if not array_file.is_file() or np.load(array_file, mmap_mode="r").shape != shape:
+    if not _array_of_shape(array_file, shape):
         progress.unlink(missing_ok=True)
         np.lib.format.open_memmap(array_file, mode="w+", dtype=np.uint8, shape=shape).flush()
     done = _done_chunks(progress)
+    if progress.is_file() and not progress.read_bytes().endswith(b"\n"):
+        with open(progress, "a") as torn:  # a record cut short by a kill: the next one starts on its own line
+            torn.write("\n")
     jobs = [(str(array_file), start, paths[start:start + _CHUNK], crop, size)
             for start in range(0, len(paths), _CHUNK) if start not in done]
     with tqdm(total=len(paths), initial=len(paths) - sum(len(job[2]) for job in jobs), desc="caching images", unit="img",
@@ -156,6 +180,7 @@ def _build(folder: Path, paths: list[str], crop: Crop, size: Size, workers: int)
              "crop": list(crop) if isinstance(crop, tuple) else crop, "size": list(height_width(size)), "version": CACHE_FORMAT_VERSION}
     (partial / "index.json").write_text(json.dumps(index))
     progress.unlink()
+    shutil.rmtree(folder, ignore_errors=True)  # a folder without index.json is no finished cache
     os.replace(partial, folder)
 
 

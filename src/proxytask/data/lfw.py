@@ -16,6 +16,7 @@ Lookup order (first hit wins):
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tarfile
@@ -28,6 +29,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from proxytask.data.images import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -146,19 +149,34 @@ def download_archive(destination: Path, variant: LfwVariant) -> Path:
     return archive
 
 
+def _holds_people(folder: Path) -> bool:
+    """True for a folder with at least one person sub-folder (an extracted LFW variant, not an empty
+    or half-made one)."""
+    return folder.is_dir() and any(child.is_dir() and not child.name.startswith(".") for child in folder.iterdir())
+
+
 def _folder_in(path: Path) -> Path | None:
-    """The extracted image folder of any variant at or in ``path``, after extracting an archive found there."""
+    """The extracted image folder of any variant at or in ``path``, after extracting an archive found
+    there (a file of another name is read as the deep-funneled archive)."""
     for variant in VARIANTS:
-        if (path / variant.folder).is_dir():
+        if path.name == variant.folder and _holds_people(path) and not any((path / v.folder).is_dir() for v in VARIANTS):
+            return path
+        if _holds_people(path / variant.folder):
             return path / variant.folder
-        archive = path if path.is_file() and path.name == variant.archive else path / variant.archive
+    for variant in VARIANTS:
+        archive = path / variant.archive
+        if path.is_file():
+            archive = path
+            variant = next((v for v in VARIANTS if v.archive == path.name), VARIANTS[0])
         if archive.is_file():
             verify_archive(archive)
             return extract_archive(archive, proxytask_home() / "lfw", variant)
-    is_variant_folder = path.is_dir() and path.name in {variant.folder for variant in VARIANTS}
-    if is_variant_folder and any(child.is_dir() and not child.name.startswith(".") for child in path.iterdir()):
-        return path
     return None
+
+
+def variant_of(folder: Path) -> str:
+    """The LFW variant an extracted folder is (by its name), e.g. ``deep-funneled``."""
+    return next((variant.name for variant in VARIANTS if folder.name == variant.folder), "unknown")
 
 
 def locate_lfw(path: str | Path | None = None, allow_download: bool = True) -> Path:
@@ -186,9 +204,13 @@ def locate_lfw(path: str | Path | None = None, allow_download: bool = True) -> P
     if allow_download:
         for variant in VARIANTS:
             try:
-                return extract_archive(download_archive(home / "lfw", variant), home / "lfw", variant)
+                found = extract_archive(download_archive(home / "lfw", variant), home / "lfw", variant)
             except (urllib.error.URLError, OSError, DataError) as error:
                 failures.append(f"{variant.url}: {error}")
+                continue
+            if variant is not VARIANTS[0]:
+                log.warning("using LFW %s (%s): the deep-funneled archive could not be downloaded", variant.name, found)
+            return found
     reason = "every download failed (" + "; ".join(failures) + ")" if failures else "downloading is switched off"
     raise DataError(
         f"LFW not found and {reason}. Download {ARCHIVE_NAME} by hand (e.g. from {VARIANTS[0].url}, or the figshare copies "

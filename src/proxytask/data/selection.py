@@ -49,6 +49,7 @@ def is_lfw_spec(spec: str) -> bool:
 
 
 def _lfw_index(lfw: str | None) -> PeopleIndex:
+    """Every LFW person's pictures, LFW found as :func:`locate_lfw` says."""
     return PeopleIndex.scan(locate_lfw(lfw))
 
 
@@ -100,7 +101,8 @@ def pool_sources(data: DataConfig) -> list[ImageSource]:
     by content for any exact copy in a folder (:func:`proxytask.train.load_pool` drops those).
     """
     sources = []
-    for name in dict.fromkeys(data.pool):
+    names = [name if name == LFW_POOL else str(Path(name).expanduser().resolve()) for name in data.pool]
+    for name in dict.fromkeys(names):  # a folder given twice (or by two paths) counts once
         if name == LFW_POOL:
             index = _lfw_index(data.lfw)
             held_out = dev_people(index) + (_lfw_people(data.downstream, index) if is_lfw_spec(data.downstream) else [])
