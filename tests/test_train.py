@@ -8,7 +8,7 @@ from proxytask import train as train_module
 from proxytask.checkpoint import latest_checkpoint, load_weights
 from proxytask.config import ConfigError
 from proxytask.train import lr_factor, pretrain
-from tests.conftest import tiny_config
+from tests.conftest import tiny_config, tiny_overrides
 
 
 def test_pretrain_writes_run_folder_and_metrics(fake_lfw, tmp_path):
@@ -127,3 +127,57 @@ def test_pool_fraction_keeps_a_seeded_share_and_the_same_heldout_images(fake_lfw
     assert len(half.train) == round(0.5 * len(whole.train)) and half.counts["pool_fraction"] == 0.5
     whole_rows = {row.numpy().tobytes() for row in whole.train.gather(np.arange(len(whole.train)))}
     assert all(row.numpy().tobytes() in whole_rows for row in half.train.gather(np.arange(len(half.train))))
+
+
+def test_resume_keeps_the_saved_settings_and_refuses_a_changed_one(fake_lfw, tmp_path):
+    from proxytask.cli import main
+    from proxytask.config import PretrainConfig, load_yaml
+
+    run = tmp_path / "run"
+    settings = [f"--set={o}" for o in tiny_overrides(fake_lfw) if not o.startswith("train.max_steps")]
+    assert main(["pretrain", "--out", str(run), "--max-steps", "2", *settings]) == 0
+    before = (run / "config.yaml").read_text()
+    assert main(["pretrain", "--out", str(run), "--resume"]) == 0  # the --help form: no settings repeated
+    assert load_yaml(PretrainConfig, run / "config.yaml").train.max_steps == 2
+    assert main(["pretrain", "--out", str(run), "--resume", "--max-steps", "5"]) == 2  # refused, nothing written
+    assert main(["pretrain", "--out", str(run), "--resume", "--set", "optim.lr=0.5"]) == 2
+    assert (run / "config.yaml").read_text() == before
+    assert main(["pretrain", "--out", str(run), "--resume", "--extend-steps", "4"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 4
+
+
+@pytest.mark.parametrize("damage", ["truncate", "random bytes", "nan"])
+def test_resume_falls_back_to_the_newest_good_checkpoint(fake_lfw, tmp_path, damage):
+    from safetensors.torch import save_file
+
+    from proxytask.checkpoint import checkpoint_problem
+
+    run = tmp_path / "run"
+    pretrain(tiny_config(fake_lfw, "train.max_steps=4"), run)  # checkpoints at steps 2 and 4 (the newest two kept)
+    newest = run / "checkpoints" / "step-00000004" / "model.safetensors"
+    data = newest.read_bytes()
+    if damage == "truncate":
+        newest.write_bytes(data[: len(data) // 2])
+    elif damage == "random bytes":
+        newest.write_bytes(data[:-200] + np.random.default_rng(0).bytes(200))
+    else:
+        weights = load_weights(newest)
+        name = next(key for key, tensor in weights.items() if tensor.is_floating_point())
+        weights[name] = torch.full_like(weights[name], float("nan"))
+        save_file(weights, str(newest))
+    assert checkpoint_problem(newest.parent) is not None
+    assert latest_checkpoint(run) == (2, run / "checkpoints" / "step-00000002")
+    (run / "model.safetensors").unlink()
+    pretrain(tiny_config(fake_lfw, "train.max_steps=6"), run, resume=True, extend_steps=True)
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 6
+
+
+def test_a_loss_that_becomes_nan_stops_the_run_and_keeps_the_good_checkpoint(fake_lfw, tmp_path):
+    from proxytask.checkpoint import checkpoint_problem
+    from proxytask.train import TrainingDiverged
+
+    run = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match=r"became nan by step \d"):
+        pretrain(tiny_config(fake_lfw, "optim.optimizer=sgd", "optim.lr=1e30", "optim.warmup_steps=0"), run)
+    assert not (run / "model.safetensors").exists()
+    assert all(checkpoint_problem(folder) is None for folder in (run / "checkpoints").glob("step-*"))

@@ -2,12 +2,17 @@
 
 A checkpoint is a folder ``checkpoints/step-NNNNNNNN/`` written under a temporary name and renamed
 when complete; ``checkpoints/latest.json`` then points at it (atomic replace). A crash at any
-moment leaves the previous checkpoint intact and pointed to.
+moment leaves the previous checkpoint intact and pointed to. ``checkpoint.json`` records the
+SHA-256 of each file: a checkpoint is *good* when its files match and its weights are finite.
+Resuming takes the newest good checkpoint (saying so when it is not the newest), and pruning
+never deletes the newest good one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -15,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from proxytask.files import write_json_atomic
+
+log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
@@ -36,10 +44,18 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def save_checkpoint(run_dir: Path, step: int, model_state: dict[str, torch.Tensor], trainer_state: dict[str, Any],
                     config: dict[str, Any], keep: int = 2) -> Path:
-    """Write a checkpoint for ``step`` (with ``checkpoint.json``: the step and the resolved config) and
-    point ``latest.json`` at it; keep the newest ``keep``."""
+    """Write a checkpoint for ``step`` (with ``checkpoint.json``: the step, the resolved config and
+    each file's SHA-256) and point ``latest.json`` at it; keep the newest ``keep`` and the newest good one."""
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
@@ -47,25 +63,47 @@ def save_checkpoint(run_dir: Path, step: int, model_state: dict[str, torch.Tenso
     try:
         save_weights(model_state, staging / WEIGHTS_FILE)
         torch.save(trainer_state, staging / STATE_FILE)
-        (staging / INFO_FILE).write_text(json.dumps({"step": step, "config": config}, indent=2))
+        files = {name: _sha256(staging / name) for name in (WEIGHTS_FILE, STATE_FILE)}
+        (staging / INFO_FILE).write_text(json.dumps({"step": step, "config": config, "sha256": files}, indent=2))
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_json_atomic(root / "latest.json", {"step": step, "folder": final.name})
-    for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    folders = sorted(p for p in root.glob("step-*") if p.is_dir())
+    good = next((folder for folder in reversed(folders) if checkpoint_problem(folder) is None), None)
+    for old in folders[:-keep]:
+        if old != good:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a checkpoint folder cannot be resumed from (files missing or changed, weights not finite),
+    or None for a good one."""
+    try:
+        info = json.loads((folder / INFO_FILE).read_text())
+        for name, expected in info.get("sha256", {}).items():  # checkpoints of earlier versions carry none
+            if _sha256(folder / name) != expected:
+                return f"{name} does not match the SHA-256 recorded when it was written"
+        weights = load_weights(folder / WEIGHTS_FILE)
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as error:
+        return f"unreadable: {error}"
+    bad = [name for name, tensor in weights.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    return f"non-finite values in {', '.join(bad[:3])}" if bad else None
+
+
 def latest_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
-    """(step, folder) of the newest complete checkpoint of a run, or None."""
-    pointer = run_dir / "checkpoints" / "latest.json"
-    if not pointer.is_file():
-        return None
-    latest = json.loads(pointer.read_text())
-    return int(latest["step"]), run_dir / "checkpoints" / latest["folder"]
+    """(step, folder) of the newest good checkpoint of a run, or None. A newer checkpoint that is damaged
+    is skipped with a warning naming it and why."""
+    root = run_dir / "checkpoints"
+    for folder in sorted((p for p in root.glob("step-*") if p.is_dir()), reverse=True):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return int(folder.name.split("-")[1]), folder
+        log.warning("checkpoint %s is damaged (%s); trying an older one", folder, problem)
+    return None
 
 
 def load_checkpoint(folder: Path, map_location: torch.device | str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

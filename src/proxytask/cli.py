@@ -14,6 +14,7 @@ EXAMPLES = {
     "pretrain": """example:
   proxytask pretrain --task colorization --out runs/color --epochs 2 --lfw ../shared/data/lfw
   proxytask pretrain --task colorization --out runs/color --resume          # continue after a stop
+  proxytask pretrain --out runs/color --resume --extend-steps 2000          # continue, and run on to 2000 steps
   torchrun --nproc_per_node=2 -m proxytask pretrain --out runs/ddp --max-steps 100
   proxytask pretrain --out runs/vgg16 --backbone vgg16_bn --set data.image_size=224 --set data.crop_size=176""",
     "colorize": """example:
@@ -64,22 +65,34 @@ def _add_pretrain(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, help="global batch size over all processes (train.batch_size)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                         help="override any setting, e.g. --set optim.lr=0.01 (repeatable)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint, with its "
+                                                                 "saved settings (a differing setting is refused)")
+    parser.add_argument("--extend-steps", type=int, metavar="N", help="with --resume: run on to N steps in all (train.max_steps)")
     parser.set_defaults(handler=_pretrain)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from proxytask.train import pretrain
+    from proxytask.train import CONFIG_FILE, pretrain
 
-    config = load_yaml(PretrainConfig, args.config) if args.config else PretrainConfig()
+    if args.extend_steps is not None and not args.resume:
+        raise ConfigError("--extend-steps lengthens a run being resumed: pass it with --resume")
+    saved = args.out / CONFIG_FILE
+    if args.resume and saved.is_file():  # the saved settings rule; the command line may only repeat them
+        config = load_yaml(PretrainConfig, saved)
+    else:
+        config = load_yaml(PretrainConfig, args.config) if args.config else PretrainConfig()
     overrides = _pool_overrides(args, "data.pool") + list(args.set)
+    if args.extend_steps is not None:
+        overrides.append(f"train.max_steps={args.extend_steps}")
     for flag, key in (("task", "task"), ("lfw", "data.lfw"), ("downstream", "data.downstream"), ("epochs", "train.epochs"),
                       ("max_steps", "train.max_steps"), ("backbone", "model.backbone"), ("batch_size", "train.batch_size")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={value}")
+    if args.resume and args.config:
+        config = merge_yaml(config, args.config)
     config = apply_overrides(config, overrides)
-    metrics = pretrain(config, args.out, resume=args.resume)
+    metrics = pretrain(config, args.out, resume=args.resume, extend_steps=args.extend_steps is not None)
     if metrics:
         print(json.dumps(metrics, indent=2))
     return 0

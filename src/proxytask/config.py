@@ -485,6 +485,18 @@ def to_dict(config: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(config))
 
 
+def changed_settings(before: Any, after: Any) -> list[tuple[str, Any, Any]]:
+    """(dotted name, value before, value after) of every setting two configs of one type disagree on."""
+    def flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+        return out
+
+    old, new = flat(to_dict(before)), flat(to_dict(after))
+    return [(key, old.get(key), new.get(key)) for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+
+
 def apply_overrides(config: T, overrides: list[str]) -> T:
     """Apply ``section.name=value`` strings (``--set``) to a config; returns a new validated config."""
     values = to_dict(config)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from proxytask import distributed
 from proxytask.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
-from proxytask.config import ConfigError, DataConfig, OptimConfig, PretrainConfig, load_yaml, save_yaml, to_dict
+from proxytask.config import ConfigError, DataConfig, OptimConfig, PretrainConfig, changed_settings, load_yaml, save_yaml, to_dict
 from proxytask.data.batches import BatchRandom, StepSampler, center_crop, random_crop_flip, to_float
 from proxytask.data.cache import ImageCache, content_digest, load_cache
 from proxytask.data.images import BadImage, describe_skips, read_file, skip_counts
@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 FINAL_WEIGHTS = "model.safetensors"
+class TrainingDiverged(ConfigError):
+    """The training loss became NaN or infinite; the message names the step."""
+
+
 # Steps left out of the overall images/s figure (start-up, first allocations).
 WARMUP_STEPS_UNTIMED = 3
 
@@ -188,37 +192,43 @@ def train_step(model: torch.nn.Module, task: ProxyTask, optimizer: torch.optim.O
     return loss.detach()
 
 
-def prepare_run_folder(config: PretrainConfig, run_dir: Path, resume: bool) -> PretrainConfig:
+def prepare_run_folder(config: PretrainConfig, run_dir: Path, resume: bool, extend_steps: bool = False) -> PretrainConfig:
     """Check the run folder against ``--resume`` and return the config to run with.
 
-    A resumed run keeps the settings it was started with, except its length (``train.epochs``,
-    ``train.max_steps``), which may be extended.
+    A resumed run keeps the settings it was started with: a differing setting is refused, naming
+    it, except a longer ``train.max_steps`` when ``extend_steps`` asks for one. Nothing is written here.
     """
     saved = run_dir / CONFIG_FILE
     if resume:
         if not saved.is_file():
             raise ConfigError(f"--resume: {run_dir} holds no {CONFIG_FILE}; it is not a run folder")
         original = load_yaml(PretrainConfig, saved)
-        original.train.epochs = config.train.epochs
-        original.train.max_steps = config.train.max_steps
-        return original
+        allowed = {"train.max_steps"} if extend_steps else set()
+        refused = [(key, old, new) for key, old, new in changed_settings(original, config) if key not in allowed]
+        if refused:
+            listed = ", ".join(f"{key} (saved {old!r}, given {new!r})" for key, old, new in refused)
+            raise ConfigError(f"--resume continues {run_dir} with the settings it started with; these differ: {listed}. "
+                              "Drop them from the command (a longer run: --extend-steps N), or choose another --out")
+        return config
     if saved.is_file():
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out")
     return config
 
 
-def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
-    """Run (or resume) a pretraining run in ``run_dir``; returns the metrics written to metrics.json."""
+def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False, extend_steps: bool = False) -> dict[str, float]:
+    """Run (or resume) a pretraining run in ``run_dir``; returns the metrics written to metrics.json.
+    ``extend_steps``: a resumed run may be given a larger ``train.max_steps``."""
     context = distributed.setup()
     try:
-        return _pretrain(config, Path(run_dir), resume, context)
+        return _pretrain(config, Path(run_dir), resume, context, extend_steps)
     finally:
         distributed.teardown(context)
 
 
-def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: distributed.Context) -> dict[str, float]:
+def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: distributed.Context,
+              extend_steps: bool = False) -> dict[str, float]:
     config.validate()
-    config = prepare_run_folder(config, run_dir, resume)
+    config = prepare_run_folder(config, run_dir, resume, extend_steps)
     network_input = task_input(config)
     torch.manual_seed(config.train.seed)
     pool = load_pool(config, task_class(config.task), context)
@@ -280,10 +290,15 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         elif timed_since is not None:
             timed_images += config.train.batch_size
         done = step + 1
-        if done % config.train.log_every == 0 or done == total_steps:
+        checkpoint_now = done % config.train.checkpoint_every == 0 or done == total_steps
+        if done % config.train.log_every == 0 or checkpoint_now:
             mean_loss = torch.stack(window_losses).mean()
             if context.world_size > 1:
                 torch.distributed.all_reduce(mean_loss, op=torch.distributed.ReduceOp.AVG)
+            if not torch.isfinite(mean_loss):  # every rank sees it, before any checkpoint of this step is written
+                raise TrainingDiverged(f"the training loss became {mean_loss.item()} by step {done}: {run_dir} stopped there "
+                                       "and keeps its last good checkpoint; try a lower optim.lr in a new run "
+                                       f"(--config {run_dir / CONFIG_FILE} --set optim.lr=...)")
             now = time.perf_counter()
             rate = window_images / max(now - window_start, 1e-9)
             if run_log is not None:
@@ -291,7 +306,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
                 bar.set_postfix(loss=f"{mean_loss.item():.4f}", img_s=f"{rate:.1f}")
             window_losses, window_images, window_start = [], 0, now
         bar.update(1)
-        if context.is_main and (done % config.train.checkpoint_every == 0 or done == total_steps):
+        if context.is_main and checkpoint_now:
             _save(run_dir, done, task, optimizer, scheduler, config, seconds_so_far())
     bar.close()
 
