@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tarfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,15 @@ SHARED_LFW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "l
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch) -> Path:
-    """A fresh PROXYTASK_HOME per test, and no PROXYTASK_LFW from the environment."""
+    """A fresh PROXYTASK_HOME per test, no PROXYTASK_LFW from the environment, and no downloads."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("PROXYTASK_HOME", str(home))
     monkeypatch.delenv("PROXYTASK_LFW", raising=False)
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError(f"tests do not download ({url})")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     return home
 
 

@@ -7,12 +7,13 @@ from proxytask.cli import main
 from tests.conftest import face_image, tiny_overrides
 
 
-@pytest.mark.parametrize("command", ["pretrain", "colorize", "cache"])
+@pytest.mark.parametrize("command", ["pretrain", "colorize", "cache", "study", "finetune", "export", "predict", "tune"])
 def test_every_subcommand_help_shows_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert f"example:\n  proxytask {command}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "example:\n  proxytask " in out and f"proxytask {command} " in out.split("example:")[1]
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +59,54 @@ def test_errors_name_the_problem(trained_run, tmp_path, capsys):
     assert "train.batch_size must be >= 1" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "r"), "--lfw", str(tmp_path / "nowhere")]) == 2
     assert "nowhere does not exist" in capsys.readouterr().err
+
+
+def test_colorize_keeps_inputs_of_one_name_apart_and_skips_a_bad_one(trained_run, tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        face_image(3, size=64).save(tmp_path / folder / "photo.jpg")
+    (tmp_path / "broken.jpg").write_text("not a picture")
+    inputs = [str(tmp_path / "a" / "photo.jpg"), str(tmp_path / "broken.jpg"), str(tmp_path / "b" / "photo.jpg")]
+    assert main(["colorize", *inputs, "--checkpoint", str(trained_run), "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo-2.png", "photo.png"]
+    assert "broken.jpg" in capsys.readouterr().err
+    assert main(["colorize", inputs[0], "--checkpoint", str(trained_run), "-o", str(tmp_path / "o2"), "--scale", "nan"]) == 2
+    assert "--scale must be a positive number" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+    from proxytask import cli
+
+    def broken(args):
+        raise RuntimeError("something\nwent wrong")
+
+    monkeypatch.setattr(cli, "_cache", broken)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_handler(parser(), "cache", broken))
+    assert main(["cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: something went wrong" in err and "--debug" in err
+    with pytest.raises(RuntimeError):
+        main(["cache", "--debug"])
+
+
+def _with_handler(parser, command, handler):
+    parser._subparsers._group_actions[0].choices[command].set_defaults(handler=handler)
+    return parser
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["study", "--out", "{tmp}/s", "--set", "preset=bogus"], "preset: 'bogus' is not one of"),
+    (["study", "--out", "{tmp}/s", "--downstream", "{tmp}/one_class"], "1 class subfolder"),
+    (["study", "--out", "{tmp}/s", "--downstream", "{tmp}/file.txt"], "is a file; expected a folder"),
+    (["study", "--out", "{tmp}/s", "--workers", "0"], "--workers must be >= 1"),
+    (["pretrain", "--out", "{tmp}/r", "--extend-steps", "9"], "pass it with --resume"),
+    (["study", "--out", "{tmp}/s", "--config", "{tmp}"], "is a folder; expected a YAML file"),
+])
+def test_bad_settings_are_one_line_errors(tmp_path, capsys, arguments, message):
+    (tmp_path / "one_class" / "cats").mkdir(parents=True)
+    face_image(1, size=32).save(tmp_path / "one_class" / "cats" / "1.png")
+    (tmp_path / "file.txt").write_text("x")
+    assert main([a.format(tmp=tmp_path) for a in arguments]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

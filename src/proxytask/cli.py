@@ -114,9 +114,12 @@ def _colorize(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.images if not p.is_file()]
     if missing:
         raise ConfigError(f"image file not found: {', '.join(missing)}")
-    for path in colorize_files(args.images, args.checkpoint, args.out, args.scale):
+    written, skipped = colorize_files(args.images, args.checkpoint, args.out, args.scale)
+    for path in written:
         print(path)
-    return 0
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    return 0 if written or not skipped else 2
 
 
 def _add_pool(parser: argparse.ArgumentParser) -> None:
@@ -177,7 +180,7 @@ def _add_study_settings(parser: argparse.ArgumentParser) -> None:
 
 
 def _study_config(args: argparse.Namespace, extra: list[str] = ()):
-    from proxytask.presets import study_config
+    from proxytask.presets import check_preset, study_config
 
     overrides = list(extra)
     if args.downstream:
@@ -187,7 +190,7 @@ def _study_config(args: argparse.Namespace, extra: list[str] = ()):
     config = study_config(args.preset, [])
     if args.config:
         config = merge_yaml(config, args.config)
-    return apply_overrides(config, overrides + list(args.set))
+    return check_preset(apply_overrides(config, overrides + list(args.set)))
 
 
 def _add_study(subparsers) -> None:
@@ -339,7 +342,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="proxytask", description="Self-supervised proxy tasks and their transfer to few-label tasks.")
+    parser = argparse.ArgumentParser(prog="proxytask", description="Self-supervised proxy tasks and their transfer to few-label tasks. "
+                                     "Errors are one line; add --debug anywhere for the traceback.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_pretrain(subparsers)
     _add_colorize(subparsers)
@@ -355,14 +359,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand. An error is one line naming the file or setting (exit 2); ``--debug`` shows
+    the traceback instead. An interrupted command says how to continue (exit 130)."""
     from proxytask.data.lfw import DataError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return args.handler(args)
-    except (ConfigError, DataError, FileNotFoundError) as error:
-        print(f"proxytask {args.command}: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"proxytask {args.command}: interrupted; run the same command again to continue where it stopped", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            raise
+        known = isinstance(error, (ConfigError, DataError, FileNotFoundError))
+        message = str(error) if known else f"{type(error).__name__}: {error}"
+        print(f"proxytask {args.command}: error: {' '.join(message.split())}" + ("" if known else " (--debug shows the traceback)"),
+              file=sys.stderr)
         return 2
 
 

@@ -6,6 +6,7 @@ Colors are predicted densely at the scale the network was trained at (the face c
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from PIL import Image
 from proxytask import color
 from proxytask.checkpoint import WEIGHTS_FILE, latest_checkpoint, load_weights
 from proxytask.config import ConfigError, PretrainConfig, load_yaml
-from proxytask.data.images import decode_image
+from proxytask.data.images import BadImage, decode_image
 from proxytask.files import write_atomic
 from proxytask.tasks import build_task, task_class
 from proxytask.tasks.colorization import SparseColorization
@@ -69,18 +70,36 @@ def colorize_rgb(task: SparseColorization, rgb: torch.Tensor, scale: float) -> t
     return color.rgb_from_hue_chroma(hue_full, maps[:, 2].clamp(0, 1), gray[:, 0])
 
 
-def colorize_files(images: list[Path], run_dir: Path, out_dir: Path, scale: float | None = None) -> list[Path]:
-    """Write ``out_dir/<stem>.png`` for each input image; returns the written paths."""
+def output_names(images: list[Path]) -> list[str]:
+    """``<stem>.png`` for each input; inputs that share a stem get ``<stem>-2.png``, ``<stem>-3.png``..."""
+    seen: dict[str, int] = {}
+    names = []
+    for path in images:
+        stem = Path(path).stem
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(f"{stem}.png" if seen[stem] == 1 else f"{stem}-{seen[stem]}.png")
+    return names
+
+
+def colorize_files(images: list[Path], run_dir: Path, out_dir: Path, scale: float | None = None) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Write ``out_dir/<stem>.png`` for each readable input image (distinct names for inputs that share
+    a stem); returns the written paths and the (path, reason) of inputs that could not be read."""
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise ConfigError(f"--scale must be a positive number of network pixels per image pixel, got {scale}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     config, task = load_run(run_dir, device)
     scale = scale or working_scale(config)
-    written = []
-    for path in images:
-        pixels = decode_image(Path(path)).pixels
+    written, skipped = [], []
+    for path, name in zip(images, output_names(images)):
+        try:
+            pixels = decode_image(Path(path)).pixels
+        except BadImage as error:
+            skipped.append((Path(path), str(error)))
+            continue
         rgb = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).float().div(255.0).to(device)
         result = colorize_rgb(task, rgb, scale)[0].permute(1, 2, 0).cpu().numpy()
-        out_path = Path(out_dir) / f"{Path(path).stem}.png"
+        out_path = Path(out_dir) / name
         picture = Image.fromarray(np.clip(result * 255.0 + 0.5, 0, 255).astype(np.uint8))
         write_atomic(out_path, lambda tmp, picture=picture: picture.save(tmp, format="PNG"))
         written.append(out_path)
-    return written
+    return written, skipped

@@ -28,6 +28,7 @@ PRESETS: dict[str, list[str]] = {
     "quick": [
         "pretrain.data.image_size=32", "pretrain.data.crop_size=28", "pretrain.data.heldout_images=16",
         "pretrain.colorization.border=3", "pretrain.optim.warmup_steps=20", "pretrain_steps=150",
+        "pretrain.train.checkpoint_every=50",
         *_recipe("quick"), "finetune.eval_every=40", "draws=3", "frozen_draws=10", "budgets=5,10,all",
     ],
     "standard": [*_recipe("standard")],
@@ -59,4 +60,11 @@ def study_config(preset: str | None, overrides: list[str]) -> StudyConfig:
     name = preset or default_preset()
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
-    return apply_overrides(StudyConfig(), [f"preset={name}", *PRESETS[name], *overrides])
+    return check_preset(apply_overrides(StudyConfig(), [f"preset={name}", *PRESETS[name], *overrides]))
+
+
+def check_preset(config: StudyConfig) -> StudyConfig:
+    """``config`` if its ``preset`` names a preset (a study is labelled with it), else a ConfigError."""
+    if config.preset not in PRESETS:
+        raise ConfigError(f"preset: {config.preset!r} is not one of {', '.join(PRESETS)} (choose it with --preset)")
+    return config

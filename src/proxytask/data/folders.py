@@ -38,26 +38,33 @@ def labeled_from_groups(groups: dict[str, list[Path]], source: str) -> LabeledIm
     return LabeledImages(paths=paths, labels=labels, class_names=names)
 
 
+def _folder(root: Path) -> Path:
+    """``root`` if it is a folder, else a DataError saying what it is."""
+    root = Path(root)
+    if root.is_file():
+        raise DataError(f"{root} is a file; expected a folder of images")
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist")
+    return root
+
+
 def _images_in(folder: Path) -> list[Path]:
     return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def labeled_folder(root: Path) -> LabeledImages:
     """Read ``root/<class>/<image>``; raise a clear error for a missing root or an empty class."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist")
+    root = _folder(root)
     classes = sorted(p for p in root.iterdir() if p.is_dir())
-    if not classes:
-        raise DataError(f"image folder {root} has no class subfolders (expected root/<class>/<image>)")
+    if len(classes) < 2:
+        raise DataError(f"image folder {root} has {len(classes)} class subfolder(s); a classification task needs at least 2 "
+                        "(expected root/<class>/<image>)")
     return labeled_from_groups({c.name: _images_in(c) for c in classes}, str(root))
 
 
 def image_tree(root: Path) -> list[Path]:
     """Every image file below ``root``, for an unlabeled pool."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist")
+    root = _folder(root)
     files = _images_in(root)
     if not files:
         raise DataError(f"image folder {root} holds no images ({', '.join(IMAGE_SUFFIXES)})")

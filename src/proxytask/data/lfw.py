@@ -98,6 +98,7 @@ def verify_archive(archive: Path) -> None:
             if actual != parts[0]:
                 raise DataError(f"{archive} does not match its SHA256 in {sums} (expected {parts[0]}, got {actual}); the file is damaged")
             return
+    log.warning("%s does not list %s: the archive is used unverified", sums, archive.name)
 
 
 def extract_archive(archive: Path, destination: Path, variant: LfwVariant = VARIANTS[0]) -> Path:
