@@ -116,3 +116,44 @@ def test_an_empty_or_half_made_cache_folder_is_not_taken_for_lfw(isolated_home):
     (isolated_home / "lfw" / ".extract-1234").mkdir(parents=True)  # a failed download's leftovers
     with pytest.raises(DataError, match="downloading is switched off"):
         locate_lfw(None, allow_download=False)
+
+
+def test_an_archive_damaged_mid_stream_is_refused_and_never_reused(fake_lfw_archive, tmp_path, isolated_home):
+    """Bytes flipped in the middle of the archive (no SHA256SUMS to catch them): tarfile's listing stops
+    early and silently at the first header it cannot read; the extraction is refused, and a good
+    archive given afterwards is extracted in full."""
+    raw = bytearray((fake_lfw_archive / "lfw-deepfunneled.tgz").read_bytes())
+    middle = len(raw) // 2
+    raw[middle:middle + 64] = bytes(255 - b for b in raw[middle:middle + 64])
+    damaged = tmp_path / "damaged" / "lfw-deepfunneled.tgz"
+    damaged.parent.mkdir()
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="damaged"):
+        locate_lfw(damaged.parent)
+    # the same damage inside an uncompressed tar: the listing stops at a broken header, data follows
+    import gzip
+
+    tar_bytes = bytearray(gzip.decompress((fake_lfw_archive / "lfw-deepfunneled.tgz").read_bytes()))
+    header = tar_bytes.find(b"Pool_Person05/", len(tar_bytes) // 2) // 512 * 512
+    tar_bytes[header + 148: header + 156] = b"9999999\0"  # a wrong header checksum
+    plain = tmp_path / "plain" / "lfw-deepfunneled.tgz"
+    plain.parent.mkdir()
+    plain.write_bytes(gzip.compress(bytes(tar_bytes)))
+    with pytest.raises(DataError, match="damaged"):
+        locate_lfw(plain.parent)
+    assert not (isolated_home / "lfw" / "lfw-deepfunneled").exists()
+    truncated = tmp_path / "truncated" / "lfw-deepfunneled.tgz"
+    truncated.parent.mkdir()
+    truncated.write_bytes((fake_lfw_archive / "lfw-deepfunneled.tgz").read_bytes()[:3000])
+    with pytest.raises(DataError, match="not a readable tar archive"):
+        locate_lfw(truncated.parent)
+    found = locate_lfw(fake_lfw_archive)
+    assert sum(len(files) for files in PeopleIndex.scan(found).images.values()) == 47
+
+
+def test_a_tree_from_another_archive_is_extracted_again(fake_lfw_archive, tmp_path, isolated_home):
+    found = locate_lfw(fake_lfw_archive)
+    (found / "Alice_Alpha" / "Alice_Alpha_0001.jpg").unlink()  # a tree that no longer matches
+    (found / ".extracted-from.json").unlink()
+    again = locate_lfw(fake_lfw_archive)
+    assert (again / "Alice_Alpha" / "Alice_Alpha_0001.jpg").is_file()

@@ -16,6 +16,7 @@ Lookup order (first hit wins):
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -23,6 +24,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,32 +103,76 @@ def verify_archive(archive: Path) -> None:
     log.warning("%s does not list %s: the archive is used unverified", sums, archive.name)
 
 
+MARKER = ".extracted-from.json"
+
+
+def _archive_identity(archive: Path) -> dict[str, object]:
+    stat = archive.stat()
+    return {"archive": archive.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _extracted_from(target: Path, archive: Path) -> bool:
+    """True when ``target`` was extracted, completely, from this very archive (its marker says so:
+    same size and time, or failing those the same SHA-256)."""
+    try:
+        marker = json.loads((target / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    identity = _archive_identity(archive)
+    if all(marker.get(key) == value for key, value in identity.items()):
+        return True
+    return marker.get("sha256") == _file_digest(archive, "sha256")
+
+
+def _check_archive_end(tar: tarfile.TarFile, archive: Path, members: int) -> None:
+    """After the last member tarfile could read, only the end-of-archive zero blocks may follow: data
+    there means a damaged header stopped the listing early (tarfile stops silently). Reading to the
+    end also checks a gzip stream's CRC."""
+    assert tar.fileobj is not None
+    tar.fileobj.seek(tar.offset)
+    while chunk := tar.fileobj.read(1 << 20):
+        if chunk.count(0) != len(chunk):
+            raise DataError(f"{archive} is damaged: data follows its last readable member (member {members}); "
+                            "download it again")
+
+
 def extract_archive(archive: Path, destination: Path, variant: LfwVariant = VARIANTS[0]) -> Path:
     """Extract ``archive`` (safely, tarfile ``filter="data"``) into ``destination``; returns the image folder.
 
-    Extraction goes to a temporary folder renamed into place at the end, so an interrupted
-    extraction never looks finished.
+    Extraction goes to a staging folder moved into place once every member is out and the archive
+    is read to its end, so an interrupted or damaged extraction never looks finished. A marker in
+    the tree names the archive it came from; a tree without one, or from another archive, is
+    extracted again.
     """
     target = destination / variant.folder
-    if target.is_dir():
+    if target.is_dir() and _extracted_from(target, archive):
         return target
     destination.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=destination))
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in tqdm(members, desc=f"extracting {archive.name}", unit="file", leave=False, mininterval=1.0):
+            members = 0
+            for member in tqdm(tar, desc=f"extracting {archive.name}", unit="file", leave=False, mininterval=1.0):
                 tar.extract(member, staging, filter="data")
+                members += 1
+            _check_archive_end(tar, archive, members)
         extracted = staging / variant.folder
         if not extracted.is_dir():
             raise DataError(f"{archive} does not hold a top folder {variant.folder}/ as the LFW {variant.name} archive does")
+        marker = {**_archive_identity(archive), "sha256": _file_digest(archive, "sha256"), "members": members}
+        (extracted / MARKER).write_text(json.dumps(marker))
+        if target.exists():  # another archive's tree, or one without a marker: moved aside, then removed
+            stale = Path(tempfile.mkdtemp(prefix=".stale-", dir=destination))
+            os.replace(target, stale / variant.folder)
         os.replace(extracted, target)
     except tarfile.FilterError as error:
         raise DataError(f"{archive} holds an unsafe member, refused: {error}") from None
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise DataError(f"{archive} is not a readable tar archive: {error}") from None
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        raise DataError(f"{archive} is not a readable tar archive (damaged or cut short?): {error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        for stale in destination.glob(".stale-*"):
+            shutil.rmtree(stale, ignore_errors=True)
     return target
 
 
