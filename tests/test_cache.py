@@ -124,3 +124,31 @@ def test_a_damaged_interrupted_build_starts_over(mixed_files):
     cache = load_cache(mixed_files[:2], CROP, 16, workers=1)
     assert cache.usable.all() and cache.folder == folder
     np.testing.assert_array_equal(cache.pixels[0], decode_image(mixed_files[0], CROP, 16).pixels)
+
+
+def huge_png(path) -> None:
+    """A tiny file whose header declares 60000 x 60000 pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+def test_non_utf8_names_and_decompression_bombs_are_handled(tmp_path):
+    import os
+
+    from proxytask.data.folders import image_tree
+
+    face_image(1).save(tmp_path / os.fsdecode(b"caf\xe9.jpg"))  # a Latin-1 name, not UTF-8
+    (tmp_path / os.fsdecode(b"cl\xe4ss")).mkdir()
+    face_image(2).save(tmp_path / os.fsdecode(b"cl\xe4ss") / "x.jpg")
+    huge_png(tmp_path / "bomb.png")
+    files = image_tree(tmp_path)
+    cache = load_cache(files, "center", 16, workers=2)
+    assert cache.usable.tolist() == [False, True, True]  # bomb.png sorts first
+    assert cache.skipped[0][1].startswith("too large:")
+    assert load_cache(files, "center", 16, workers=1).folder == cache.folder

@@ -72,9 +72,9 @@ def cache_key(paths: list[Path], crop: Crop, size: Size) -> str:
     for path in paths:
         try:
             stat = os.stat(path)
-            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            digest.update(os.fsencode(path) + f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
         except OSError:
-            digest.update(f"{path}\0missing\n".encode())
+            digest.update(os.fsencode(path) + b"\0missing\n")
     return digest.hexdigest()[:24]
 
 
