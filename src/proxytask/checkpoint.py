@@ -58,6 +58,8 @@ def save_checkpoint(run_dir: Path, step: int, model_state: dict[str, torch.Tenso
     each file's SHA-256) and point ``latest.json`` at it; keep the newest ``keep`` and the newest good one."""
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    for left in root.glob(".step-*"):  # a staging folder of a write that was killed (one writer per run)
+        shutil.rmtree(left, ignore_errors=True)
     final = root / f"step-{step:08d}"
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:

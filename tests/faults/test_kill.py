@@ -1,0 +1,87 @@
+"""Fault injection: a real SIGKILL at several points of a pretraining and of a study, then the same
+command again; what it finishes must equal an uninterrupted run (weights bit for bit, the same results)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from proxytask.checkpoint import load_weights
+from tests.conftest import tiny_overrides
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(arguments: list[str], die_at: tuple[str, int] | None = None) -> subprocess.CompletedProcess:
+    """``proxytask ARGUMENTS`` in a fresh process, killed on the n-th call of ``die_at``'s function."""
+    command = [sys.executable, "-m", "tests.faults.die_at", die_at[0], str(die_at[1]), "--"] if die_at else \
+        [sys.executable, "-m", "proxytask"]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([*command, *arguments], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+
+
+def pretrain_arguments(lfw: Path, out: Path) -> list[str]:
+    sets = [arg for value in tiny_overrides(lfw) if not value.startswith("train.max_steps") for arg in ("--set", value)]
+    return ["pretrain", "--out", str(out), "--max-steps", "6", *sets]
+
+
+def same_weights(a: Path, b: Path) -> None:
+    first, second = load_weights(a / "model.safetensors"), load_weights(b / "model.safetensors")
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(fake_lfw, tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight") / "run"
+    done = run(pretrain_arguments(fake_lfw, out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.parametrize("where", [
+    ("proxytask.train.train_step", 4),          # during step 4 (a checkpoint at step 2 exists)
+    ("torch.save", 2),                          # writing the second checkpoint: its weights written, its state not
+    ("proxytask.data.cache._decode_rows", 1),   # while caching the pool (before any step)
+])
+def test_a_killed_pretraining_resumes_to_the_same_weights(fake_lfw, uninterrupted, tmp_path, where):
+    out = tmp_path / "run"
+    killed = run(pretrain_arguments(fake_lfw, out), die_at=where)
+    assert killed.returncode == -signal.SIGKILL
+    again = run([*pretrain_arguments(fake_lfw, out), *(["--resume"] if (out / "config.yaml").is_file() else [])])
+    assert again.returncode == 0, again.stderr
+    same_weights(uninterrupted, out)
+    assert not list((out / "checkpoints").glob(".step-*"))  # no staging folder of the killed write is left
+
+
+def study_arguments(lfw: Path, out: Path) -> list[str]:
+    sets = [f"pretrain.{o}" for o in tiny_overrides(lfw) if not o.startswith("train.max_steps")]
+    sets += ["pretrain_steps=4", "budgets=1,all", "draws=2", "frozen_draws=2", "finetune.min_steps=2", "finetune.max_steps=2",
+             "finetune.batch_size=4", "baselines=random", "modes=finetune,knn"]
+    return ["study", "--preset", "quick", "--out", str(out), "--executor", "inprocess", *[a for s in sets for a in ("--set", s)]]
+
+
+def test_a_killed_study_keeps_its_finished_jobs_and_ends_with_the_same_results(fake_lfw, tmp_path):
+    straight = run(study_arguments(fake_lfw, tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    out = tmp_path / "killed"
+    killed = run(study_arguments(fake_lfw, out), die_at=("proxytask.study.run_job", 3))
+    assert killed.returncode == -signal.SIGKILL
+    finished = sorted(p.name for p in (out / "jobs").rglob("*.json"))
+    assert len(finished) == 2  # the two jobs before the kill
+    again = run(study_arguments(fake_lfw, out))
+    assert again.returncode == 0, again.stderr
+
+    def scores(folder: Path) -> list[tuple]:
+        results = json.loads((folder / "results.json").read_text())
+        return sorted((j["init"], j["mode"], str(j["k"]), j["draw"], j["accuracy"]) for j in results["jobs"])
+
+    assert scores(out) == scores(tmp_path / "straight")
