@@ -102,11 +102,15 @@ def _with_handler(parser, command, handler):
     (["study", "--out", "{tmp}/s", "--workers", "0"], "--workers must be >= 1"),
     (["pretrain", "--out", "{tmp}/r", "--extend-steps", "9"], "pass it with --resume"),
     (["study", "--out", "{tmp}/s", "--config", "{tmp}"], "is a folder; expected a YAML file"),
+    (["study", "--out", "{tmp}/s", "--tasks", "colorization,bogus"], "bogus"),
+    (["pretrain", "--out", "{tmp}/r", "--config", "{tmp}/binary.yaml"], "is not a text file"),
 ])
 def test_bad_settings_are_one_line_errors(tmp_path, capsys, arguments, message):
     (tmp_path / "one_class" / "cats").mkdir(parents=True)
     face_image(1, size=32).save(tmp_path / "one_class" / "cats" / "1.png")
     (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "binary.yaml").write_bytes(bytes(range(256)))
     assert main([a.format(tmp=tmp_path) for a in arguments]) == 2
+    assert not (tmp_path / "s").exists() and not (tmp_path / "r").exists()
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1

@@ -40,3 +40,26 @@ def test_yaml_errors_name_the_file(tmp_path):
         load_yaml(PretrainConfig, bad)
     with pytest.raises(ConfigError, match="does not exist"):
         load_yaml(PretrainConfig, tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=nan", "train.epochs must be a positive number"),
+    ("train.epochs=inf", "train.epochs must be a positive number"),
+    ("train.seed=-1", "train.seed must be >= 0"),
+    ("optim.lr=nan", "optim.lr must be a positive number"),
+    ("data.image_size=100000", "data.image_size must be between 8 and 1024"),
+])
+def test_non_finite_and_absurd_values_are_refused(override, message):
+    from proxytask.config import PretrainConfig
+
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(PretrainConfig(), [override])
+
+
+def test_json_files_never_hold_a_bare_nan(tmp_path):
+    import json
+
+    from proxytask.files import write_json_atomic
+
+    write_json_atomic(tmp_path / "m.json", {"rate": float("nan"), "values": [1.0, float("inf")]})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"rate": None, "values": [1.0, None]}

@@ -96,3 +96,29 @@ def test_a_failed_pretraining_start_leaves_nothing_that_blocks_the_corrected_com
     assert not (run / "config.yaml").exists()
     assert main([*common, "--pool", str(pool)]) == 0
     assert (run / "model.safetensors").is_file()
+
+
+def test_pictures_the_eigenfaces_crop_cannot_read_stop_the_study_before_any_work(tmp_path, no_lfw):
+    """190x190 pictures pass the LFW face box (189x189) but not the eigenfaces example's (172x195)."""
+    from proxytask.presets import study_config
+    from proxytask.study import run_study
+
+    task = tmp_path / "task"
+    for name in ("a", "b"):
+        (task / name).mkdir(parents=True)
+        for i in range(4):
+            face_image(i, size=190).save(task / name / f"{i}.png")
+    config = study_config("quick", [f"pretrain.data.downstream={task}", "pretrain.data.folder_crop=face",
+                                    f"pretrain.data.pool=[{json.dumps(str(task))}]"])
+    with pytest.raises(DataError, match="eigenfaces baseline cannot read 8"):
+        run_study(config, tmp_path / "study")
+    assert not (tmp_path / "study").exists()
+
+
+def test_cache_command_at_another_size_on_own_folders(own_data, no_lfw, capsys):
+    from proxytask.cli import main
+
+    task, pool = own_data
+    assert main(["cache", "--image-size", "32", "--downstream", str(task), "--pool", str(pool)]) == 0
+    out = capsys.readouterr().out
+    assert "downstream: 12 images, 0 skipped" in out and "2 skipped (1 empty file, 1 not a readable image)" in out

@@ -7,6 +7,7 @@ saves its resolved settings as ``config.yaml`` so it can be reproduced and resum
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ class ConfigError(ValueError):
 
 # What a backbone reads (proxytask.inputs.NetworkInput): intensity (mean of RGB) or RGB.
 INPUT_KINDS = ("intensity", "rgb")
+# The largest cached side: a cache row is image_size^2 * 3 bytes, so larger sides are almost surely a typo.
+MAX_IMAGE_SIZE = 1024
 # How pictures from a folder are cropped: the centered square, or the LFW face box.
 FOLDER_CROPS = ("center", "face")
 
@@ -70,8 +73,8 @@ class DataConfig:
         left, top, right, bottom = self.face_crop
         if not (0 <= left < right and 0 <= top < bottom):
             raise ConfigError(f"data.face_crop must be (left, top, right, bottom) with left < right and top < bottom, got {self.face_crop}")
-        if self.image_size < 8:
-            raise ConfigError(f"data.image_size must be at least 8 pixels, got {self.image_size}")
+        if not 8 <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ConfigError(f"data.image_size must be between 8 and {MAX_IMAGE_SIZE} pixels, got {self.image_size}")
         if not 8 <= self.crop_size <= self.image_size:
             raise ConfigError(f"data.crop_size must be between 8 and data.image_size ({self.image_size}), got {self.crop_size}")
         if self.heldout_images < 1 or self.workers < 1:
@@ -229,8 +232,10 @@ class OptimConfig:
             raise ConfigError(f"optim.optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
         if self.schedule not in ("cosine", "step", "constant"):
             raise ConfigError(f"optim.schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
-        if self.lr <= 0:
-            raise ConfigError(f"optim.lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"optim.lr must be a positive number, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0 and math.isfinite(self.momentum)):
+            raise ConfigError("optim.weight_decay must be a number >= 0 and optim.momentum a number")
 
 
 @dataclass
@@ -252,8 +257,10 @@ class TrainConfig:
     def validate(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
-        if self.epochs <= 0 and self.max_steps is None:
-            raise ConfigError("train.epochs must be positive (or set train.max_steps)")
+        if not math.isfinite(self.epochs) or (self.epochs <= 0 and self.max_steps is None):
+            raise ConfigError(f"train.epochs must be a positive number (or set train.max_steps), got {self.epochs}")
+        if self.seed < 0:
+            raise ConfigError(f"train.seed must be >= 0, got {self.seed}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"train.max_steps must be >= 1, got {self.max_steps}")
         if self.checkpoint_every < 1 or self.log_every < 1:
@@ -312,10 +319,12 @@ class FinetuneConfig:
     def validate(self) -> None:
         if not 1 <= self.min_steps <= self.max_steps:
             raise ConfigError(f"finetune.min_steps ({self.min_steps}) must be >= 1 and <= finetune.max_steps ({self.max_steps})")
-        if self.batch_size < 1 or self.eval_every < 1 or self.epochs <= 0:
+        if self.batch_size < 1 or self.eval_every < 1 or not (math.isfinite(self.epochs) and self.epochs > 0):
             raise ConfigError("finetune.batch_size, finetune.eval_every and finetune.epochs must be positive")
-        if self.lr <= 0 or not 0 < self.backbone_lr_factor <= 1:
-            raise ConfigError("finetune.lr must be positive and finetune.backbone_lr_factor in (0, 1]")
+        if not (math.isfinite(self.lr) and self.lr > 0) or not 0 < self.backbone_lr_factor <= 1:
+            raise ConfigError("finetune.lr must be a positive number and finetune.backbone_lr_factor in (0, 1]")
+        if self.seed < 0:
+            raise ConfigError(f"finetune.seed must be >= 0, got {self.seed}")
 
 
 # The evaluation protocol a study folder's jobs were made under. 2: choices inside the budget's labels,

@@ -94,6 +94,9 @@ def _load_downstream(data: DataConfig) -> DownstreamData:
             files = {str(path) for path, label in zip(images.paths, images.labels) if label == number}
             raise DataError(f"{task.spec}: class {name!r} has no usable image ({describe_skips([s for s in cache.skipped if s[0] in files])}); "
                             f"the first: {next(reason for path, reason in cache.skipped if path in files)}")
+    if cache.skipped:
+        log.warning("%s: %d unusable picture(s) left out (%s), e.g. %s", task.spec, len(cache.skipped), describe_skips(cache.skipped),
+                    cache.skipped[0][0])
     rows = np.flatnonzero(cache.usable)
     usable = LabeledImages([images.paths[r] for r in rows], [images.labels[r] for r in rows], images.class_names)
     return DownstreamData(usable, torch.from_numpy(cache.pixels[rows]), np.asarray(usable.labels), cache.skipped,

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import DistributedSampler
 
+from proxytask.config import ConfigError
+
 
 class BatchRandom:
     """Random draws for one global batch of ``global_size`` images; a rank keeps ``rows`` of them.
@@ -49,7 +51,8 @@ class StepSampler:
         if global_batch % world_size:
             raise ValueError(f"train.batch_size ({global_batch}) must be divisible by the number of processes ({world_size})")
         if num_rows < global_batch:
-            raise ValueError(f"only {num_rows} training images, fewer than one batch of train.batch_size={global_batch}")
+            raise ConfigError(f"only {num_rows} training images, fewer than one batch of train.batch_size={global_batch}; "
+                              "lower train.batch_size or add images to the pool")
         self.local_batch = global_batch // world_size
         self.sampler = DistributedSampler(range(num_rows), num_replicas=world_size, rank=rank, shuffle=True,
                                           seed=seed, drop_last=True)
