@@ -87,3 +87,15 @@ def test_lfw_specs_and_pool_need_lfw(tmp_path, monkeypatch):
     write_task(tmp_path / "task", {"cats": 2, "dogs": 2})
     with pytest.raises(DataError, match="does not exist"):
         pool_sources(DataConfig(downstream=str(tmp_path / "task")))
+
+
+def test_symlink_loops_and_a_class_linked_to_the_root_do_not_loop(tmp_path):
+    import os
+
+    write_task(tmp_path / "task", {"cats": 2, "dogs": 2})
+    os.symlink(tmp_path / "task", tmp_path / "task" / "cats" / "loop")  # a folder that links to an ancestor
+    assert labeled_folder(tmp_path / "task").class_counts() == {"cats": 2, "dogs": 2}  # rglob does not follow the link
+    assert len(image_tree(tmp_path / "task")) == 4
+    os.symlink(tmp_path / "task", tmp_path / "task" / "root_again")  # a "class" that is the root itself
+    with pytest.raises(DataError, match="root_again links to"):
+        labeled_folder(tmp_path / "task")

@@ -56,6 +56,10 @@ def labeled_folder(root: Path) -> LabeledImages:
     """Read ``root/<class>/<image>``; raise a clear error for a missing root or an empty class."""
     root = _folder(root)
     classes = sorted(p for p in root.iterdir() if p.is_dir())
+    for folder in classes:
+        if folder.is_symlink() and root.resolve().is_relative_to(folder.resolve()):
+            raise DataError(f"class folder {folder} links to {folder.resolve()}, which holds the task folder itself: its pictures "
+                            "would count in two classes; remove the link")
     if len(classes) < 2:
         raise DataError(f"image folder {root} has {len(classes)} class subfolder(s); a classification task needs at least 2 "
                         "(expected root/<class>/<image>)")
