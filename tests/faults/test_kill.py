@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,38 @@ def test_a_killed_study_keeps_its_finished_jobs_and_ends_with_the_same_results(f
         return sorted((j["init"], j["mode"], str(j["k"]), j["draw"], j["accuracy"]) for j in results["jobs"])
 
     assert scores(out) == scores(tmp_path / "straight")
+
+
+def test_a_killed_cache_build_leaves_no_worker_behind(tmp_path):
+    """The parent of two decoding workers is killed mid-build: the workers die with it."""
+    script = tmp_path / "build.py"
+    script.write_text(f"""
+import os, signal, sys
+sys.path[:0] = [{str(ROOT / 'src')!r}, {str(ROOT)!r}]
+from proxytask.data import cache
+from tests.conftest import face_image
+files = []
+for i in range(600):
+    files.append({str(tmp_path)!r} + f"/{{i}}.jpg")
+    face_image(i, size=64).save(files[-1])
+real = cache._decode_rows
+def slow(job):
+    import time; time.sleep(0.2)
+    return real(job)
+cache._decode_rows = slow
+original_collect = cache.json.dumps
+calls = []
+def record_then_die(chunk, *a, **k):
+    calls.append(1)
+    if len(calls) == 2:
+        print(os.getpid(), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original_collect(chunk, *a, **k)
+cache.json.dumps = record_then_die
+cache.load_cache(files, "center", 16, workers=2, home=__import__("pathlib").Path({str(tmp_path / 'home')!r}))
+""")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    time.sleep(1)
+    survivors = subprocess.run(["pgrep", "-f", str(script)], capture_output=True, text=True).stdout.split()  # forked workers share its command line
+    assert not survivors

@@ -13,12 +13,14 @@ two processes from building the same cache at once.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +36,7 @@ from proxytask.data.lfw import DataError, proxytask_home
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT_VERSION = 2
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 _CHUNK = 128
 
 
@@ -101,6 +104,16 @@ def _decode_rows(job: tuple[str, int, list[str], Crop, Size]) -> dict[str, objec
     return {"start": start, "usable": usable, "gray": gray, "digests": digests, "skipped": skipped}
 
 
+def _die_with_parent() -> None:
+    """Decoding worker start-up (Linux): the kernel kills this worker when its parent dies, even by
+    SIGKILL, so a killed build leaves no orphaned workers behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the workers end when their task queue closes
+        pass
+
+
 @contextmanager
 def _locked(lock_file: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_file`` while building (other builders of the same cache wait).
@@ -166,7 +179,7 @@ def _build(folder: Path, paths: list[str], crop: Crop, size: Size, workers: int)
             bar.update(len(chunk["usable"]))
 
         if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
                 for chunk in pool.map(_decode_rows, jobs):
                     record(chunk)
         else:
