@@ -49,3 +49,18 @@ def test_two_processes_with_batchnorm_train_and_write_once(fake_lfw, tmp_path):
     assert (tmp_path / "bn" / "metrics.json").is_file()
     rows = (tmp_path / "bn" / "log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["2", "4"]  # one writer, no duplicated rows
+
+
+@pytest.mark.timeout_heavy
+def test_the_lab_prior_is_the_same_on_every_rank_and_as_in_one_process(fake_lfw, tmp_path):
+    """colorization-lab updates its class prior from each batch: with 2 processes it must follow the
+    global batch (all-reduced), as one process does, not each rank's half."""
+    # SGD: Adam's normalized steps turn rounding noise in near-zero gradients into lr-sized differences
+    exact = ("task=colorization-lab", "model.batchnorm=false", "colorization.head_dropout=0", "colorization.head_width=16",
+             "optim.optimizer=sgd", "optim.lr=0.05")
+    run_pretrain(tmp_path / "one", fake_lfw, 1, *exact)
+    run_pretrain(tmp_path / "two", fake_lfw, 2, *exact)
+    one, two = load_weights(tmp_path / "one" / "model.safetensors"), load_weights(tmp_path / "two" / "model.safetensors")
+    torch.testing.assert_close(two["prior"], one["prior"], atol=1e-6, rtol=1e-5)
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], atol=2e-5, rtol=1e-4, msg=key)

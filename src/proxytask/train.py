@@ -246,6 +246,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     memory_format = torch.channels_last if on_cuda and config.train.channels_last else torch.contiguous_format
     task = task.to(memory_format=memory_format)
     model: torch.nn.Module = task
+    task.data_parallel = context.world_size > 1
     if context.world_size > 1:
         if on_cuda:
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)

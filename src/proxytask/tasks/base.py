@@ -39,6 +39,9 @@ class ProxyTask(nn.Module, ABC):
 
     def __init__(self, backbone: Backbone, input_kind: str) -> None:
         super().__init__()
+        # Set by the training loop when this task trains in several processes: state a task keeps
+        # outside its parameters (the Lab prior) is then updated from the global batch.
+        self.data_parallel = False
         self.network_input = self.input_for(input_kind)
         if backbone.in_chans != self.network_input.channels:
             raise ValueError(f"the backbone reads {backbone.in_chans} channel(s), the input {input_kind!r} has {self.network_input.channels}")

@@ -38,6 +38,16 @@ def ab_at_pixels(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -
     return gather_points(lab.rgb_to_ab(images).permute(0, 3, 1, 2), rows, cols)
 
 
+def global_mean(local: torch.Tensor, data_parallel: bool) -> torch.Tensor:
+    """The mean of ``local`` over every process of a data-parallel run (``local`` itself otherwise),
+    so that state updated from it (the Lab prior) stays the same on every rank."""
+    if not data_parallel:
+        return local
+    total = local.clone()
+    torch.distributed.all_reduce(total)  # a sum: gloo has no average
+    return total / torch.distributed.get_world_size()
+
+
 class LabBinsColorization(SparseColorization):
     name = "colorization-lab"
     config_sections = ("colorization", "lab")
@@ -51,12 +61,13 @@ class LabBinsColorization(SparseColorization):
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, H, W) -> inputs (intensity, points (B, P, 2)); targets: soft bins (B, P, Q) and
-        the rebalancing weight of each point's nearest bin (B, P). In training, updates the prior."""
+        the rebalancing weight of each point's nearest bin (B, P). In training, updates the prior with
+        the bin frequencies of the global batch (all ranks), so every rank keeps the same prior."""
         cfg = self.lab_config
         rows, cols = self.sample_pixels(images, rng)
         soft = lab.soft_encode(ab_at_pixels(images, rows, cols), self.centers, cfg.neighbours, cfg.sigma)
         if self.training:
-            self.prior.mul_(cfg.prior_momentum).add_((1.0 - cfg.prior_momentum) * soft.mean(dim=(0, 1)))
+            self.prior.mul_(cfg.prior_momentum).add_((1.0 - cfg.prior_momentum) * global_mean(soft.mean(dim=(0, 1)), self.data_parallel))
         weights = lab.rebalancing_weights(self.prior, self.centers, cfg.rebalance, cfg.sigma)[soft.argmax(-1)]
         _, _, height, width = images.shape
         return (color.intensity(images), pixel_points(rows, cols, height, width)), (soft, weights)
