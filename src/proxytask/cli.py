@@ -50,9 +50,13 @@ EXAMPLES = {
 }
 
 
+def _command(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand's parser, its example (``EXAMPLES[name]``) shown under ``--help``."""
+    return subparsers.add_parser(name, help=help_text, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def _add_pretrain(subparsers) -> None:
-    parser = subparsers.add_parser("pretrain", help="pretrain a backbone on a proxy task (unlabeled pool)",
-                                   epilog=EXAMPLES["pretrain"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _command(subparsers, "pretrain", "pretrain a backbone on a proxy task (unlabeled pool)")
     parser.add_argument("--task", help="proxy task (default: colorization)")
     parser.add_argument("--out", required=True, type=Path, help="run folder (config, logs, checkpoints, gallery, metrics)")
     parser.add_argument("--config", type=Path, help="YAML file of settings (see config.yaml in any run folder)")
@@ -99,8 +103,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _add_colorize(subparsers) -> None:
-    parser = subparsers.add_parser("colorize", help="colorize images with a colorization run",
-                                   epilog=EXAMPLES["colorize"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _command(subparsers, "colorize", "colorize images with a colorization run")
     parser.add_argument("images", nargs="+", type=Path, help="image files, color or gray")
     parser.add_argument("--checkpoint", required=True, type=Path, help="a colorization run folder")
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder (one PNG per input, same size)")
@@ -133,8 +136,7 @@ def _pool_overrides(args: argparse.Namespace, key: str) -> list[str]:
 
 
 def _add_cache(subparsers) -> None:
-    parser = subparsers.add_parser("cache", help="find the images and decode the pool and downstream images into the cache",
-                                   epilog=EXAMPLES["cache"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _command(subparsers, "cache", "find the images and decode the pool and downstream images into the cache")
     parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
     parser.add_argument("--image-size", type=int, help="cached side in pixels (data.image_size)")
     parser.add_argument("--downstream", help="downstream task spec (data.downstream)")
@@ -194,8 +196,7 @@ def _study_config(args: argparse.Namespace, extra: list[str] = ()):
 
 
 def _add_study(subparsers) -> None:
-    parser = subparsers.add_parser("study", help="run a whole comparison and write its report (resumable)",
-                                   epilog=EXAMPLES["study"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _command(subparsers, "study", "run a whole comparison and write its report (resumable)")
     parser.add_argument("--out", required=True, type=Path, help="study folder (restart the same command to resume)")
     parser.add_argument("--tasks", help="proxy tasks to compare, comma-separated (default: colorization)")
     parser.add_argument("--analyses", help="the paper's analyses to add, comma-separated: loss, data, head, feature-change, "
@@ -231,8 +232,7 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _add_tune(subparsers) -> None:
-    parser = subparsers.add_parser("tune", help="fix the fine-tuning recipe on the development task lfw-dev-7 (never the test task)",
-                                   epilog=EXAMPLES["tune"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _command(subparsers, "tune", "fix the fine-tuning recipe on the development task lfw-dev-7 (never the test task)")
     parser.add_argument("--out", required=True, type=Path, help="folder for recipe.yaml (the chosen finetune settings) and tune.json")
     parser.add_argument("--draws", type=int, default=2, help="label draws per budget and candidate (default 2)")
     _add_study_settings(parser)
@@ -251,7 +251,7 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _add_transfer(subparsers, mode: str, help_text: str) -> None:
-    parser = subparsers.add_parser(mode, help=help_text, epilog=EXAMPLES[mode], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _command(subparsers, mode, help_text)
     parser.add_argument("--init", required=True, help="a pretraining run folder, random (reading pretrain.input) or random-rgb")
     parser.add_argument("--out", required=True, type=Path, help="folder for result.json, manifest.csv, config.yaml")
     parser.add_argument("--k", default="all", help="labeled images per class, or all (default)")
@@ -273,8 +273,7 @@ def _transfer(args: argparse.Namespace) -> int:
 
 
 def _add_export(subparsers) -> None:
-    parser = subparsers.add_parser("export", help="write a pretraining run's backbone as plain timm weights (safetensors) + backbone.json",
-                                   epilog=EXAMPLES["export"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _command(subparsers, "export", "write a pretraining run's backbone as plain timm weights (safetensors) + backbone.json")
     parser.add_argument("run", type=Path, help="a finished pretraining run folder")
     parser.add_argument("-o", "--out", required=True, type=Path, help="folder for backbone.safetensors and backbone.json")
     parser.set_defaults(handler=_export)
@@ -296,8 +295,7 @@ PREDICT_BATCH = 256
 
 
 def _add_predict(subparsers) -> None:
-    parser = subparsers.add_parser("predict", help="classify pictures with a fine-tuned classifier; one CSV row per picture",
-                                   epilog=EXAMPLES["predict"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _command(subparsers, "predict", "classify pictures with a fine-tuned classifier; one CSV row per picture")
     parser.add_argument("images", nargs="+", type=Path, help="image files or folders (searched recursively)")
     parser.add_argument("--model", required=True, type=Path, help="the folder `proxytask finetune --out` wrote")
     parser.add_argument("-o", "--out", required=True, type=Path, help="CSV: path, predicted class, one probability per class")
