@@ -27,8 +27,8 @@ def _recipe(preset: str) -> list[str]:
 PRESETS: dict[str, list[str]] = {
     "quick": [
         "pretrain.data.image_size=32", "pretrain.data.crop_size=28", "pretrain.data.heldout_images=16",
-        "pretrain.colorization.border=3", "pretrain.optim.warmup_steps=20", "pretrain_steps=150",
-        "pretrain.train.checkpoint_every=50",
+        "pretrain.colorization.border=3", "pretrain.optim.warmup_steps=20", "pretrain_steps=900",
+        "pretrain.train.checkpoint_every=100",
         *_recipe("quick"), "finetune.eval_every=40", "draws=3", "frozen_draws=10", "budgets=5,10,all",
     ],
     "standard": [*_recipe("standard")],
