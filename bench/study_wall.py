@@ -19,7 +19,7 @@ from proxytask.executors import ExecutorSettings
 from proxytask.presets import study_config
 from proxytask.study import load_downstream, run_study
 
-SETTINGS = ["budgets=10", "draws=3", "frozen_draws=5", "baselines=random,supervised"]
+SETTINGS = ["budgets=10", "draws=3", "frozen_draws=5", "baselines=random,supervised", "pretrain_steps=150"]
 
 
 def timed(config, out: Path, executor: ExecutorSettings) -> tuple[float, list]:

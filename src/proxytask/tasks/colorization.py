@@ -117,8 +117,9 @@ class SparseColorization(ProxyTask):
         batch, _, height, width = gray.shape
         levels = self.feature_levels(self.network_input.normalize(gray))
         points = dense_points(height, width, batch, gray.device)
-        chunks = [decode(self.head(sample_hypercolumns(levels, points[:, start:start + DENSE_CHUNK])))
-                  for start in range(0, points.shape[1], DENSE_CHUNK)]
+        step = max(1, DENSE_CHUNK // batch)  # at most DENSE_CHUNK points of the whole batch at once
+        chunks = [decode(self.head(sample_hypercolumns(levels, points[:, start:start + step])))
+                  for start in range(0, points.shape[1], step)]
         return tuple(torch.cat(parts, 1).view(batch, height, width, *parts[0].shape[2:]) for parts in zip(*chunks))
 
     @abstractmethod
