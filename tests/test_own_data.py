@@ -122,3 +122,23 @@ def test_cache_command_at_another_size_on_own_folders(own_data, no_lfw, capsys):
     assert main(["cache", "--image-size", "32", "--downstream", str(task), "--pool", str(pool)]) == 0
     out = capsys.readouterr().out
     assert "downstream: 12 images, 0 skipped" in out and "2 skipped (1 empty file, 1 not a readable image)" in out
+
+
+def test_unusable_downstream_pictures_are_reported_not_dropped_silently(own_data, no_lfw, caplog):
+    import logging
+
+    from proxytask.study import load_downstream
+
+    task, pool = own_data
+    (task / "dog" / "broken.png").write_text("not a picture")
+    with caplog.at_level(logging.WARNING):
+        loaded = load_downstream(DataConfig(downstream=str(task), pool=(str(pool),), image_size=16, crop_size=14, workers=1))
+    assert len(loaded.images.paths) == 12 and len(loaded.skipped) == 1
+    assert "1 unusable picture(s) left out (1 not a readable image)" in caplog.text and "broken.png" in caplog.text
+
+
+def test_the_quick_preset_checkpoints_its_pretraining():
+    from proxytask.presets import study_config
+
+    config = study_config("quick", [])
+    assert config.pretrain.train.checkpoint_every < config.pretrain_steps
