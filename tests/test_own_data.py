@@ -109,7 +109,7 @@ def test_pictures_the_eigenfaces_crop_cannot_read_stop_the_study_before_any_work
         for i in range(4):
             face_image(i, size=190).save(task / name / f"{i}.png")
     config = study_config("quick", [f"pretrain.data.downstream={task}", "pretrain.data.folder_crop=face",
-                                    f"pretrain.data.pool=[{json.dumps(str(task))}]"])
+                                    f"pretrain.data.pool=[{json.dumps(str(task))}]", "baselines=random,eigenfaces"])
     with pytest.raises(DataError, match="eigenfaces baseline cannot read 8"):
         run_study(config, tmp_path / "study")
     assert not (tmp_path / "study").exists()
@@ -142,3 +142,21 @@ def test_the_quick_preset_checkpoints_its_pretraining():
 
     config = study_config("quick", [])
     assert config.pretrain.train.checkpoint_every < config.pretrain_steps
+
+
+def test_a_flat_unlabeled_pool_with_the_supervised_baseline_is_refused_before_any_work(tmp_path, no_lfw):
+    from proxytask.config import ConfigError
+    from proxytask.presets import study_config
+    from proxytask.study import run_study
+
+    task, pool = tmp_path / "task", tmp_path / "pool"
+    for name in ("a", "b"):
+        (task / name).mkdir(parents=True)
+        face_image(len(name), size=64).save(task / name / "0.png")
+    pool.mkdir()
+    for i in range(10):
+        face_image(50 + i, size=64).save(pool / f"{i}.png")
+    config = study_config("quick", [f"pretrain.data.downstream={task}", f"pretrain.data.pool=[{json.dumps(str(pool))}]"])
+    with pytest.raises(ConfigError, match="baselines=random,eigenfaces"):
+        run_study(config, tmp_path / "study")
+    assert not (tmp_path / "study").exists()

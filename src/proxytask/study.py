@@ -20,6 +20,7 @@ import json
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from proxytask.data.cache import ImageCache, load_cache
 from proxytask.data.folders import LabeledImages
 from proxytask.data.images import Crop, describe_skips
 from proxytask.data.lfw import DataError, variant_of
-from proxytask.data.selection import downstream_task, pool_sources
+from proxytask.data.selection import ImageSource, downstream_task, pool_sources
 from proxytask.data.splits import VALIDATION_FRACTION, Split, budget_split, write_manifest
 from proxytask.executors import ExecutorSettings, run_all
 from proxytask.export import Preprocessing, save_classifier
@@ -179,6 +180,20 @@ def check_runs_planned(config: StudyConfig) -> None:
     """Every pretraining run of the study can be built with its settings (checked before any work starts)."""
     for variant in planned_runs(config):
         task_input(variant_pretrain_config(config, variant))
+
+
+def check_identities(config: StudyConfig, sources: list[ImageSource]) -> None:
+    """The supervised ceiling needs identities in the pool (parent folders with enough pictures):
+    checked before any work, with the way out named."""
+    if "supervised" not in config.baselines:
+        return
+    least = config.pretrain.supervised.min_images_per_identity
+    folders = Counter(str(path.parent) for source in sources for path in source.paths)
+    enough = sum(count >= least for count in folders.values())
+    if enough < 2:
+        raise ConfigError(f"the supervised baseline learns the identities of the pool's pictures (their parent folders), but the "
+                          f"pool ({', '.join(source.name for source in sources)}) has {enough} folder(s) with >= "
+                          f"{least} pictures; leave it out with --set baselines=random,eigenfaces")
 
 
 def pretrain_run(config: StudyConfig, variant: Variant, run_dir: Path) -> None:
@@ -381,7 +396,7 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     check_study_folder(config, out)
     data_config = config.pretrain.data
     data = load_downstream(data_config)
-    pool_sources(data_config)  # every pool source exists and holds images
+    check_identities(config, pool_sources(data_config))  # every pool source exists and holds images
     if EIGENFACES in config.baselines:  # built here, not in several workers at once; its images checked before any work
         eigenfaces_cache(data)
     out.mkdir(parents=True, exist_ok=True)
