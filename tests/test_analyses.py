@@ -46,6 +46,6 @@ def test_last_layer_head_reads_only_the_last_level(task_class):
     assert first_layer.in_features == backbone.channels[-1]
     assert [m for m in full.head.modules() if isinstance(m, torch.nn.Linear)][0].in_features == 1 + sum(backbone.channels)
     inputs, targets = last.make_batch(torch.rand(2, 3, 24, 24), BatchRandom(0, 0, 2))
-    last(inputs, targets).backward()
+    last(inputs, targets)["loss"].backward()
     first_conv = next(p for p in last.backbone.parameters() if p.dim() == 4)
     assert first_conv.grad is not None and first_conv.grad.abs().sum() > 0  # the whole backbone still learns

@@ -20,16 +20,18 @@ def test_loss_matches_hand_computation():
     kl_chroma = 0.25 * math.log(0.25) + 0.75 * math.log(0.75) + math.log(2)
     kl_hue = math.log(2)
     expected = kl_chroma + 5.0 * 0.4 * kl_hue
-    got = hue_chroma_loss(hue_logits, chroma_logits, hue_target, chroma_target, chroma_true, weight, hue_weight=5.0)
+    terms = hue_chroma_loss(hue_logits, chroma_logits, hue_target, chroma_target, chroma_true, weight, hue_weight=5.0)
+    got = terms["loss"]
+    torch.testing.assert_close(terms["chroma"] + terms["hue"], got)
     assert got.item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_hue_term_vanishes_without_chroma():
     logits = torch.randn(2, 3, 4)
     target = torch.softmax(torch.randn(2, 3, 4), -1)
-    with_hue = hue_chroma_loss(logits, logits, target, target, torch.zeros(2, 3), torch.ones(2, 3), 5.0)
+    with_hue = hue_chroma_loss(logits, logits, target, target, torch.zeros(2, 3), torch.ones(2, 3), 5.0)["loss"]
     other_hue_logits = torch.randn(2, 3, 4)
-    without = hue_chroma_loss(other_hue_logits, logits, target, target, torch.zeros(2, 3), torch.ones(2, 3), 5.0)
+    without = hue_chroma_loss(other_hue_logits, logits, target, target, torch.zeros(2, 3), torch.ones(2, 3), 5.0)["loss"]
     assert with_hue.item() == pytest.approx(without.item())
 
 
@@ -53,7 +55,7 @@ def test_batch_targets_are_histograms_at_sampled_pixels(target):
     assert hue_t.shape == chroma_t.shape == (2, 20, 32)
     assert torch.all(hue_t[..., 0] == 1) and torch.all(chroma_t[..., 31] == 1)
     assert torch.all(chroma_true == 1) and torch.all(weight == 1)
-    loss = task((gray, points), (hue_t, chroma_t, chroma_true, weight))
+    loss = task((gray, points), (hue_t, chroma_t, chroma_true, weight))["loss"]
     loss.backward()
     assert loss.item() > 0 and next(task.backbone.parameters()).grad.abs().sum() > 0
 
@@ -66,7 +68,7 @@ def test_constant_prediction_loss_is_the_floor_of_input_blind_predictors():
     (gray, points), targets = task.make_batch(images, BatchRandom(0, 0, 3))
     for _ in range(3):  # any other constant histogram does worse
         other = [torch.randn(32).log_softmax(-1).expand(3, 32, 32) for _ in range(2)]
-        assert hue_chroma_loss(*other, *targets, hue_weight=5.0).item() > losses["heldout_loss_constant"]
+        assert hue_chroma_loss(*other, *targets, hue_weight=5.0)["loss"].item() > losses["heldout_loss_constant"]
     assert losses["heldout_loss"] > 0
 
 

@@ -45,7 +45,7 @@ def test_shuffle_applies_the_target_permutation():
         order = task.permutations[targets[b]]
         for position in range(9):
             torch.testing.assert_close(tiles[b, position], reference[b, order[position]])
-    loss = task(tiles, targets)
+    loss = task(tiles, targets)["loss"]
     loss.backward()
     assert loss.item() > 0 and next(task.backbone.parameters()).grad.abs().sum() > 0
     panels, metrics = task.eval().visualize(torch.rand(2, 3, 27, 27))

@@ -68,7 +68,7 @@ def test_lab_tasks_train_and_colorize(task_class):
     extra = (LabConfig(),) if task_class is LabBinsColorization else ()
     task = task_class(Backbone("vgg_small", 1), "intensity", config, *extra)
     inputs, targets = task.make_batch(torch.rand(2, 3, 16, 16), BatchRandom(0, 0, 2))
-    loss = task(inputs, targets)
+    loss = task(inputs, targets)["loss"]
     loss.backward()
     assert loss.item() > 0 and next(task.backbone.parameters()).grad.abs().sum() > 0
     panels, metrics = task.eval().visualize(torch.rand(2, 3, 16, 16))

@@ -22,7 +22,7 @@ def test_every_image_appears_in_all_four_rotations_really_rotated():
 def test_rotation_task_loss_and_gradients():
     task = Rotation(Backbone("vgg_small", 3), "rgb", RotationConfig())
     inputs, targets = task.make_batch(torch.rand(2, 3, 16, 16), BatchRandom(0, 0, 2))
-    loss = task(inputs, targets)
+    loss = task(inputs, targets)["loss"]
     loss.backward()
     assert abs(loss.item() - torch.log(torch.tensor(4.0)).item()) < 1.0
     assert next(task.backbone.parameters()).grad.abs().sum() > 0

@@ -181,3 +181,14 @@ def test_a_loss_that_becomes_nan_stops_the_run_and_keeps_the_good_checkpoint(fak
         pretrain(tiny_config(fake_lfw, "optim.optimizer=sgd", "optim.lr=1e30", "optim.warmup_steps=0"), run)
     assert not (run / "model.safetensors").exists()
     assert all(checkpoint_problem(folder) is None for folder in (run / "checkpoints").glob("step-*"))
+
+
+def test_the_log_holds_every_named_loss_term(fake_lfw, tmp_path):
+    from proxytask.runlog import read_log
+
+    pretrain(tiny_config(fake_lfw, "train.max_steps=4"), tmp_path / "run")
+    rows = read_log(tmp_path / "run")
+    header = (tmp_path / "run" / "log.csv").read_text().splitlines()[0]
+    assert header == "step,epoch,loss,loss_chroma,loss_hue,lr,images_per_second"
+    for row in rows:  # colorization's loss is its chroma term plus its weighted hue term
+        assert row["loss"] == pytest.approx(row["loss_chroma"] + row["loss_hue"], abs=2e-6)

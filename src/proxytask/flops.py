@@ -18,5 +18,5 @@ def training_flops_per_image(task: ProxyTask, images: torch.Tensor, labels: torc
     model = task.train()
     inputs, targets = model.make_batch(images, BatchRandom(0, 0, images.shape[0], device=images.device), labels)
     with FlopCounterMode(display=False) as counter:
-        model(inputs, targets).backward()
+        model(inputs, targets)["loss"].backward()
     return counter.get_total_flops() / images.shape[0]

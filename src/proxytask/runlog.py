@@ -11,24 +11,32 @@ LOG_COLUMNS = ("step", "epoch", "loss", "lr", "images_per_second")
 
 
 class RunLog:
-    """Append rows to ``log.csv`` (kept across resumes) and scalars to TensorBoard under ``tb/``."""
+    """Append rows to ``log.csv`` (kept across resumes) and scalars to TensorBoard under ``tb/``;
+    ``terms``: the task's named loss terms, a column each after ``loss``."""
 
-    def __init__(self, run_dir: Path, resume_step: int = 0) -> None:
+    def __init__(self, run_dir: Path, resume_step: int = 0, terms: tuple[str, ...] = ()) -> None:
         self.path = run_dir / "log.csv"
+        self.terms = terms
+        columns = (*LOG_COLUMNS[:3], *(f"loss_{term}" for term in terms), *LOG_COLUMNS[3:])
         rows = []
         if self.path.is_file() and resume_step > 0:
             with open(self.path, newline="") as handle:
                 rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= resume_step]
         with open(self.path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         self.tensorboard = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=resume_step or None)
 
-    def write(self, step: int, epoch: float, loss: float, lr: float, images_per_second: float) -> None:
+    def write(self, step: int, epoch: float, loss: float, lr: float, images_per_second: float,
+              terms: dict[str, float] | None = None) -> None:
+        terms = terms or {}
+        values = [f"{terms[term]:.6f}" for term in self.terms]
         with open(self.path, "a", newline="") as handle:
-            csv.writer(handle).writerow([step, f"{epoch:.4f}", f"{loss:.6f}", f"{lr:.6g}", f"{images_per_second:.2f}"])
+            csv.writer(handle).writerow([step, f"{epoch:.4f}", f"{loss:.6f}", *values, f"{lr:.6g}", f"{images_per_second:.2f}"])
         self.tensorboard.add_scalar("train/loss", loss, step)
+        for term in self.terms:
+            self.tensorboard.add_scalar(f"train/loss_{term}", terms[term], step)
         self.tensorboard.add_scalar("train/lr", lr, step)
         self.tensorboard.add_scalar("train/images_per_second", images_per_second, step)
 
@@ -39,4 +47,4 @@ class RunLog:
 def read_log(run_dir: Path) -> list[dict[str, float]]:
     """Rows of a run's ``log.csv`` as numbers."""
     with open(run_dir / "log.csv", newline="") as handle:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]

@@ -182,14 +182,15 @@ def compiled(model: torch.nn.Module) -> torch.nn.Module:
 
 def train_step(model: torch.nn.Module, task: ProxyTask, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                rng: BatchRandom, amp: torch.autocast, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """One optimizer step on augmented images; ``model`` is the task or its DDP wrapper. Returns the loss."""
+    """One optimizer step on augmented images; ``model`` is the task or its DDP wrapper. Returns the
+    step's losses (1 + len(task.loss_terms),): ``"loss"`` first, then the task's named terms."""
     inputs, targets = task.make_batch(images, rng, labels)
     with amp:
-        loss = model(inputs, targets)
+        losses = model(inputs, targets)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    losses["loss"].backward()
     optimizer.step()
-    return loss.detach()
+    return torch.stack([losses[name].detach().float() for name in ("loss", *task.loss_terms)])
 
 
 def prepare_run_folder(config: PretrainConfig, run_dir: Path, resume: bool, extend_steps: bool = False) -> PretrainConfig:
@@ -263,7 +264,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     if start_step and context.is_main:
         log.info("resuming %s from step %d", run_dir, start_step)
 
-    run_log = RunLog(run_dir, start_step) if context.is_main else None
+    run_log = RunLog(run_dir, start_step, task.loss_terms) if context.is_main else None
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda and config.train.bf16)
     model.train()
     window_losses: list[torch.Tensor] = []
@@ -293,9 +294,11 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         done = step + 1
         checkpoint_now = done % config.train.checkpoint_every == 0 or done == total_steps
         if done % config.train.log_every == 0 or checkpoint_now:
-            mean_loss = torch.stack(window_losses).mean()
+            mean_losses = torch.stack(window_losses).mean(dim=0)
             if context.world_size > 1:
-                torch.distributed.all_reduce(mean_loss, op=torch.distributed.ReduceOp.AVG)
+                torch.distributed.all_reduce(mean_losses)  # a sum: gloo has no average
+                mean_losses /= context.world_size
+            mean_loss = mean_losses[0]
             if not torch.isfinite(mean_loss):  # every rank sees it, before any checkpoint of this step is written
                 raise TrainingDiverged(f"the training loss became {mean_loss.item()} by step {done}: {run_dir} stopped there "
                                        "and keeps its last good checkpoint; try a lower optim.lr in a new run "
@@ -303,7 +306,8 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
             now = time.perf_counter()
             rate = window_images / max(now - window_start, 1e-9)
             if run_log is not None:
-                run_log.write(done, done / sampler.steps_per_epoch, mean_loss.item(), scheduler.get_last_lr()[0], rate)
+                terms = dict(zip(task.loss_terms, mean_losses[1:].tolist()))
+                run_log.write(done, done / sampler.steps_per_epoch, mean_loss.item(), scheduler.get_last_lr()[0], rate, terms)
                 bar.set_postfix(loss=f"{mean_loss.item():.4f}", img_s=f"{rate:.1f}")
             window_losses, window_images, window_start = [], 0, now
         bar.update(1)

@@ -28,6 +28,7 @@ class ProxyTask(nn.Module, ABC):
         needs_labels: the task trains on identity labels (only supervised pretraining does).
         config_sections: the PretrainConfig sections its constructor takes after the backbone
             (empty: the one named like the task).
+        loss_terms: the named terms ``forward`` returns beside ``"loss"`` (logged, not optimized).
     """
 
     name: ClassVar[str]
@@ -36,6 +37,7 @@ class ProxyTask(nn.Module, ABC):
     needs_color: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
     config_sections: ClassVar[tuple[str, ...]] = ()
+    loss_terms: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, backbone: Backbone, input_kind: str) -> None:
         super().__init__()
@@ -60,8 +62,8 @@ class ProxyTask(nn.Module, ABC):
         into (inputs, targets); no parameters used."""
 
     @abstractmethod
-    def forward(self, inputs: Any, targets: Any) -> torch.Tensor:
-        """The scalar loss of a batch."""
+    def forward(self, inputs: Any, targets: Any) -> dict[str, torch.Tensor]:
+        """The batch's losses: ``"loss"`` (the scalar optimized) and each of :attr:`loss_terms`."""
 
     @abstractmethod
     @torch.no_grad()
@@ -86,8 +88,8 @@ class PooledClassificationTask(ProxyTask):
         """Network input (B, C, H, W) -> logits (B, outputs)."""
         return self.head(self.backbone(inputs)[-1].mean(dim=(2, 3)))
 
-    def forward(self, inputs, targets) -> torch.Tensor:
-        return F.cross_entropy(self.logits(inputs).float(), targets)
+    def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
+        return {"loss": F.cross_entropy(self.logits(inputs).float(), targets)}
 
 
 def rgb_panel(images: torch.Tensor) -> torch.Tensor:

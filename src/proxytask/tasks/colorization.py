@@ -49,8 +49,9 @@ def gather_points(maps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) ->
 
 def hue_chroma_loss(hue_logits: torch.Tensor, chroma_logits: torch.Tensor, hue_target: torch.Tensor,
                     chroma_target: torch.Tensor, chroma_true: torch.Tensor, chroma_weight: torch.Tensor,
-                    hue_weight: float) -> torch.Tensor:
-    """``mean(w * KL(chroma) + hue_weight * chroma_true * KL(hue))`` over all sampled points.
+                    hue_weight: float) -> dict[str, torch.Tensor]:
+    """``mean(w * KL(chroma) + hue_weight * chroma_true * KL(hue))`` over all sampled points, as
+    {"loss": the sum, "chroma": its chroma term, "hue": its (weighted) hue term}.
 
     Args:
         hue_logits, chroma_logits: (B, P, K) predictions.
@@ -60,7 +61,8 @@ def hue_chroma_loss(hue_logits: torch.Tensor, chroma_logits: torch.Tensor, hue_t
     """
     kl_chroma = F.kl_div(F.log_softmax(chroma_logits.float(), -1), chroma_target, reduction="none").sum(-1)
     kl_hue = F.kl_div(F.log_softmax(hue_logits.float(), -1), hue_target, reduction="none").sum(-1)
-    return (chroma_weight * kl_chroma + hue_weight * chroma_true * kl_hue).mean()
+    chroma_term, hue_term = (chroma_weight * kl_chroma).mean(), (hue_weight * chroma_true * kl_hue).mean()
+    return {"loss": chroma_term + hue_term, "chroma": chroma_term, "hue": hue_term}
 
 
 def hypercolumn_channels(backbone: Backbone, config: ColorizationConfig) -> int:
@@ -147,6 +149,7 @@ class Colorization(SparseColorization):
     """Hue/chroma colorization of Larsson et al. with a sparse hypercolumn head."""
 
     name = "colorization"
+    loss_terms = ("chroma", "hue")
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig) -> None:
         super().__init__(backbone, input_kind, config, ColorizationHead(hypercolumn_channels(backbone, config), config.head_width, config.bins,
@@ -170,7 +173,7 @@ class Colorization(SparseColorization):
         targets = (hue_hist, chroma_hist, chroma_true, chroma_weight)
         return inputs, targets
 
-    def forward(self, inputs, targets) -> torch.Tensor:
+    def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
         gray, points = inputs
         hue_logits, chroma_logits = self.predict(gray, points)
         return hue_chroma_loss(hue_logits, chroma_logits, *targets, hue_weight=self.config.hue_weight)
@@ -191,9 +194,9 @@ class Colorization(SparseColorization):
         """
         (gray, points), targets = self.make_batch(images, BatchRandom(seed, 0, images.shape[0], device=images.device))
         hue_t, chroma_t, chroma_true, chroma_w = targets
-        model_loss = self((gray, points), targets).item()
+        model_loss = self((gray, points), targets)["loss"].item()
         hue_prior = (hue_t * chroma_true.unsqueeze(-1)).sum((0, 1)) / chroma_true.sum().clamp(min=1e-8)
         chroma_prior = (chroma_t * chroma_w.unsqueeze(-1)).sum((0, 1)) / chroma_w.sum().clamp(min=1e-8)
         constant = [prior.clamp(min=1e-8).log().expand_as(hue_t) for prior in (hue_prior, chroma_prior)]
-        prior_loss = hue_chroma_loss(*constant, *targets, hue_weight=self.config.hue_weight).item()
+        prior_loss = hue_chroma_loss(*constant, *targets, hue_weight=self.config.hue_weight)["loss"].item()
         return {"heldout_loss": model_loss, "heldout_loss_constant": prior_loss}

@@ -72,10 +72,10 @@ class LabBinsColorization(SparseColorization):
         _, _, height, width = images.shape
         return (color.intensity(images), pixel_points(rows, cols, height, width)), (soft, weights)
 
-    def forward(self, inputs, targets) -> torch.Tensor:
+    def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
         soft, weights = targets
         log_probs = F.log_softmax(self.predict(*inputs).float(), -1)
-        return (weights * -(soft * log_probs).sum(-1)).mean()
+        return {"loss": (weights * -(soft * log_probs).sum(-1)).mean()}
 
     @torch.no_grad()
     def colorize(self, gray: torch.Tensor) -> torch.Tensor:
@@ -98,8 +98,8 @@ class LabRegressionColorization(SparseColorization):
         inputs = (color.intensity(images), pixel_points(rows, cols, height, width))
         return inputs, ab_at_pixels(images, rows, cols) / AB_SCALE
 
-    def forward(self, inputs, targets) -> torch.Tensor:
-        return F.mse_loss(self.predict(*inputs).float(), targets)
+    def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
+        return {"loss": F.mse_loss(self.predict(*inputs).float(), targets)}
 
     @torch.no_grad()
     def colorize(self, gray: torch.Tensor) -> torch.Tensor:

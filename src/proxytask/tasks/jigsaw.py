@@ -96,8 +96,8 @@ class Jigsaw(ProxyTask):
         codes = self.backbone(tiles.flatten(0, 1))[-1].mean(dim=(2, 3))  # (B * 9, C)
         return self.head(codes.reshape(batch, -1))
 
-    def forward(self, inputs, targets) -> torch.Tensor:
-        return F.cross_entropy(self.logits(inputs).float(), targets)
+    def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
+        return {"loss": F.cross_entropy(self.logits(inputs).float(), targets)}
 
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):

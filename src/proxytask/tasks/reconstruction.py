@@ -50,10 +50,10 @@ class ReconstructionTask(ProxyTask):
             decoded = F.interpolate(decoded, size=inputs.shape[-2:], mode="bilinear", align_corners=False)
         return decoded
 
-    def forward(self, inputs, targets) -> torch.Tensor:
+    def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
         clean, weights = targets
         squared = (self.reconstruct(inputs).float() - clean).pow(2).mean(dim=1, keepdim=True)
-        return (squared * weights).sum() / weights.sum().clamp(min=1.0)
+        return {"loss": (squared * weights).sum() / weights.sum().clamp(min=1.0)}
 
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
