@@ -10,7 +10,6 @@ never deletes the newest good one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from proxytask.files import write_json_atomic
+from proxytask.files import file_digest, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +43,6 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_checkpoint(run_dir: Path, step: int, model_state: dict[str, torch.Tensor], trainer_state: dict[str, Any],
                     config: dict[str, Any], keep: int = 2) -> Path:
     """Write a checkpoint for ``step`` (with ``checkpoint.json``: the step, the resolved config and
@@ -65,7 +56,7 @@ def save_checkpoint(run_dir: Path, step: int, model_state: dict[str, torch.Tenso
     try:
         save_weights(model_state, staging / WEIGHTS_FILE)
         torch.save(trainer_state, staging / STATE_FILE)
-        files = {name: _sha256(staging / name) for name in (WEIGHTS_FILE, STATE_FILE)}
+        files = {name: file_digest(staging / name) for name in (WEIGHTS_FILE, STATE_FILE)}
         (staging / INFO_FILE).write_text(json.dumps({"step": step, "config": config, "sha256": files}, indent=2))
         if final.exists():
             shutil.rmtree(final)
@@ -87,7 +78,7 @@ def checkpoint_problem(folder: Path) -> str | None:
     try:
         info = json.loads((folder / INFO_FILE).read_text())
         for name, expected in info.get("sha256", {}).items():  # checkpoints of earlier versions carry none
-            if _sha256(folder / name) != expected:
+            if file_digest(folder / name) != expected:
                 return f"{name} does not match the SHA-256 recorded when it was written"
         weights = load_weights(folder / WEIGHTS_FILE)
     except (OSError, ValueError, KeyError, TypeError, SafetensorError) as error:

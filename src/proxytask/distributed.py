@@ -43,6 +43,16 @@ def barrier(context: Context) -> None:
         dist.barrier()
 
 
+def mean_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
+    """The mean of ``tensor`` over every rank of the process group (``tensor`` itself outside one);
+    a sum all-reduced, then divided: gloo has no average."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    total = tensor.clone()
+    dist.all_reduce(total)
+    return total / dist.get_world_size()
+
+
 def teardown(context: Context) -> None:
     """Leave the process group."""
     if context.world_size > 1 and dist.is_initialized():

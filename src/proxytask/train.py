@@ -294,10 +294,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         done = step + 1
         checkpoint_now = done % config.train.checkpoint_every == 0 or done == total_steps
         if done % config.train.log_every == 0 or checkpoint_now:
-            mean_losses = torch.stack(window_losses).mean(dim=0)
-            if context.world_size > 1:
-                torch.distributed.all_reduce(mean_losses)  # a sum: gloo has no average
-                mean_losses /= context.world_size
+            mean_losses = distributed.mean_over_ranks(torch.stack(window_losses).mean(dim=0))
             mean_loss = mean_losses[0]
             if not torch.isfinite(mean_loss):  # every rank sees it, before any checkpoint of this step is written
                 raise TrainingDiverged(f"the training loss became {mean_loss.item()} by step {done}: {run_dir} stopped there "

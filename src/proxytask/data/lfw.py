@@ -15,7 +15,6 @@ Lookup order (first hit wins):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from proxytask.data.images import IMAGE_SUFFIXES
+from proxytask.files import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,6 @@ def proxytask_home() -> Path:
     return Path(os.environ.get("PROXYTASK_HOME", Path.home() / ".cache" / "proxytask")).expanduser()
 
 
-def _file_digest(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_archive(archive: Path) -> None:
     """Check ``archive`` against a ``SHA256SUMS`` file beside it, if there is one.
 
@@ -96,7 +88,7 @@ def verify_archive(archive: Path) -> None:
     for line in sums.read_text().splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].lstrip("*") == archive.name:
-            actual = _file_digest(archive, "sha256")
+            actual = file_digest(archive, "sha256")
             if actual != parts[0]:
                 raise DataError(f"{archive} does not match its SHA256 in {sums} (expected {parts[0]}, got {actual}); the file is damaged")
             return
@@ -121,7 +113,7 @@ def _extracted_from(target: Path, archive: Path) -> bool:
     identity = _archive_identity(archive)
     if all(marker.get(key) == value for key, value in identity.items()):
         return True
-    return marker.get("sha256") == _file_digest(archive, "sha256")
+    return marker.get("sha256") == file_digest(archive, "sha256")
 
 
 def _check_archive_end(tar: tarfile.TarFile, archive: Path, members: int) -> None:
@@ -159,7 +151,7 @@ def extract_archive(archive: Path, destination: Path, variant: LfwVariant = VARI
         extracted = staging / variant.folder
         if not extracted.is_dir():
             raise DataError(f"{archive} does not hold a top folder {variant.folder}/ as the LFW {variant.name} archive does")
-        marker = {**_archive_identity(archive), "sha256": _file_digest(archive, "sha256"), "members": members}
+        marker = {**_archive_identity(archive), "sha256": file_digest(archive, "sha256"), "members": members}
         (extracted / MARKER).write_text(json.dumps(marker))
         if target.exists():  # another archive's tree, or one without a marker: moved aside, then removed
             stale = Path(tempfile.mkdtemp(prefix=".stale-", dir=destination))
@@ -187,7 +179,7 @@ def download_archive(destination: Path, variant: LfwVariant) -> Path:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 out.write(chunk)
                 bar.update(len(chunk))
-    actual = _file_digest(partial, variant.algorithm)
+    actual = file_digest(partial, variant.algorithm)
     if actual != variant.digest:
         partial.unlink()
         raise DataError(f"download from {variant.url} has {variant.algorithm.upper()} {actual}, expected {variant.digest}; "

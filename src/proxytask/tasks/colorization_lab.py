@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from proxytask import color, lab
+from proxytask import color, distributed, lab
 from proxytask.config import ColorizationConfig, LabConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
@@ -38,16 +38,6 @@ def ab_at_pixels(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -
     return gather_points(lab.rgb_to_ab(images).permute(0, 3, 1, 2), rows, cols)
 
 
-def global_mean(local: torch.Tensor, data_parallel: bool) -> torch.Tensor:
-    """The mean of ``local`` over every process of a data-parallel run (``local`` itself otherwise),
-    so that state updated from it (the Lab prior) stays the same on every rank."""
-    if not data_parallel:
-        return local
-    total = local.clone()
-    torch.distributed.all_reduce(total)  # a sum: gloo has no average
-    return total / torch.distributed.get_world_size()
-
-
 class LabBinsColorization(SparseColorization):
     name = "colorization-lab"
     config_sections = ("colorization", "lab")
@@ -66,8 +56,10 @@ class LabBinsColorization(SparseColorization):
         cfg = self.lab_config
         rows, cols = self.sample_pixels(images, rng)
         soft = lab.soft_encode(ab_at_pixels(images, rows, cols), self.centers, cfg.neighbours, cfg.sigma)
-        if self.training:
-            self.prior.mul_(cfg.prior_momentum).add_((1.0 - cfg.prior_momentum) * global_mean(soft.mean(dim=(0, 1)), self.data_parallel))
+        if self.training:  # under data parallelism from the global batch, so every rank keeps the same prior
+            frequencies = soft.mean(dim=(0, 1))
+            frequencies = distributed.mean_over_ranks(frequencies) if self.data_parallel else frequencies
+            self.prior.mul_(cfg.prior_momentum).add_((1.0 - cfg.prior_momentum) * frequencies)
         weights = lab.rebalancing_weights(self.prior, self.centers, cfg.rebalance, cfg.sigma)[soft.argmax(-1)]
         _, _, height, width = images.shape
         return (color.intensity(images), pixel_points(rows, cols, height, width)), (soft, weights)
