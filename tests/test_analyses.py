@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from proxytask.analyses import comparisons, extra_runs, variant_pretrain_config
-from proxytask.config import ColorizationConfig, ConfigError, StudyConfig, apply_overrides
+from proxytask.config import ConfigError, StudyConfig, apply_overrides
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.colorization import Colorization
+from proxytask.tasks.colorization import Colorization, ColorizationConfig
 from proxytask.tasks.colorization_lab import LabRegressionColorization
 
 
@@ -26,9 +26,9 @@ def test_analyses_plan_variant_runs_with_the_reference_once():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("analyses=losses", "analyses: 'losses' is not one of"),
-    ("pool_fractions=1.0", "pool_fractions: each must be in"),
-    ("pretrain.data.pool_fraction=0", "data.pool_fraction must be in"),
+    ("analyses=losses", "analyses: each must be one of loss, .*, got 'losses'"),
+    ("pool_fractions=1.0", r"pool_fractions: each must be a number in \(0, 1\)"),
+    ("pretrain.data.pool_fraction=0", r"data.pool_fraction must be a number in \(0, 1\]"),
 ])
 def test_bad_analysis_settings_are_named(override, message):
     with pytest.raises(ConfigError, match=message):

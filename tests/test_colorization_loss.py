@@ -3,10 +3,9 @@ import math
 import pytest
 import torch
 
-from proxytask.config import ColorizationConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.colorization import Colorization, hue_chroma_loss, lightness_weight
+from proxytask.tasks.colorization import Colorization, ColorizationConfig, hue_chroma_loss, lightness_weight
 
 
 def test_loss_matches_hand_computation():

@@ -15,7 +15,7 @@ def test_overrides_are_typed_and_validated():
     ("train.batchsize=3", "unknown setting; known here: .*batch_size"),
     ("train.batch_size=three", "train.batch_size: expected a whole number"),
     ("train.batch_size=2.5", "expected a whole number"),
-    ("colorization.target=softmax", "colorization.target must be 'onehot' or 'window'"),
+    ("colorization.target=softmax", "colorization.target must be one of onehot, window, got 'softmax'"),
     ("colorization.window=4", "odd number"),
     ("data.crop_size=100", "data.crop_size must be between"),
     ("optim.optimizer=adam", "optim.optimizer must be"),
@@ -43,11 +43,11 @@ def test_yaml_errors_name_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("train.epochs=nan", "train.epochs must be a positive number"),
-    ("train.epochs=inf", "train.epochs must be a positive number"),
-    ("train.seed=-1", "train.seed must be >= 0"),
-    ("optim.lr=nan", "optim.lr must be a positive number"),
-    ("data.image_size=100000", "data.image_size must be between 8 and 1024"),
+    ("train.epochs=nan", "train.epochs must be a number >= 0, got nan"),
+    ("train.epochs=inf", "train.epochs must be a number >= 0, got inf"),
+    ("train.seed=-1", "train.seed must be a number >= 0"),
+    ("optim.lr=nan", "optim.lr must be a number > 0, got nan"),
+    ("data.image_size=100000", r"data.image_size must be a number in \[8, 1024\]"),
 ])
 def test_non_finite_and_absurd_values_are_refused(override, message):
     from proxytask.config import PretrainConfig

@@ -1,10 +1,9 @@
 import numpy as np
 import torch
 
-from proxytask.config import JigsawConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.jigsaw import Jigsaw, cut_tiles, maximal_hamming_permutations
+from proxytask.tasks.jigsaw import Jigsaw, JigsawConfig, cut_tiles, maximal_hamming_permutations
 
 
 def test_permutations_are_distinct_fixed_and_far_apart():

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from proxytask import lab
-from proxytask.config import ColorizationConfig, LabConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.colorization_lab import LabBinsColorization, LabRegressionColorization
+from proxytask.tasks.colorization import ColorizationConfig
+from proxytask.tasks.colorization_lab import LabBinsColorization, LabConfig, LabRegressionColorization
 
 
 def test_bins_are_in_gamut_grid_cells():

@@ -1,12 +1,11 @@
 import pytest
 import torch
 
-from proxytask.config import DenoisingConfig, InpaintingConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.decoder import LightDecoder
-from proxytask.tasks.denoising import Denoising
-from proxytask.tasks.inpainting import Inpainting
+from proxytask.tasks.denoising import Denoising, DenoisingConfig
+from proxytask.tasks.inpainting import Inpainting, InpaintingConfig
 
 
 def test_decoder_returns_to_image_resolution():

@@ -1,9 +1,8 @@
 import torch
 
-from proxytask.config import RotationConfig
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.rotation import Rotation, all_rotations
+from proxytask.tasks.rotation import Rotation, RotationConfig, all_rotations
 
 
 def test_every_image_appears_in_all_four_rotations_really_rotated():

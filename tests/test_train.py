@@ -108,7 +108,7 @@ def test_supervised_pretraining_learns_pool_identities(fake_lfw, tmp_path):
 def test_identity_labels_keep_people_with_enough_images():
     import numpy as np
 
-    from proxytask.train import identity_labels
+    from proxytask.tasks.supervised import identity_labels
 
     groups = np.array(["0/Ann", "0/Ann", "0/Bob", "0/Cid", "0/Cid", "0/Cid", "1/Ann"])
     rows, labels, classes = identity_labels(groups, min_images=2)

@@ -33,14 +33,75 @@ MAX_IMAGE_SIZE = 1024
 FOLDER_CROPS = ("center", "face")
 
 
-def check_dropout(name: str, value: float) -> None:
-    """A dropout probability must be in [0, 1); the error names the setting."""
-    if not 0.0 <= value < 1.0:
-        raise ConfigError(f"{name} must be in [0, 1), got {value}")
+@dataclass(frozen=True)
+class Check:
+    """What one setting's value must be (each item, for a tuple): a number within bounds (an end is
+    open when ``low_open``/``high_open``), a whole number, an odd number, or one of ``choices``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    odd: bool = False
+    choices: tuple[Any, ...] = ()
+
+    def accepts(self, value: Any) -> bool:
+        if self.choices:
+            return value in self.choices
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below and (not self.odd or value % 2 == 1)
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        number = "an odd number" if self.odd else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{number} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{number} {'>' if self.low_open else '>='} {self.low:g}"
+        return f"{number} {'<' if self.high_open else '<='} {self.high:g}"
+
+
+def setting(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, **check: Any) -> Any:
+    """A dataclass field whose value the generic walk (:meth:`Settings.validate`) checks against ``Check(**check)``."""
+    return field(default=default, default_factory=default_factory, metadata={"check": Check(**check)})
+
+
+# Dropout probabilities and fractions of a whole.
+PROBABILITY = {"low": 0.0, "high": 1.0, "high_open": True}
+POSITIVE = {"low": 0.0, "low_open": True}
+
+
+class Settings:
+    """A settings dataclass: :meth:`validate` walks its fields (each field's :class:`Check`, nested
+    settings, task sections), then its own :meth:`rules` that tie several fields together."""
+
+    def validate(self, where: str = "") -> None:
+        """Raise a ConfigError naming the first setting (dotted, from ``where``) whose value is not allowed."""
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, item.name)
+            path = f"{where}{item.name}"
+            check: Check | None = item.metadata.get("check")
+            for part in (value if isinstance(value, tuple) else (value,)) if check else ():
+                if part is not None and not check.accepts(part):
+                    each = ": each" if isinstance(value, tuple) else ""
+                    raise ConfigError(f"{path}{each} must be {check.describe()}, got {part!r}")
+            if isinstance(value, Settings):
+                value.validate(f"{path}.")
+            elif item.metadata.get("sections"):
+                for name, section in value.items():
+                    section.validate(f"{where}{name}.")
+        self.rules(where)
+
+    def rules(self, where: str) -> None:
+        """Checks that tie several settings together (none by default)."""
 
 
 @dataclass
-class DataConfig:
+class DataConfig(Settings):
     """Where images come from and how they are preprocessed.
 
     ``pool`` lists the pretraining pool's sources: ``lfw`` (LFW without the downstream and
@@ -58,244 +119,115 @@ class DataConfig:
     downstream: str = "lfw-politicians-7"
     pool: tuple[str, ...] = ("lfw",)
     face_crop: tuple[int, int, int, int] = (61, 61, 189, 189)
-    folder_crop: str = "center"
-    image_size: int = 64
-    crop_size: int = 56
-    heldout_images: int = 64
-    workers: int = 2
-    pool_fraction: float = 1.0
+    folder_crop: str = setting("center", choices=FOLDER_CROPS)
+    image_size: int = setting(64, low=8, high=MAX_IMAGE_SIZE)
+    crop_size: int = setting(56, low=8)
+    heldout_images: int = setting(64, low=1)
+    workers: int = setting(2, low=1)
+    pool_fraction: float = setting(1.0, low=0.0, high=1.0, low_open=True)
 
-    def validate(self) -> None:
+    def rules(self, where: str) -> None:
         if not self.pool:
-            raise ConfigError("data.pool must name at least one source: lfw or an image folder")
-        if self.folder_crop not in FOLDER_CROPS:
-            raise ConfigError(f"data.folder_crop must be one of {', '.join(FOLDER_CROPS)}, got {self.folder_crop!r}")
+            raise ConfigError(f"{where}pool must name at least one source: lfw or an image folder")
         left, top, right, bottom = self.face_crop
         if not (0 <= left < right and 0 <= top < bottom):
-            raise ConfigError(f"data.face_crop must be (left, top, right, bottom) with left < right and top < bottom, got {self.face_crop}")
-        if not 8 <= self.image_size <= MAX_IMAGE_SIZE:
-            raise ConfigError(f"data.image_size must be between 8 and {MAX_IMAGE_SIZE} pixels, got {self.image_size}")
-        if not 8 <= self.crop_size <= self.image_size:
-            raise ConfigError(f"data.crop_size must be between 8 and data.image_size ({self.image_size}), got {self.crop_size}")
-        if self.heldout_images < 1 or self.workers < 1:
-            raise ConfigError("data.heldout_images and data.workers must be >= 1")
-        if not 0.0 < self.pool_fraction <= 1.0:
-            raise ConfigError(f"data.pool_fraction must be in (0, 1], got {self.pool_fraction}")
+            raise ConfigError(f"{where}face_crop must be (left, top, right, bottom) with left < right and top < bottom, got {self.face_crop}")
+        if self.crop_size > self.image_size:
+            raise ConfigError(f"{where}crop_size must be between 8 and {where}image_size ({self.image_size}), got {self.crop_size}")
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Settings):
     """The backbone: any timm model name with ``features_only`` support, or ``vgg_small``."""
 
     backbone: str = "vgg_small"
     batchnorm: bool = True
 
-    def validate(self) -> None:
+    def rules(self, where: str) -> None:
         if not self.backbone:
-            raise ConfigError("model.backbone must name a backbone, e.g. vgg_small, vgg16_bn, resnet18, resnet50")
+            raise ConfigError(f"{where}backbone must name a backbone, e.g. vgg_small, vgg16_bn, resnet18, resnet50")
 
 
 @dataclass
-class ColorizationConfig:
-    """Larsson et al. 2017 hue/chroma colorization (METHOD.md section 2).
-
-    ``hypercolumn`` off makes every colorization head read only the backbone's last level at each
-    point (the last-layer-only ablation) instead of the intensity plus every level.
-    """
-
-    bins: int = 32
-    samples_per_image: int = 128
-    border: int = 4
-    hue_weight: float = 5.0
-    target: str = "window"
-    window: int = 7
-    lightness_weighting: bool = False
-    head_width: int = 1024
-    head_dropout: float = 0.5
-    hypercolumn: bool = True
-
-    def validate(self) -> None:
-        if self.bins < 2:
-            raise ConfigError(f"colorization.bins must be >= 2, got {self.bins}")
-        if self.target not in ("onehot", "window"):
-            raise ConfigError(f"colorization.target must be 'onehot' or 'window', got {self.target!r}")
-        if self.window < 1 or self.window % 2 == 0:
-            raise ConfigError(f"colorization.window must be an odd number >= 1, got {self.window}")
-        if self.samples_per_image < 1 or self.border < 0:
-            raise ConfigError("colorization.samples_per_image must be >= 1 and colorization.border >= 0")
-        check_dropout("colorization.head_dropout", self.head_dropout)
-
-
-@dataclass
-class LabConfig:
-    """Lab-bin colorization (Zhang et al. 2016): soft encoding, rebalancing, annealed mean."""
-
-    neighbours: int = 5
-    sigma: float = 5.0
-    rebalance: float = 0.5
-    temperature: float = 0.38
-    prior_momentum: float = 0.99
-
-    def validate(self) -> None:
-        if self.neighbours < 1 or self.sigma <= 0 or self.temperature <= 0:
-            raise ConfigError("lab.neighbours must be >= 1, lab.sigma and lab.temperature positive")
-        if not 0.0 <= self.rebalance <= 1.0 or not 0.0 <= self.prior_momentum < 1.0:
-            raise ConfigError("lab.rebalance must be in [0, 1] and lab.prior_momentum in [0, 1)")
-
-
-@dataclass
-class SupervisedConfig:
-    """Supervised pretraining on pool identities: the ceiling a proxy task tries to reach."""
-
-    min_images_per_identity: int = 5
-    head_dropout: float = 0.0
-
-    def validate(self) -> None:
-        if self.min_images_per_identity < 2:
-            raise ConfigError(f"supervised.min_images_per_identity must be >= 2, got {self.min_images_per_identity}")
-        check_dropout("supervised.head_dropout", self.head_dropout)
-
-
-@dataclass
-class RotationConfig:
-    """Rotation prediction (Gidaris et al. 2018)."""
-
-    head_dropout: float = 0.0
-
-    def validate(self) -> None:
-        check_dropout("rotation.head_dropout", self.head_dropout)
-
-
-@dataclass
-class DenoisingConfig:
-    """Denoising autoencoder (Vincent et al.): masking noise and/or Gaussian noise."""
-
-    mask_fraction: float = 0.3
-    mask_cell: int = 1
-    gaussian_std: float = 0.0
-
-    def validate(self) -> None:
-        if not 0.0 <= self.mask_fraction < 1.0 or self.gaussian_std < 0:
-            raise ConfigError("denoising.mask_fraction must be in [0, 1) and denoising.gaussian_std >= 0")
-        if self.mask_fraction == 0 and self.gaussian_std == 0:
-            raise ConfigError("denoising needs a corruption: set denoising.mask_fraction or denoising.gaussian_std")
-        if self.mask_cell < 1:
-            raise ConfigError(f"denoising.mask_cell must be >= 1 pixel, got {self.mask_cell}")
-
-
-@dataclass
-class InpaintingConfig:
-    """Context encoder (Pathak et al.): a central square or random blocks, about ``fraction`` of the image."""
-
-    region: str = "center"
-    fraction: float = 0.25
-    block: int = 8
-
-    def validate(self) -> None:
-        if self.region not in ("center", "random"):
-            raise ConfigError(f"inpainting.region must be 'center' or 'random', got {self.region!r}")
-        if not 0.0 < self.fraction < 1.0 or self.block < 1:
-            raise ConfigError("inpainting.fraction must be in (0, 1) and inpainting.block >= 1")
-
-
-@dataclass
-class JigsawConfig:
-    """Jigsaw puzzles (Noroozi and Favaro 2016): 3x3 tiles, a fixed set of permutations."""
-
-    permutations: int = 100
-    tile_fraction: float = 0.85
-    head_width: int = 512
-    head_dropout: float = 0.5
-
-    def validate(self) -> None:
-        if not 2 <= self.permutations <= 362880:
-            raise ConfigError(f"jigsaw.permutations must be between 2 and 9! = 362880, got {self.permutations}")
-        if not 0.0 < self.tile_fraction <= 1.0:
-            raise ConfigError(f"jigsaw.tile_fraction must be in (0, 1], got {self.tile_fraction}")
-        check_dropout("jigsaw.head_dropout", self.head_dropout)
-
-
-@dataclass
-class OptimConfig:
+class OptimConfig(Settings):
     """Optimizer and learning-rate schedule (linear warm-up, then the schedule)."""
 
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    warmup_steps: int = 100
-    step_milestones: tuple[float, ...] = (0.5, 0.75, 0.875)
-
-    def validate(self) -> None:
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ConfigError(f"optim.optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "step", "constant"):
-            raise ConfigError(f"optim.schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"optim.lr must be a positive number, got {self.lr}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0 and math.isfinite(self.momentum)):
-            raise ConfigError("optim.weight_decay must be a number >= 0 and optim.momentum a number")
+    optimizer: str = setting("adamw", choices=("sgd", "adamw"))
+    lr: float = setting(1e-3, **POSITIVE)
+    momentum: float = setting(0.9, low=0.0)
+    weight_decay: float = setting(1e-4, low=0.0)
+    schedule: str = setting("cosine", choices=("cosine", "step", "constant"))
+    warmup_steps: int = setting(100, low=0)
+    step_milestones: tuple[float, ...] = setting((0.5, 0.75, 0.875), low=0.0, high=1.0)
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Settings):
     """Length and bookkeeping of a training run. ``batch_size`` is the global batch over all ranks.
     ``bf16`` and ``channels_last`` apply on CUDA; ``compile`` runs the task through ``torch.compile``
     (falling back to eager execution where compiling fails)."""
 
-    batch_size: int = 32
-    epochs: float = 2.0
-    max_steps: int | None = None
-    seed: int = 0
-    log_every: int = 10
-    checkpoint_every: int = 200
+    batch_size: int = setting(32, low=1)
+    epochs: float = setting(2.0, low=0.0)
+    max_steps: int | None = setting(None, low=1)
+    seed: int = setting(0, low=0)
+    log_every: int = setting(10, low=1)
+    checkpoint_every: int = setting(200, low=1)
     bf16: bool = True
     channels_last: bool = True
     compile: bool = False
 
-    def validate(self) -> None:
-        if self.batch_size < 1:
-            raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
-        if not math.isfinite(self.epochs) or (self.epochs <= 0 and self.max_steps is None):
-            raise ConfigError(f"train.epochs must be a positive number (or set train.max_steps), got {self.epochs}")
-        if self.seed < 0:
-            raise ConfigError(f"train.seed must be >= 0, got {self.seed}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"train.max_steps must be >= 1, got {self.max_steps}")
-        if self.checkpoint_every < 1 or self.log_every < 1:
-            raise ConfigError("train.checkpoint_every and train.log_every must be >= 1")
+    def rules(self, where: str) -> None:
+        if self.epochs <= 0 and self.max_steps is None:
+            raise ConfigError(f"{where}epochs must be a positive number (or set {where}max_steps), got {self.epochs}")
+
+
+# Task settings: section name -> settings class, as the task modules declare them (ProxyTask.settings).
+TASK_SECTIONS: dict[str, type[Settings]] = {}
+
+
+def register_sections(sections: dict[str, type[Settings]]) -> None:
+    """Add a task's settings sections to :data:`TASK_SECTIONS`; one name is one class."""
+    for name, section in sections.items():
+        if TASK_SECTIONS.setdefault(name, section) is not section:
+            raise ValueError(f"settings section {name!r} is declared twice, by {TASK_SECTIONS[name].__name__} and {section.__name__}")
+
+
+def task_sections() -> dict[str, type[Settings]]:
+    """Every task's settings section, once the task registry is imported."""
+    import proxytask.tasks  # noqa: F401  (its tasks register their sections)
+
+    return TASK_SECTIONS
+
+
+def default_sections() -> dict[str, Settings]:
+    return {name: section() for name, section in task_sections().items()}
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(Settings):
     """Everything a ``proxytask pretrain`` run needs. ``input`` is what the backbone reads
-    (``intensity`` or ``rgb``; colorization reads intensity only)."""
+    (``intensity`` or ``rgb``; colorization reads intensity only). Each task's own settings are a
+    section named like the task (``colorization``, ``contrastive``...), declared by the task module:
+    read as ``config.colorization``, written as the section ``colorization:`` in YAML."""
 
     task: str = "colorization"
-    input: str = "intensity"
+    input: str = setting("intensity", choices=INPUT_KINDS)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    colorization: ColorizationConfig = field(default_factory=ColorizationConfig)
-    lab: LabConfig = field(default_factory=LabConfig)
-    supervised: SupervisedConfig = field(default_factory=SupervisedConfig)
-    rotation: RotationConfig = field(default_factory=RotationConfig)
-    denoising: DenoisingConfig = field(default_factory=DenoisingConfig)
-    inpainting: InpaintingConfig = field(default_factory=InpaintingConfig)
-    jigsaw: JigsawConfig = field(default_factory=JigsawConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    sections: dict[str, Settings] = field(default_factory=default_sections, metadata={"sections": task_sections})
 
-    def validate(self) -> None:
-        if self.input not in INPUT_KINDS:
-            raise ConfigError(f"input must be one of {', '.join(INPUT_KINDS)}, got {self.input!r}")
-        for part in (self.data, self.model, self.colorization, self.lab, self.supervised, self.rotation, self.denoising,
-                     self.inpainting, self.jigsaw, self.optim, self.train):
-            part.validate()
+    def __getattr__(self, name: str) -> Any:
+        sections = self.__dict__.get("sections") or {}
+        if name in sections:
+            return sections[name]
+        raise AttributeError(f"PretrainConfig has no setting or task section {name!r}")
 
 
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(Settings):
     """The fine-tuning recipe, the same for every initialisation compared.
 
     Steps: ``epochs`` passes over the budget's training images, clamped to [min_steps, max_steps].
@@ -305,38 +237,38 @@ class FinetuneConfig:
     split (checked every ``eval_every`` steps). The seed of draw d is ``seed + d``.
     """
 
-    epochs: float = 30.0
-    min_steps: int = 100
-    max_steps: int = 300
-    batch_size: int = 32
-    lr: float = 6e-3
-    backbone_lr_factor: float = 0.5
-    weight_decay: float = 1e-4
-    warmup_steps: int = 10
-    eval_every: int = 20
-    seed: int = 0
+    epochs: float = setting(30.0, **POSITIVE)
+    min_steps: int = setting(100, low=1)
+    max_steps: int = setting(300, low=1)
+    batch_size: int = setting(32, low=1)
+    lr: float = setting(6e-3, **POSITIVE)
+    backbone_lr_factor: float = setting(0.5, low=0.0, high=1.0, low_open=True)
+    weight_decay: float = setting(1e-4, low=0.0)
+    warmup_steps: int = setting(10, low=0)
+    eval_every: int = setting(20, low=1)
+    seed: int = setting(0, low=0)
 
-    def validate(self) -> None:
-        if not 1 <= self.min_steps <= self.max_steps:
-            raise ConfigError(f"finetune.min_steps ({self.min_steps}) must be >= 1 and <= finetune.max_steps ({self.max_steps})")
-        if self.batch_size < 1 or self.eval_every < 1 or not (math.isfinite(self.epochs) and self.epochs > 0):
-            raise ConfigError("finetune.batch_size, finetune.eval_every and finetune.epochs must be positive")
-        if not (math.isfinite(self.lr) and self.lr > 0) or not 0 < self.backbone_lr_factor <= 1:
-            raise ConfigError("finetune.lr must be a positive number and finetune.backbone_lr_factor in (0, 1]")
-        if self.seed < 0:
-            raise ConfigError(f"finetune.seed must be >= 0, got {self.seed}")
+    def rules(self, where: str) -> None:
+        if self.min_steps > self.max_steps:
+            raise ConfigError(f"{where}min_steps ({self.min_steps}) must be <= {where}max_steps ({self.max_steps})")
 
 
 # The evaluation protocol a study folder's jobs were made under. 2: choices inside the budget's labels,
 # one input for every init, fine-tuning seeds per draw (1: choices on a shared validation part).
 STUDY_PROTOCOL = 2
-TRANSFER_MODES = ("finetune", "probe", "knn")
 BASELINES = ("random", "supervised", "eigenfaces")
 ANALYSES = ("loss", "data", "head", "feature-change", "input", "seeds")
 
 
+def transfer_modes() -> tuple[str, ...]:
+    """The transfer modes a study may run on its inits (:data:`proxytask.transfer.modes.MODES`)."""
+    from proxytask.transfer.modes import backbone_modes
+
+    return backbone_modes()
+
+
 @dataclass
-class StudyConfig:
+class StudyConfig(Settings):
     """A whole comparison: pretraining runs, baselines, transfer modes, label budgets, draws.
 
     Every pretraining task (the proxies in ``tasks`` and the supervised ceiling) reads the same
@@ -356,50 +288,37 @@ class StudyConfig:
     protocol: int = STUDY_PROTOCOL
     preset: str = "quick"
     tasks: tuple[str, ...] = ("colorization",)
-    baselines: tuple[str, ...] = BASELINES
-    modes: tuple[str, ...] = TRANSFER_MODES
+    baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES)
+    modes: tuple[str, ...] = ("finetune", "probe", "knn")
     budgets: tuple[str, ...] = ("5", "10", "25", "all")
-    draws: int = 5
-    frozen_draws: int = 20
-    pretrain_steps: int = 900
-    analyses: tuple[str, ...] = ()
+    draws: int = setting(5, low=1)
+    frozen_draws: int = setting(20, low=1)
+    pretrain_steps: int = setting(900, low=1)
+    analyses: tuple[str, ...] = setting((), choices=ANALYSES)
     analysis_budgets: tuple[str, ...] = ("10",)
-    pool_fractions: tuple[float, ...] = (0.1, 0.3)
+    pool_fractions: tuple[float, ...] = setting((0.1, 0.3), low=0.0, high=1.0, low_open=True, high_open=True)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
-    def validate(self) -> None:
+    def rules(self, where: str) -> None:
         if self.protocol != STUDY_PROTOCOL:
             raise ConfigError(f"protocol: this version of proxytask runs study protocol {STUDY_PROTOCOL}, not {self.protocol}")
-        self.pretrain.validate()
-        self.finetune.validate()
         for budget in self.budgets:
             if budget != "all" and not (budget.isdigit() and int(budget) >= 1):
                 raise ConfigError(f"budgets: each must be a whole number >= 1 or 'all', got {budget!r}")
         for mode in self.modes:
-            if mode not in TRANSFER_MODES:
-                raise ConfigError(f"modes: {mode!r} is not one of {', '.join(TRANSFER_MODES)}")
-        for baseline in self.baselines:
-            if baseline not in BASELINES:
-                raise ConfigError(f"baselines: {baseline!r} is not one of {', '.join(BASELINES)}")
-        if self.draws < 1 or self.frozen_draws < 1 or self.pretrain_steps < 1:
-            raise ConfigError("draws, frozen_draws and pretrain_steps must be >= 1")
+            if mode not in transfer_modes():
+                raise ConfigError(f"modes: {mode!r} is not one of {', '.join(transfer_modes())}")
         if "input" in self.analyses and self.pretrain.input != "intensity":
             raise ConfigError("analyses: 'input' compares RGB forms with the main table's intensity input, "
                               f"but pretrain.input={self.pretrain.input!r}")
         if not self.tasks:
             raise ConfigError("tasks: name at least one proxy task")
-        for analysis in self.analyses:
-            if analysis not in ANALYSES:
-                raise ConfigError(f"analyses: {analysis!r} is not one of {', '.join(ANALYSES)}")
         for budget in self.analysis_budgets if self.analyses else ():
             if budget not in self.budgets:
                 raise ConfigError(f"analysis_budgets: {budget!r} is not among budgets ({', '.join(self.budgets)})")
         if self.analyses and not self.analysis_budgets:
             raise ConfigError("analysis_budgets: name at least one budget for the analyses")
-        for fraction in self.pool_fractions:
-            if not 0.0 < fraction < 1.0:
-                raise ConfigError(f"pool_fractions: each must be in (0, 1) (the whole pool is the main run), got {fraction}")
 
     def budget_values(self) -> list[int | None]:
         """Budgets as images per class, None for all."""
@@ -407,9 +326,11 @@ class StudyConfig:
 
     def draws_for(self, mode: str, k: int | None) -> int:
         """How many draws (seeds 0..n-1) budget ``k`` gets in ``mode``: one for all labels."""
+        from proxytask.transfer.modes import MODES
+
         if k is None:
             return 1
-        return self.draws if mode == "finetune" else self.frozen_draws
+        return self.draws if MODES[mode].trains_network else self.frozen_draws
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -469,29 +390,47 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
 
 
 def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
-    """Build dataclass ``cls`` from a (possibly partial) mapping; unknown keys are an error."""
+    """Build dataclass ``cls`` from a (possibly partial) mapping; unknown keys are an error. A field
+    marked ``sections`` gathers the keys that name one of its sections (task settings)."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    grouped = {name: f.metadata["sections"]() for name, f in fields.items() if "sections" in f.metadata}
+    known = set(fields) - set(grouped) | {section for sections in grouped.values() for section in sections}
+    unknown = sorted(set(values) - known)
     if unknown:
         prefix = f"{where}." if where else ""
-        raise ConfigError(f"unknown setting {prefix}{unknown[0]}; known: {', '.join(sorted(names))}")
-    kwargs = {}
+        raise ConfigError(f"unknown setting {prefix}{unknown[0]}; known: {', '.join(sorted(known))}")
+    kwargs: dict[str, Any] = {}
     for name, value in values.items():
         path = f"{where}.{name}" if where else name
-        kwargs[name] = _coerce(value, hints[name], path)
+        owner = next((group for group, sections in grouped.items() if name in sections), None)
+        if owner is None:
+            kwargs[name] = _coerce(value, hints[name], path)
+        else:
+            kwargs.setdefault(owner, {name: section() for name, section in grouped[owner].items()})
+            kwargs[owner][name] = _coerce(value, grouped[owner][name], path)
     return cls(**kwargs)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """Plain-data view of a config dataclass (tuples become lists), for YAML and JSON."""
+    """Plain-data view of a config dataclass (tuples become lists, task sections sit beside the other
+    settings), for YAML and JSON."""
     def plain(value: Any) -> Any:
-        if isinstance(value, tuple):
+        if dataclasses.is_dataclass(value):
+            out: dict[str, Any] = {}
+            for item in dataclasses.fields(value):
+                converted = plain(getattr(value, item.name))
+                if "sections" in item.metadata:
+                    out.update(converted)
+                else:
+                    out[item.name] = converted
+            return out
+        if isinstance(value, (tuple, list)):
             return [plain(v) for v in value]
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         return value
-    return plain(dataclasses.asdict(config))
+    return plain(config)
 
 
 def changed_settings(before: Any, after: Any) -> list[tuple[str, Any, Any]]:

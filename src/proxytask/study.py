@@ -47,12 +47,12 @@ from proxytask.presets import recipe_origin
 from proxytask.tasks import task_input
 from proxytask.tasks.supervised import Supervised
 from proxytask.train import METRICS_FILE, pretrain
-from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, SEARCH_DRAWS, eigenfaces_features, eigenfaces_svm
+from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, SEARCH_DRAWS, eigenfaces_features
 from proxytask.transfer.feature_change import feature_change
 from proxytask.transfer.finetune import extract_features, finetune_model, finetune_seed
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB, Init, build_backbone, resolve_init
 from proxytask.transfer.metrics import CV_FOLDS
-from proxytask.transfer.probe import knn, linear_probe
+from proxytask.transfer.modes import EIGENFACES_MODE, MODES
 
 log = logging.getLogger(__name__)
 
@@ -145,20 +145,11 @@ def run_job(mode: str, init: Init, data: DownstreamData, split: Split, config: S
     """One transfer job: ``mode`` of ``init`` on ``split``; returns its result record (with its wall ``seconds``).
     A fine-tuned classifier is saved to ``classifier_out`` when given."""
     started = time.perf_counter()
-    crop = config.pretrain.data.crop_size
-    names = data.images.class_names
-    if mode == "finetune":
-        model, result = finetune_model(init, data.pixels, data.labels, split, names, crop, config.finetune, device)
-        if classifier_out is not None:
-            preprocessing = Preprocessing(data.crop, config.pretrain.data.image_size, crop)
-            save_classifier(model, names, preprocessing, classifier_out,
-                            {"init": init.name, "k": budget_name(split.k), "draw": split.draw, "test_accuracy": result["accuracy"]})
-    elif mode == "probe":
-        result = linear_probe(features(init), data.labels, split, names)
-    elif mode == "knn":
-        result = knn(features(init), data.labels, split, names)
-    else:
-        raise ConfigError(f"unknown transfer mode {mode!r}")
+    result, model = MODES[mode].run(init, data, split, config, device, lambda: features(init))
+    if classifier_out is not None and model is not None:
+        preprocessing = Preprocessing(data.crop, config.pretrain.data.image_size, config.pretrain.data.crop_size)
+        save_classifier(model, data.images.class_names, preprocessing, classifier_out,
+                        {"init": init.name, "k": budget_name(split.k), "draw": split.draw, "test_accuracy": result["accuracy"]})
     return job_record(init.name, mode, {"input": init.network_input.kind, "input_detail": init.network_input.describe()},
                       split, data, result, started)
 
@@ -282,16 +273,14 @@ def paired_comparisons(records: list[dict[str, Any]], pairs: list[tuple[str, str
     return found
 
 
-STAGE_NAMES = {"probe": "linear probe", "knn": "k-NN", "svm": "eigenfaces + SVM"}
-
-
 def time_by_stage(pretraining: dict[str, dict[str, Any]], records: list[dict[str, Any]],
                   feature_change: list[dict[str, Any]]) -> dict[str, float]:
     """Seconds spent per stage: each pretraining run's training, fine-tuning per budget, each cheap mode
     (the first probe job of an init includes extracting its frozen features), the feature-change analysis."""
     stages = {f"pretraining {name}": float(metrics.get("train_seconds", 0.0)) for name, metrics in pretraining.items()}
     for record in records:
-        stage = f"fine-tuning k={record['k']}" if record["mode"] == "finetune" else STAGE_NAMES.get(record["mode"], record["mode"])
+        mode = MODES[record["mode"]]
+        stage = f"{mode.stage} k={record['k']}" if mode.trains_network else mode.stage
         stages[stage] = stages.get(stage, 0.0) + float(record.get("seconds", 0.0))
     if feature_change:
         stages["feature change"] = sum(float(record.get("seconds", 0.0)) for record in feature_change)
@@ -363,7 +352,7 @@ def study_splits(config: StudyConfig, data: DownstreamData, out: Path) -> dict[t
     """Every (budget, draw) split the study uses, its manifest written under ``splits/``."""
     splits = {}
     for k in config.budget_values():
-        for draw in range(max(config.draws_for(mode, k) for mode in (*config.modes, "svm"))):
+        for draw in range(max(config.draws_for(mode, k) for mode in (*config.modes, EIGENFACES_MODE))):
             split = splits[(k, draw)] = budget_split(data.images, k, draw)
             manifest = out / "splits" / f"k{budget_name(k)}-d{draw}.csv"
             if not manifest.is_file():
@@ -376,8 +365,9 @@ def transfer_units(config: StudyConfig, out: Path, inits: list[tuple[str, str, l
     budget (its draws), the frozen modes one per init; units whose jobs are all done are left out."""
     units = []
     for spec, name, budgets in inits:
-        groups = [[("finetune", k, d) for d in range(config.draws_for("finetune", k))] for k in budgets if "finetune" in config.modes]
-        groups.append([(mode, k, d) for mode in config.modes if mode != "finetune" for k in budgets for d in range(config.draws_for(mode, k))])
+        trained = [mode for mode in config.modes if MODES[mode].trains_network]
+        groups = [[(mode, k, d) for d in range(config.draws_for(mode, k))] for mode in trained for k in budgets]
+        groups.append([(mode, k, d) for mode in config.modes if mode not in trained for k in budgets for d in range(config.draws_for(mode, k))])
         for jobs in groups:
             if any(not job_path(out, mode, name, k, d).is_file() for mode, k, d in jobs):
                 units.append((transfer_unit, out, config, spec, name, jobs))
@@ -411,14 +401,14 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     variants = [(str(runs[name]), name, analysis_budgets) for name in extra]
     variants += [(RANDOM_RGB, RANDOM_RGB, analysis_budgets)] if "input" in config.analyses else []
     splits = study_splits(config, data, out)
-    eigenfaces_jobs = [(k, draw) for k in budgets for draw in range(config.draws_for("svm", k))] if EIGENFACES in config.baselines else []
-    missing_eigenfaces = [(k, draw) for k, draw in eigenfaces_jobs if not job_path(out, "svm", EIGENFACES, k, draw).is_file()]
+    eigenfaces_jobs = [(k, draw) for k in budgets for draw in range(config.draws_for(EIGENFACES_MODE, k))] if EIGENFACES in config.baselines else []
+    missing_eigenfaces = [(k, draw) for k, draw in eigenfaces_jobs if not job_path(out, EIGENFACES_MODE, EIGENFACES, k, draw).is_file()]
     eigenfaces_units = [(eigenfaces_unit, out, config, missing_eigenfaces[part::executor.workers]) for part in range(executor.workers)]
     run_all(executor, out / "executor", transfer_units(config, out, main + variants) + [u for u in eigenfaces_units if u[-1]],
             "transfer jobs")
     records = [json.loads(job_path(out, mode, name, k, draw).read_text()) for _, name, chosen in main + variants
                for mode in config.modes for k in chosen for draw in range(config.draws_for(mode, k))]
-    records += [json.loads(job_path(out, "svm", EIGENFACES, k, draw).read_text()) for k, draw in eigenfaces_jobs]
+    records += [json.loads(job_path(out, EIGENFACES_MODE, EIGENFACES, k, draw).read_text()) for k, draw in eigenfaces_jobs]
     analyses: dict[str, Any] = {"budgets": list(config.analysis_budgets),
                                 "comparisons": {name: [dataclasses.asdict(v) for v in group]
                                                 for name, group in comparisons(config).items()}}
@@ -471,12 +461,12 @@ def eigenfaces_unit(out: Path, config: StudyConfig, jobs: list[tuple[int | None,
     cache = eigenfaces_cache(data)
     x = eigenfaces_features(np.asarray(cache.pixels))
     for k, draw in jobs:
-        path = job_path(out, "svm", EIGENFACES, k, draw)
+        path = job_path(out, EIGENFACES_MODE, EIGENFACES, k, draw)
         if not path.is_file():
             started = time.perf_counter()
             split = budget_split(data.images, k, draw)
-            result = eigenfaces_svm(x, data.labels, split, data.images.class_names)
-            write_json_atomic(path, job_record(EIGENFACES, "svm", {"input": "gray 50x37 (scikit-learn example crop)"},
+            result, _ = MODES[EIGENFACES_MODE].run(None, data, split, config, torch.device("cpu"), lambda: x)
+            write_json_atomic(path, job_record(EIGENFACES, EIGENFACES_MODE, {"input": "gray 50x37 (scikit-learn example crop)"},
                                                split, data, result, started))
 
 

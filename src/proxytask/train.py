@@ -63,15 +63,6 @@ class PoolImages:
     skipped: list[tuple[str, str]]
 
 
-def identity_labels(groups: np.ndarray, min_images: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Indices of the images whose group (a person: the parent folder) has >= ``min_images``
-    of them, their labels, and the class count."""
-    names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    kept = counts[inverse] >= min_images
-    _, labels = np.unique(inverse[kept], return_inverse=True)
-    return np.flatnonzero(kept), labels, int((counts >= min_images).sum())
-
-
 def downstream_digests(data: DataConfig) -> set[str]:
     """Content digests of the downstream task's readable files: a pool image with one of them is a copy."""
     digests = set()
@@ -84,8 +75,8 @@ def downstream_digests(data: DataConfig) -> set[str]:
 
 
 def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distributed.Context) -> PoolImages:
-    """Cache the pool's sources (rank 0 first, the others then map them), drop unusable files, copies
-    of downstream images (and gray pictures for color tasks), hold out gallery images."""
+    """Cache the pool's sources (rank 0 first, the others then map them), drop unusable files and copies
+    of downstream images, keep the pictures (and labels) the task chooses, hold out gallery images."""
     data = config.data
     sources = pool_sources(data)
 
@@ -100,24 +91,19 @@ def load_pool(config: PretrainConfig, task: type[ProxyTask], context: distribute
     kept, groups, duplicates, gray = [], [], 0, 0
     for cache in caches:
         copies = cache.usable & np.array([digest in downstream for digest in cache.digests], dtype=bool)
-        keep = cache.usable & ~copies
-        if task.needs_color:
-            gray += int((keep & cache.is_gray).sum())
-            keep &= ~cache.is_gray
+        usable = cache.usable & ~copies
+        keep = usable & task.pool_images(cache.is_gray)
+        gray += int((usable & ~keep).sum())
         duplicates += int(copies.sum())
         rows = np.flatnonzero(keep)
         kept.append(rows)
-        if task.needs_labels:  # a picture's identity: its parent folder
-            groups += [str(Path(cache.paths[row]).parent) for row in rows]
+        groups += [str(Path(cache.paths[row]).parent) for row in rows]
     pool = PoolRows([cache.pixels for cache in caches], kept)
     usable = np.arange(len(pool))
     labels, num_classes = None, None
-    if task.needs_labels:
-        usable, labels, num_classes = identity_labels(np.array(groups), config.supervised.min_images_per_identity)
-        if num_classes < 2:
-            raise ConfigError(f"{config.task} pretraining needs at least 2 identities (parent folders of the pool with >= "
-                              f"supervised.min_images_per_identity={config.supervised.min_images_per_identity} pictures); "
-                              f"the pool ({', '.join(data.pool)}) has {num_classes}")
+    labeled = task.pool_labels(np.array(groups), config)
+    if labeled is not None:
+        usable, labels, num_classes = labeled
     if len(usable) <= data.heldout_images:
         raise ConfigError(f"the pool ({', '.join(data.pool)}) has {len(usable)} usable images, not more than "
                           f"data.heldout_images={data.heldout_images}")

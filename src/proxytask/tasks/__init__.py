@@ -1,23 +1,28 @@
-"""Proxy tasks, one module each; ``TASKS`` maps the ``--task`` name to its class."""
+"""Proxy tasks, one module each (the contract: :mod:`proxytask.tasks.base`); ``TASKS`` maps the
+``--task`` name to its class, and registers each task's settings sections."""
 
 from __future__ import annotations
 
-from proxytask.config import ConfigError, PretrainConfig
+from proxytask.config import ConfigError, PretrainConfig, register_sections
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
 from proxytask.tasks.base import ProxyTask
 from proxytask.tasks.colorization import Colorization
 from proxytask.tasks.colorization_lab import LabBinsColorization, LabRegressionColorization
+from proxytask.tasks.contrastive import Contrastive
 from proxytask.tasks.denoising import Denoising
 from proxytask.tasks.inpainting import Inpainting
 from proxytask.tasks.jigsaw import Jigsaw
+from proxytask.tasks.masked_autoencoding import MaskedAutoencoding
 from proxytask.tasks.rotation import Rotation
 from proxytask.tasks.supervised import Supervised
 
 TASKS: dict[str, type[ProxyTask]] = {
     task.name: task for task in (Colorization, LabBinsColorization, LabRegressionColorization, Denoising, Inpainting,
-                                 Jigsaw, Rotation, Supervised)
+                                 Jigsaw, Rotation, Supervised, Contrastive, MaskedAutoencoding)
 }
+for _task in TASKS.values():
+    register_sections(_task.settings)
 
 
 def task_class(name: str) -> type[ProxyTask]:
@@ -40,7 +45,7 @@ def build_task(config: PretrainConfig, num_classes: int | None = None) -> ProxyT
     chosen = task_class(config.task)
     network_input = task_input(config)
     backbone = Backbone(config.model.backbone, network_input.channels, config.model.batchnorm)
-    sections = [getattr(config, section) for section in chosen.config_sections or (config.task,)]
+    sections = [getattr(config, section) for section in chosen.settings]
     if chosen.needs_labels:
         if num_classes is None:
             raise ValueError(f"task {config.task!r} needs the number of classes")

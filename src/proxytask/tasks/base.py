@@ -1,15 +1,25 @@
-"""What every proxy task provides: how a batch becomes (inputs, targets), its head, its loss."""
+"""The task contract: what every proxy task module provides.
+
+A task module owns everything task-specific: its settings (``settings``: section name -> a
+:class:`proxytask.config.Settings` dataclass, checked by the generic walk and read as
+``config.<section>``), its network input (``inputs``, ``normalization``; the conversion pretraining
+and transfer share, saved with the run), which pool pictures it trains on and with which labels
+(:meth:`ProxyTask.pool_images`, :meth:`ProxyTask.pool_labels`), how a batch becomes (inputs, targets),
+its head, and a ``forward`` returning named loss terms. Adding a task is one module and one line in
+:data:`proxytask.tasks.TASKS`.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from proxytask.config import INPUT_KINDS, ConfigError
+from proxytask.config import INPUT_KINDS, ConfigError, PretrainConfig, Settings
 from proxytask.data.batches import BatchRandom
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
@@ -25,9 +35,9 @@ class ProxyTask(nn.Module, ABC):
         inputs: the network inputs (``PretrainConfig.input``) the task can train on.
         normalization: how its input is centered (:class:`proxytask.inputs.NetworkInput`).
         needs_color: grayscale pictures are left out of the training images.
-        needs_labels: the task trains on identity labels (only supervised pretraining does).
-        config_sections: the PretrainConfig sections its constructor takes after the backbone
-            (empty: the one named like the task).
+        needs_labels: the task trains on labels of the pool's pictures (:meth:`pool_labels`).
+        settings: its settings sections, in the order its constructor takes them after the input
+            kind (the number of classes follows when it needs labels).
         loss_terms: the named terms ``forward`` returns beside ``"loss"`` (logged, not optimized).
     """
 
@@ -36,7 +46,7 @@ class ProxyTask(nn.Module, ABC):
     normalization: ClassVar[str] = "scale"
     needs_color: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
-    config_sections: ClassVar[tuple[str, ...]] = ()
+    settings: ClassVar[dict[str, type[Settings]]] = {}
     loss_terms: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, backbone: Backbone, input_kind: str) -> None:
@@ -55,6 +65,18 @@ class ProxyTask(nn.Module, ABC):
         if input_kind not in cls.inputs:
             raise ConfigError(f"input={input_kind!r}: task {cls.name!r} reads only {', '.join(cls.inputs)}")
         return NetworkInput(input_kind, cls.normalization)
+
+    @classmethod
+    def pool_images(cls, is_gray: np.ndarray) -> np.ndarray:
+        """Which of the pool's usable pictures (``is_gray``: (N,) bool) the task trains on: (N,) bool.
+        All of them, or the color ones for a task that needs color."""
+        return ~is_gray if cls.needs_color else np.ones_like(is_gray)
+
+    @classmethod
+    def pool_labels(cls, folders: np.ndarray, config: PretrainConfig) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """For a task that trains on labels, from the parent folder of each chosen pool picture (N,):
+        the indices of the pictures it keeps, their labels, and the class count; None otherwise."""
+        return None
 
     @abstractmethod
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None) -> tuple[Any, Any]:

@@ -8,13 +8,14 @@ histograms of hue and chroma over 32 uniform bins from the hypercolumn at that p
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from proxytask import color
-from proxytask.config import ColorizationConfig
+from proxytask.config import PROBABILITY, Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.dropout import FastDropout
@@ -23,6 +24,26 @@ from proxytask.tasks.base import ProxyTask
 
 # Points per forward pass of the head when predicting every pixel (bounds memory).
 DENSE_CHUNK = 16384
+
+
+@dataclass
+class ColorizationConfig(Settings):
+    """Larsson et al. 2017 hue/chroma colorization (METHOD.md section 2).
+
+    ``hypercolumn`` off makes every colorization head read only the backbone's last level at each
+    point (the last-layer-only ablation) instead of the intensity plus every level.
+    """
+
+    bins: int = setting(32, low=2)
+    samples_per_image: int = setting(128, low=1)
+    border: int = setting(4, low=0)
+    hue_weight: float = setting(5.0, low=0.0)
+    target: str = setting("window", choices=("onehot", "window"))
+    window: int = setting(7, low=1, odd=True)
+    lightness_weighting: bool = False
+    head_width: int = setting(1024, low=1)
+    head_dropout: float = setting(0.5, **PROBABILITY)
+    hypercolumn: bool = True
 
 
 class ColorizationHead(nn.Module):
@@ -150,6 +171,8 @@ class Colorization(SparseColorization):
 
     name = "colorization"
     loss_terms = ("chroma", "hue")
+
+    settings = {"colorization": ColorizationConfig}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig) -> None:
         super().__init__(backbone, input_kind, config, ColorizationHead(hypercolumn_channels(backbone, config), config.head_width, config.bins,

@@ -12,19 +12,32 @@ lightness instead of intensity.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from proxytask import color, distributed, lab
-from proxytask.config import ColorizationConfig, LabConfig
+from proxytask.config import POSITIVE, PROBABILITY, Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.dropout import FastDropout
 from proxytask.models.hypercolumn import pixel_points
-from proxytask.tasks.colorization import SparseColorization, gather_points, hypercolumn_channels
+from proxytask.tasks.colorization import ColorizationConfig, SparseColorization, gather_points, hypercolumn_channels
 
 AB_SCALE = 110.0  # ab / AB_SCALE is the regression target, about [-1, 1]
+
+
+@dataclass
+class LabConfig(Settings):
+    """Lab-bin colorization (Zhang et al. 2016): soft encoding, rebalancing, annealed mean."""
+
+    neighbours: int = setting(5, low=1)
+    sigma: float = setting(5.0, **POSITIVE)
+    rebalance: float = setting(0.5, low=0.0, high=1.0)
+    temperature: float = setting(0.38, **POSITIVE)
+    prior_momentum: float = setting(0.99, **PROBABILITY)
 
 
 def hypercolumn_head(in_features: int, config: ColorizationConfig, outputs: int) -> nn.Sequential:
@@ -40,7 +53,7 @@ def ab_at_pixels(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -
 
 class LabBinsColorization(SparseColorization):
     name = "colorization-lab"
-    config_sections = ("colorization", "lab")
+    settings = {"colorization": ColorizationConfig, "lab": LabConfig}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig, lab_config: LabConfig) -> None:
         centers = lab.in_gamut_ab_bins()
@@ -78,7 +91,7 @@ class LabBinsColorization(SparseColorization):
 
 class LabRegressionColorization(SparseColorization):
     name = "colorization-l2"
-    config_sections = ("colorization",)
+    settings = {"colorization": ColorizationConfig}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig) -> None:
         super().__init__(backbone, input_kind, config, hypercolumn_head(hypercolumn_channels(backbone, config), config, 2))

@@ -6,15 +6,31 @@ and/or additive Gaussian noise; the loss counts every pixel.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from proxytask.config import DenoisingConfig
+from proxytask.config import PROBABILITY, ConfigError, Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.tasks.reconstruction import ReconstructionTask, grid_mask
 
 
+@dataclass
+class DenoisingConfig(Settings):
+    """Denoising autoencoder (Vincent et al.): masking noise and/or Gaussian noise."""
+
+    mask_fraction: float = setting(0.3, **PROBABILITY)
+    mask_cell: int = setting(1, low=1)
+    gaussian_std: float = setting(0.0, low=0.0)
+
+    def rules(self, where: str) -> None:
+        if self.mask_fraction == 0 and self.gaussian_std == 0:
+            raise ConfigError(f"denoising needs a corruption: set {where}mask_fraction or {where}gaussian_std")
+
+
 class Denoising(ReconstructionTask):
     name = "denoising"
+    settings = {"denoising": DenoisingConfig}
     config: DenoisingConfig
 
     def corrupt(self, clean: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,10 +7,11 @@ with probability ``fraction``) is filled with mid-gray; the L2 loss counts only 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-from proxytask.config import InpaintingConfig
+from proxytask.config import Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.tasks.reconstruction import ReconstructionTask, grid_mask
 
@@ -27,8 +28,18 @@ def center_mask(batch: int, height: int, width: int, fraction: float, device: to
     return mask
 
 
+@dataclass
+class InpaintingConfig(Settings):
+    """Context encoder (Pathak et al.): a central square or random blocks, about ``fraction`` of the image."""
+
+    region: str = setting("center", choices=("center", "random"))
+    fraction: float = setting(0.25, low=0.0, high=1.0, low_open=True, high_open=True)
+    block: int = setting(8, low=1)
+
+
 class Inpainting(ReconstructionTask):
     name = "inpainting"
+    settings = {"inpainting": InpaintingConfig}
     config: InpaintingConfig
 
     def corrupt(self, clean: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, torch.Tensor]:

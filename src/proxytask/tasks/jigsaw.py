@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from proxytask.config import JigsawConfig
+from proxytask.config import PROBABILITY, Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.dropout import FastDropout
@@ -66,11 +67,23 @@ def cut_tiles(images: torch.Tensor, tile: int, rng: BatchRandom) -> torch.Tensor
     return images[index, channel, rows, cols]
 
 
+@dataclass
+class JigsawConfig(Settings):
+    """Jigsaw puzzles (Noroozi and Favaro 2016): 3x3 tiles, a fixed set of permutations."""
+
+    permutations: int = setting(100, low=2, high=362880)
+    tile_fraction: float = setting(0.85, low=0.0, high=1.0, low_open=True)
+    head_width: int = setting(512, low=1)
+    head_dropout: float = setting(0.5, **PROBABILITY)
+
+
 class Jigsaw(ProxyTask):
     """Standardized tiles; a shared trunk (the backbone, globally pooled) per tile; an MLP over the 9 codes."""
 
     name = "jigsaw"
     normalization = "standardize"
+
+    settings = {"jigsaw": JigsawConfig}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: JigsawConfig) -> None:
         super().__init__(backbone, input_kind)

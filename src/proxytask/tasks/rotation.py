@@ -6,9 +6,11 @@ balanced and the network cannot tell them apart by image content alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from proxytask.config import RotationConfig
+from proxytask.config import PROBABILITY, Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.tasks.base import PooledClassificationTask, rgb_panel
@@ -28,10 +30,18 @@ def all_rotations(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return rotated, labels
 
 
+@dataclass
+class RotationConfig(Settings):
+    """Rotation prediction (Gidaris et al. 2018)."""
+
+    head_dropout: float = setting(0.0, **PROBABILITY)
+
+
 class Rotation(PooledClassificationTask):
     """Global average pool of the last stage, dropout, linear over the 4 rotations."""
 
     name = "rotation"
+    settings = {"rotation": RotationConfig}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: RotationConfig) -> None:
         super().__init__(backbone, input_kind, ROTATIONS, config.head_dropout)

@@ -6,12 +6,32 @@ trained to tell apart the pool's people with at least ``min_images_per_identity`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 
-from proxytask.config import SupervisedConfig
+from proxytask.config import PROBABILITY, ConfigError, PretrainConfig, Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.tasks.base import PooledClassificationTask, rgb_panel
+
+
+@dataclass
+class SupervisedConfig(Settings):
+    """Supervised pretraining on pool identities: the ceiling a proxy task tries to reach."""
+
+    min_images_per_identity: int = setting(5, low=2)
+    head_dropout: float = setting(0.0, **PROBABILITY)
+
+
+def identity_labels(groups: np.ndarray, min_images: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Indices of the images whose group (a person: the parent folder) has >= ``min_images``
+    of them, their labels, and the class count."""
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    kept = counts[inverse] >= min_images
+    _, labels = np.unique(inverse[kept], return_inverse=True)
+    return np.flatnonzero(kept), labels, int((counts >= min_images).sum())
 
 
 class Supervised(PooledClassificationTask):
@@ -19,10 +39,22 @@ class Supervised(PooledClassificationTask):
 
     name = "supervised"
     needs_labels = True
+    settings = {"supervised": SupervisedConfig}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: SupervisedConfig, num_classes: int) -> None:
         super().__init__(backbone, input_kind, num_classes, config.head_dropout)
         self.config = config
+
+    @classmethod
+    def pool_labels(cls, folders: np.ndarray, config: PretrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
+        """A picture's identity is its parent folder; people with fewer than ``min_images_per_identity`` are left out."""
+        least = config.supervised.min_images_per_identity
+        kept, labels, num_classes = identity_labels(folders, least)
+        if num_classes < 2:
+            raise ConfigError(f"{cls.name} pretraining needs at least 2 identities (parent folders of the pool with >= "
+                              f"supervised.min_images_per_identity={least} pictures); the pool ({', '.join(config.data.pool)}) "
+                              f"has {num_classes}")
+        return kept, labels, num_classes
 
     def make_batch(self, images: torch.Tensor, rng: BatchRandom, labels: torch.Tensor | None = None):
         """(B, 3, H, W) RGB and identities (B,) -> network input (B, C, H, W) and identities (B,)."""

@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from proxytask.data.batches import BatchRandom
+from proxytask.models.backbones import Backbone
+from proxytask.tasks.masked_autoencoding import (
+    MaskedAutoencoding,
+    MaskedAutoencodingConfig,
+    hidden_patches,
+    patchify,
+    standardize_patches,
+    unpatchify,
+)
+
+
+def make_task(backbone="vgg_small", **settings):
+    torch.manual_seed(0)
+    return MaskedAutoencoding(Backbone(backbone, 1), "intensity", MaskedAutoencodingConfig(decoder_width=16, **settings))
+
+
+def test_the_share_of_hidden_patches_is_exact_per_image():
+    hidden = hidden_patches(5, 7, 7, 0.6, BatchRandom(0, 0, 5))
+    assert hidden.shape == (5, 7, 7) and (hidden.flatten(1).sum(1) == round(0.6 * 49)).all()
+
+
+def test_patches_round_trip_and_standardize():
+    images = torch.rand(2, 3, 16, 24)
+    patches = patchify(images, 8)
+    assert patches.shape == (2, 2, 3, 3 * 64)
+    torch.testing.assert_close(unpatchify(patches, 8, 3), images)
+    normalized, _, _ = standardize_patches(patches)
+    torch.testing.assert_close(normalized.mean(-1), torch.zeros(2, 2, 3), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("backbone", ["vgg_small", "resnet18"])
+@pytest.mark.parametrize("training", [True, False])
+def test_the_encoder_never_reads_hidden_pixels(backbone, training):
+    task = make_task(backbone)
+    task.train(training)
+    inputs, (_, hidden) = task.make_batch(torch.rand(4, 3, 64, 64), BatchRandom(0, 1, 4))
+    noisy = inputs + (1.0 - task.pixel_visibility(hidden, inputs)) * torch.randn_like(inputs)
+    visible = (~hidden).float().unsqueeze(1)
+    with task.encoding.active(visible):
+        clean_levels = task.backbone(inputs)
+    with task.encoding.active(visible):
+        noisy_levels = task.backbone(noisy)
+    for a, b in zip(clean_levels, noisy_levels):
+        torch.testing.assert_close(a, b)
+
+
+def test_batch_norm_statistics_come_from_visible_positions_only():
+    task = make_task()
+    norm = next(m for m in task.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    conv = next(m for m in task.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(lambda module, args, output: seen.append(output.detach()))
+    inputs, (_, hidden) = task.make_batch(torch.rand(4, 3, 32, 32), BatchRandom(0, 1, 4))
+    before = norm.running_mean.clone()
+    with task.encoding.active((~hidden).float().unsqueeze(1)):
+        task.backbone(inputs)
+    rows = task.pixel_visibility(hidden, inputs)[:, 0].bool()
+    visible_mean = seen[0].permute(0, 2, 3, 1)[rows].mean(0)
+    torch.testing.assert_close(norm.running_mean, 0.9 * before + 0.1 * visible_mean)
+
+
+def test_the_loss_counts_hidden_patches_only():
+    task = make_task()
+    inputs, (clean, hidden) = task.make_batch(torch.rand(2, 3, 32, 32), BatchRandom(0, 1, 2))
+    changed = clean + torch.randn_like(clean) * task.pixel_visibility(hidden, clean)  # targets moved where visible only
+    torch.testing.assert_close(task(inputs, (clean, hidden))["loss"], task(inputs, (changed, hidden))["loss"])
+    moved = clean + torch.randn_like(clean) * (1.0 - task.pixel_visibility(hidden, clean))
+    assert not torch.isclose(task(inputs, (clean, hidden))["loss"], task(inputs, (moved, hidden))["loss"])
+
+
+def test_sides_that_are_not_a_multiple_of_the_stride_leave_the_remainder_visible():
+    task = make_task()
+    inputs, (clean, hidden) = task.make_batch(torch.rand(2, 3, 28, 28), BatchRandom(0, 1, 2))
+    assert hidden.shape == (2, 3, 3)
+    assert (task.pixel_visibility(hidden, clean)[..., 24:, :] == 1).all()
+    assert torch.isfinite(task(inputs, (clean, hidden))["loss"])

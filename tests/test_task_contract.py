@@ -1,0 +1,75 @@
+"""The task contract, checked for every registered task on every input it reads: settings declared
+and checked, build -> make_batch -> forward (named loss terms) -> backward -> visualize, a 2-step
+pretraining run, and transfer loading the run's backbone through the run's own input."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from proxytask.config import TASK_SECTIONS, ConfigError, PretrainConfig, Settings, apply_overrides, from_dict, to_dict
+from proxytask.data.batches import BatchRandom
+from proxytask.inputs import NetworkInput
+from proxytask.tasks import TASKS, build_task
+from proxytask.train import pretrain
+from proxytask.transfer.finetune import extract_features
+from proxytask.transfer.inits import build_backbone, resolve_init
+from tests.conftest import tiny_config
+
+CASES = [(name, kind) for name, task in sorted(TASKS.items()) for kind in task.inputs]
+SMALL = ["colorization.head_width=16", "colorization.samples_per_image=4", "colorization.border=1", "jigsaw.permutations=5",
+         "contrastive.projection_width=16", "masked_autoencoding.decoder_width=16"]
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_a_task_declares_its_settings_and_the_generic_walk_checks_them(name):
+    task = TASKS[name]
+    config = PretrainConfig()
+    for section, settings in task.settings.items():
+        assert dataclasses.is_dataclass(settings) and issubclass(settings, Settings)
+        assert TASK_SECTIONS[section] is settings and isinstance(getattr(config, section), settings)
+        checked = [f for f in dataclasses.fields(settings) if "check" in f.metadata]
+        for item in checked:  # a value outside each checked setting's range is refused, naming it
+            check = item.metadata["check"]
+            bad = "no-such-choice" if check.choices else (math.nan if check.low is None else check.low - 1)
+            with pytest.raises(ConfigError, match=f"{section}.{item.name}"):
+                apply_overrides(config, [f"{section}.{item.name}={bad}"])
+    assert from_dict(PretrainConfig, to_dict(config)) == config  # every section survives the YAML round trip
+
+
+@pytest.mark.parametrize("name, kind", CASES)
+def test_a_task_builds_trains_a_step_and_shows_its_predictions(name, kind):
+    torch.manual_seed(0)
+    task = build_task(apply_overrides(PretrainConfig(), [f"task={name}", f"input={kind}", *SMALL]), num_classes=3)
+    images, labels = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    inputs, targets = task.make_batch(images, BatchRandom(0, 0, 4), labels)
+    losses = task(inputs, targets)
+    assert set(losses) == {"loss", *task.loss_terms}
+    assert all(value.dim() == 0 and torch.isfinite(value) for value in losses.values())
+    losses["loss"].backward()
+    gradients = [p.grad for p in task.backbone.parameters() if p.grad is not None]
+    assert gradients and any(g.abs().sum() > 0 for g in gradients)  # the backbone learns from the task
+    task.eval()
+    panels, metrics = task.visualize(images, labels)
+    assert panels and all(isinstance(title, str) and panel.dim() == 4 and panel.shape[:2] == (4, 3) for title, panel in panels)
+    assert all(0.0 <= panel.min() and panel.max() <= 1.0 for _, panel in panels)
+    assert metrics and all(isinstance(value, float) and math.isfinite(value) for value in metrics.values())
+
+
+@pytest.mark.parametrize("name, kind", CASES)
+def test_a_task_pretrains_two_steps_and_transfer_loads_it_through_its_input(fake_lfw, tmp_path, name, kind):
+    run = tmp_path / "run"
+    config = tiny_config(fake_lfw, f"task={name}", f"input={kind}", "train.max_steps=2", "data.image_size=36",
+                         "data.crop_size=32", "supervised.min_images_per_identity=3", *SMALL)
+    pretrain(config, run)
+    saved = NetworkInput.load(run)
+    assert saved == TASKS[name].input_for(kind) and saved.kind == kind
+    init = resolve_init(str(run), "vgg_small")
+    assert init.network_input == saved
+    backbone = build_backbone(init)
+    assert backbone.in_chans == saved.channels
+    pixels = torch.randint(0, 256, (5, 36, 36, 3), dtype=torch.uint8)
+    features = extract_features(init, pixels, 32, torch.device("cpu"))
+    assert features.shape == (5, backbone.channels[-1]) and np.isfinite(features).all()
