@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from proxytask.paired import compare, format_interval
+from proxytask.records import JobRecord
 
 
 def main() -> None:
@@ -26,13 +27,13 @@ def main() -> None:
     records = []
     for result in sorted(args.folder_runs.glob(f"ft-k{args.k}-d*/result.json")):
         record = json.loads(result.read_text())
-        records.append({**record, "init": "colorization-folder-pool"})
-    draws = {r["draw"] for r in records}
+        records.append(JobRecord.from_json({**record, "init": "colorization-folder-pool"}))
+    draws = {r.draw for r in records}
     for draw in sorted(draws):
         record = json.loads((args.study / "jobs" / "finetune" / "colorization" / f"k{args.k}-d{draw}.json").read_text())
-        records.append({**record, "init": "colorization-lfw-pool"})
+        records.append(JobRecord.from_json({**record, "init": "colorization-lfw-pool"}))
     for name in ("colorization-folder-pool", "colorization-lfw-pool"):
-        scores = [r["accuracy"] for r in records if r["init"] == name]
+        scores = [r.accuracy for r in records if r.init == name]
         print(f"{name:26s} k={args.k}: accuracy per draw {', '.join(f'{s:.3f}' for s in scores)}; mean {sum(scores) / len(scores):.3f}")
     comparison = compare(records, "colorization-folder-pool", "colorization-lfw-pool", "finetune", args.k)
     print(f"folder pool - LFW pool, paired over {len(draws)} draws: {format_interval(comparison)}")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from proxytask.executors import ExecutorSettings
 from proxytask.presets import study_config
+from proxytask.records import budget_name
 from proxytask.study import load_downstream, run_study
 
 SETTINGS = ["budgets=10", "draws=3", "frozen_draws=5", "baselines=random,supervised", "pretrain_steps=150"]
@@ -27,7 +28,7 @@ def timed(config, out: Path, executor: ExecutorSettings) -> tuple[float, list]:
     started = time.perf_counter()
     results = run_study(config, out, executor)
     seconds = time.perf_counter() - started
-    scores = sorted((j["init"], j["mode"], j["k"], j["draw"], round(j["accuracy"], 6)) for j in results["jobs"])
+    scores = sorted((j.init, j.mode, budget_name(j.k), j.draw, round(j.accuracy, 6)) for j in results.jobs)
     return seconds, scores
 
 

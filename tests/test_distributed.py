@@ -44,8 +44,10 @@ def test_two_processes_match_one_process_of_the_same_global_batch(fake_lfw, tmp_
 
 
 @pytest.mark.timeout_heavy
-def test_two_processes_with_batchnorm_train_and_write_once(fake_lfw, tmp_path):
-    run_pretrain(tmp_path / "bn", fake_lfw, 2)
+@pytest.mark.parametrize("task", ["colorization", "contrastive", "masked-autoencoding"])
+def test_two_processes_with_batchnorm_train_and_write_once(fake_lfw, tmp_path, task):
+    run_pretrain(tmp_path / "bn", fake_lfw, 2, f"task={task}", "contrastive.projection_width=16",
+                 "masked_autoencoding.decoder_width=16", "data.image_size=36", "data.crop_size=32")
     assert (tmp_path / "bn" / "metrics.json").is_file()
     rows = (tmp_path / "bn" / "log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["2", "4"]  # one writer, no duplicated rows

@@ -1,16 +1,21 @@
 import pytest
 
-from proxytask.paired import compare, paired_interval
+from proxytask.paired import Comparison, compare, paired_interval
+from proxytask.records import JobRecord, ResultRow, StudyResults
 from proxytask.report.summary import SATURATED, gap_closed, headline, winners
 
 
 def job(init, k, draw, accuracy, mode="finetune"):
-    return {"init": init, "mode": mode, "k": k, "draw": draw, "accuracy": accuracy, "macro_f1": accuracy - 0.05}
+    return JobRecord(init, mode, "intensity", k, draw, accuracy, accuracy - 0.05, 7, False, 1.0)
 
 
 def row(init, k, accuracy, std=0.01, mode="finetune"):
-    return {"init": init, "mode": mode, "k": k, "input": "intensity", "accuracy_mean": accuracy, "accuracy_std": std,
-            "macro_f1_mean": accuracy - 0.05, "macro_f1_std": std, "n_draws": 3, "degenerate": 0}
+    return ResultRow(init, mode, "intensity", k, 3, {}, 0, {"accuracy": accuracy, "macro_f1": accuracy - 0.05},
+                     {"accuracy": std, "macro_f1": std}, [])
+
+
+def study(rows, comparisons=(), jobs=()):
+    return StudyResults({"budgets": []}, {}, "cpu", {}, {}, {}, list(rows), list(comparisons), list(jobs), {})
 
 
 def test_paired_interval_matches_a_hand_computed_example():
@@ -41,10 +46,9 @@ def test_gap_closed_share():
     assert gap_closed(0.7, 0.5, 0.5) is None  # supervised does not beat random: undefined
 
 
-def comparison(init, baseline, k, low, high, mean=None):
+def comparison(init, baseline, k, low, high, mean=None, n_draws=3):
     mean = (low + high) / 2 if mean is None else mean
-    return {"init": init, "baseline": baseline, "mode": "finetune", "k": k, "metric": "accuracy", "diff_mean": mean,
-            "ci_low": low, "ci_high": high, "n_draws": 3}
+    return Comparison(init, baseline, "finetune", k, "accuracy", mean, low, high, n_draws)
 
 
 def test_gap_closed_is_shown_only_where_supervised_beats_random_significantly():
@@ -52,10 +56,10 @@ def test_gap_closed_is_shown_only_where_supervised_beats_random_significantly():
     results += [row("colorization", 10, 0.7), row("colorization", 25, 0.53)]
     comparisons = [comparison("supervised", "random", 10, 0.3, 0.5), comparison("supervised", "random", 25, -0.01, 0.05),
                    comparison("colorization", "random", 10, 0.1, 0.3)]
-    lines = {line["k"]: line for line in headline(results, comparisons, ["colorization"], [10, 25])}
-    assert lines[10]["gap_closed_accuracy"] == pytest.approx(0.5)
-    assert lines[10]["vs_random"].ci_low == pytest.approx(0.1)
-    assert lines[25]["gap_closed_accuracy"] == SATURATED
+    lines = {line.k: line for line in headline(study(results, comparisons), results, ["colorization"], [10, 25])}
+    assert lines[10].gap_closed["accuracy"] == pytest.approx(0.5)
+    assert lines[10].vs_random.ci_low == pytest.approx(0.1)
+    assert lines[25].gap_closed["accuracy"] == SATURATED
 
 
 def test_winners_state_whether_the_paired_interval_excludes_zero():
@@ -66,21 +70,33 @@ def test_winners_state_whether_the_paired_interval_excludes_zero():
     jobs += [job("colorization", 10, d, a) for d, a in enumerate((0.72, 0.62, 0.70))]
     results = [row("rotation", 5, 0.61), row("colorization", 5, 0.507), row("jigsaw", 5, 0.403),
                row("rotation", 10, 0.70), row("colorization", 10, 0.68)]
-    five, ten = winners(jobs, results, ["colorization", "rotation", "jigsaw"], [5, 10])
-    assert (five["k"], five["best"], five["runner_up"], five["settled"]) == (5, "rotation", "colorization", True)
-    assert (ten["best"], ten["settled"]) == ("rotation", False)
+    five, ten = winners(study(results, jobs=jobs), results, ["colorization", "rotation", "jigsaw"], [5, 10])
+    assert (five.k, five.best.init, five.runner_up.init, five.settled) == (5, "rotation", "colorization", True)
+    assert (ten.best.init, ten.settled) == ("rotation", False)
 
 
 def test_gap_closed_says_why_it_is_not_shown():
-    results = [row("random", "all", 0.5), row("supervised", "all", 0.9), row("colorization", "all", 0.7),
+    results = [row("random", None, 0.5), row("supervised", None, 0.9), row("colorization", None, 0.7),
                row("random", 5, 0.5), row("supervised", 5, 0.3), row("colorization", 5, 0.4)]
-    comparisons = [{**comparison("supervised", "random", "all", 0.4, 0.4), "ci_low": None, "ci_high": None, "n_draws": 1},
+    comparisons = [comparison("supervised", "random", None, None, None, mean=0.4, n_draws=1),
                    comparison("supervised", "random", 5, -0.3, -0.1)]
-    lines = {line["k"]: line for line in headline(results, comparisons, ["colorization"], ["all", 5])}
-    assert lines["all"]["gap_closed_accuracy"] == "n/a (one draw)"
-    assert lines[5]["gap_closed_accuracy"] == "n/a (supervised below random)"
+    lines = {line.k: line for line in headline(study(results, comparisons), results, ["colorization"], [None, 5])}
+    assert lines[None].gap_closed["accuracy"] == "n/a (one draw)"
+    assert lines[5].gap_closed["accuracy"] == "n/a (supervised below random)"
 
 
 def test_headline_keeps_a_proxy_without_random_baseline():
-    (line,) = headline([row("supervised", 10, 0.9), row("colorization", 10, 0.7)], [], ["colorization"], [10])
-    assert line["random"] is None and line["gap_closed_accuracy"] is None
+    results = [row("supervised", 10, 0.9), row("colorization", 10, 0.7)]
+    (line,) = headline(study(results), results, ["colorization"], [10])
+    assert line.random is None and line.gap_closed["accuracy"] is None
+
+
+def test_records_keep_all_labels_as_none_and_write_all_in_json():
+    record = job("colorization", None, 0, 0.7)
+    saved = record.to_json()
+    assert saved["k"] == "all" and JobRecord.from_json(saved) == record
+    assert JobRecord.from_json({**saved, "k": 10}).k == 10
+    table = row("random", None, 0.5)
+    assert table.to_json()["k"] == "all" and ResultRow.from_json(table.to_json()) == table
+    difference = comparison("colorization", "random", None, 0.1, 0.2)
+    assert difference.as_dict()["k"] == "all" and Comparison.from_json(difference.as_dict()) == difference

@@ -8,6 +8,7 @@ from proxytask.cli import main
 from proxytask.config import ConfigError
 from proxytask.data.lfw import DataError
 from proxytask.presets import study_config
+from proxytask.records import StudyResults
 from proxytask.study import run_study
 from tests.conftest import face_image, tiny_overrides
 
@@ -26,6 +27,7 @@ def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
                  "confusion_best.png", "pretrain_loss.png", "gallery_colorization.png", "config.yaml"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "results.json").read_text())
+    assert StudyResults.from_json(saved).to_json() == saved  # typed records round-trip results.json
     records = saved["results"]
     inits = {r["init"] for r in records}
     assert inits == {"random", "colorization", "supervised", "eigenfaces"}
@@ -58,7 +60,7 @@ def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
     assert html.count("data:image/png;base64,") >= 5 and "gap closed" in html.lower() and "95% CI" in html
     assert "| colorization | finetune |" in (out / "report.md").read_text()
     assert len(list((out / "splits").glob("*.csv"))) == 4
-    assert results["downstream"]["images"] == 11
+    assert results.downstream["images"] == 11
 
 
 def test_interrupted_study_finishes_the_rest_without_redoing(fake_lfw, tmp_path, monkeypatch):
@@ -93,7 +95,7 @@ def test_restart_with_other_settings_is_refused_but_may_extend_the_study(fake_lf
     with pytest.raises(ConfigError, match="other settings for finetune"):
         run_study(tiny_study(fake_lfw, "modes=probe", "baselines=random", "finetune.lr=0.1"), tmp_path / "study")
     extended = run_study(tiny_study(fake_lfw, "modes=probe,knn", "baselines=random"), tmp_path / "study")
-    assert {r["mode"] for r in extended["results"]} == {"probe", "knn"}
+    assert {r.mode for r in extended.rows} == {"probe", "knn"}
 
 
 def test_study_analyses_add_variant_runs_tables_and_figures(fake_lfw, tmp_path):
@@ -102,13 +104,13 @@ def test_study_analyses_add_variant_runs_tables_and_figures(fake_lfw, tmp_path):
     results = run_study(config, tmp_path / "study")
     out = tmp_path / "study"
     variants = {"colorization-lab", "colorization-l2", "colorization-pool50", "colorization-lastlayer"}
-    assert variants <= set(results["pretraining"])
-    assert results["pretraining"]["colorization-pool50"]["train_images"] < results["pretraining"]["colorization"]["train_images"]
-    rows = results["results"]
+    assert variants <= set(results.pretraining)
+    assert results.pretraining["colorization-pool50"]["train_images"] < results.pretraining["colorization"]["train_images"]
+    rows = results.rows
     for name in variants:  # variants are transferred at the analysis budget only
-        assert {r["k"] for r in rows if r["init"] == name} == {1}
-    assert {r["k"] for r in rows if r["init"] == "colorization"} == {1, "all"}
-    change = results["analyses"]["feature_change"]
+        assert {r.k for r in rows if r.init == name} == {1}
+    assert {r.k for r in rows if r.init == "colorization"} == {1, None}
+    change = results.analyses["feature_change"]
     assert {c["init"] for c in change} == {"random", "colorization"}
     for record in change:
         assert len(record["cka"]) == len(record["weight_change"]) == record["stages"]
@@ -153,26 +155,26 @@ def test_local_workers_through_submitit_give_the_same_results_as_one_process(fak
     assert list((tmp_path / "spread" / "executor").iterdir())  # submitit's job logs: the jobs ran in worker processes
 
     def scores(results):
-        return sorted((j["init"], j["mode"], j["k"], j["draw"], j["accuracy"], j["macro_f1"], tuple(j["confusion"][0]))
-                      for j in results["jobs"])
+        return sorted((j.init, j.mode, j.k, j.draw, j.accuracy, j.macro_f1, tuple(j.details["confusion"][0]))
+                      for j in results.jobs)
 
     assert scores(alone) == scores(spread)
-    for name, metrics in alone["pretraining"].items():
-        assert metrics["loss_last"] == pytest.approx(spread["pretraining"][name]["loss_last"], rel=1e-5)
+    for name, metrics in alone.pretraining.items():
+        assert metrics["loss_last"] == pytest.approx(spread.pretraining[name]["loss_last"], rel=1e-5)
 
 
 def test_input_and_seeds_analyses_add_rgb_forms_beside_random_rgb_and_a_second_seed(fake_lfw, tmp_path):
     config = tiny_study(fake_lfw, "tasks=colorization,rotation", "baselines=random,supervised", "modes=finetune",
                         "analyses=input,seeds", "analysis_budgets=1")
     results = run_study(config, tmp_path / "study")
-    assert {"rotation-rgb", "supervised-rgb", "colorization-seed1", "supervised-seed1"} <= set(results["pretraining"])
-    assert "colorization-rgb" not in results["pretraining"]  # colorization reads intensity only
-    assert results["pretraining"]["rotation-rgb"]["input"] == "rgb"
-    pairs = {(c["init"], c["baseline"]) for c in results["comparisons"]}
+    assert {"rotation-rgb", "supervised-rgb", "colorization-seed1", "supervised-seed1"} <= set(results.pretraining)
+    assert "colorization-rgb" not in results.pretraining  # colorization reads intensity only
+    assert results.pretraining["rotation-rgb"]["input"] == "rgb"
+    pairs = {(c.init, c.baseline) for c in results.comparisons}
     assert {("rotation-rgb", "random-rgb"), ("supervised-rgb", "random-rgb"), ("rotation", "random"),
             ("colorization-seed1", "random")} <= pairs
     assert ("rotation-rgb", "random") not in pairs and ("rotation-rgb", "supervised") not in pairs
-    main_rows = {r["init"] for r in results["results"] if r["k"] == "all"}
+    main_rows = {r.init for r in results.rows if r.k is None}
     assert main_rows == {"random", "colorization", "rotation", "supervised"}  # analysis runs only at k=1
     report = (tmp_path / "study" / "report.md").read_text()
     assert "RGB or intensity input" in report and "Pretraining seed against label draws" in report
@@ -200,7 +202,7 @@ def test_a_failed_start_does_not_lock_the_folder(fake_lfw, tmp_path):
     (out).mkdir()
     (out / "config.yaml").write_text("preset: quick\npretrain_steps: 7\n")  # as a start that failed after writing it
     results = run_study(tiny_study(fake_lfw, "baselines=random", "modes=probe"), out)
-    assert {r["init"] for r in results["results"]} == {"random", "colorization"}
+    assert {r.init for r in results.rows} == {"random", "colorization"}
     moved = tmp_path / "elsewhere"
     shutil.copytree(fake_lfw, moved)
     run_study(tiny_study(moved, "baselines=random", "modes=probe"), out)  # same study, LFW found elsewhere

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from proxytask.config import ConfigError, PretrainConfig, apply_overrides, load_yaml, merge_yaml
+from proxytask.transfer.modes import MODES, backbone_modes
 
 EXAMPLES = {
     "pretrain": """example:
@@ -227,7 +228,7 @@ def _study(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else (default_workers() if kind == "local" else 1)
     executor = ExecutorSettings(kind, workers, args.partition, args.gpus_per_job, args.time_limit)
     results = run_study(config, args.out, executor)
-    print(f"{len(results['results'])} result rows; report: {args.out / 'report.html'} and {args.out / 'report.md'}")
+    print(f"{len(results.rows)} result rows; report: {args.out / 'report.html'} and {args.out / 'report.md'}")
     return 0
 
 
@@ -267,8 +268,8 @@ def _transfer(args: argparse.Namespace) -> int:
         raise ConfigError(f"--k must be a whole number of images per class or 'all', got {args.k!r}")
     k = None if args.k == "all" else int(args.k)
     result = transfer_once(args.mode, args.init, _study_config(args), k, args.draw, args.out)
-    print(f"{args.mode} {result['init']} k={result['k']} draw {result['draw']}: test accuracy {result['accuracy']:.3f}, "
-          f"macro-F1 {result['macro_f1']:.3f} (chosen: {result['chosen']}, by {result['selection']})")
+    print(f"{args.mode} {result.init} k={args.k} draw {result.draw}: test accuracy {result.accuracy:.3f}, "
+          f"macro-F1 {result.macro_f1:.3f} (chosen: {result.details['chosen']}, by {result.details['selection']})")
     return 0
 
 
@@ -348,9 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache(subparsers)
     _add_study(subparsers)
     _add_tune(subparsers)
-    _add_transfer(subparsers, "finetune", "fine-tune an initialisation on the downstream task")
-    _add_transfer(subparsers, "probe", "linear probe (logistic regression) on frozen features")
-    _add_transfer(subparsers, "knn", "k-nearest-neighbour classification on frozen features")
+    for mode in backbone_modes():
+        _add_transfer(subparsers, mode, MODES[mode].help)
     _add_export(subparsers)
     _add_predict(subparsers)
     return parser

@@ -289,7 +289,7 @@ class StudyConfig(Settings):
     preset: str = "quick"
     tasks: tuple[str, ...] = ("colorization",)
     baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES)
-    modes: tuple[str, ...] = ("finetune", "probe", "knn")
+    modes: tuple[str, ...] = field(default_factory=transfer_modes)
     budgets: tuple[str, ...] = ("5", "10", "25", "all")
     draws: int = setting(5, low=1)
     frozen_draws: int = setting(20, low=1)

@@ -8,9 +8,9 @@ interval: ``mean +- t(0.975, n - 1) * sd / sqrt(n)``. "Better" means the interva
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import stats
@@ -52,7 +52,7 @@ class Comparison:
     init: str
     baseline: str
     mode: str
-    k: int | str
+    k: int | None  # None: all labels ("all" in JSON)
     metric: str
     diff_mean: float
     ci_low: float | None
@@ -60,13 +60,28 @@ class Comparison:
     n_draws: int
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "k": "all" if self.k is None else self.k}
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> Comparison:
+        return cls(**{**values, "k": None if values["k"] == "all" else int(values["k"])})
 
 
-def compare(records: list[dict[str, Any]], init: str, baseline: str, mode: str, k: int | str, metric: str = "accuracy") -> Comparison | None:
+class Scored(Protocol):
+    """A job's result as :func:`compare` reads it (:class:`proxytask.records.JobRecord`)."""
+
+    init: str
+    mode: str
+    k: int | None
+    draw: int
+
+    def score(self, metric: str) -> float: ...
+
+
+def compare(records: Sequence[Scored], init: str, baseline: str, mode: str, k: int | None, metric: str = "accuracy") -> Comparison | None:
     """``init`` minus ``baseline`` over the draws both have in (mode, k); None when they share none."""
     def scores(name: str) -> dict[int, float]:
-        return {r["draw"]: r[metric] for r in records if r["init"] == name and r["mode"] == mode and r["k"] == k}
+        return {r.draw: r.score(metric) for r in records if r.init == name and r.mode == mode and r.k == k}
 
     ours, theirs = scores(init), scores(baseline)
     draws = sorted(set(ours) & set(theirs))

@@ -42,8 +42,9 @@ from proxytask.data.splits import VALIDATION_FRACTION, Split, budget_split, writ
 from proxytask.executors import ExecutorSettings, run_all
 from proxytask.export import Preprocessing, save_classifier
 from proxytask.files import write_json_atomic
-from proxytask.paired import METRICS, compare
+from proxytask.paired import METRICS, Comparison, compare
 from proxytask.presets import recipe_origin
+from proxytask.records import JobRecord, ResultRow, StudyResults, budget_json, budget_name
 from proxytask.tasks import task_input
 from proxytask.tasks.supervised import Supervised
 from proxytask.train import METRICS_FILE, pretrain
@@ -52,7 +53,7 @@ from proxytask.transfer.feature_change import feature_change
 from proxytask.transfer.finetune import extract_features, finetune_model, finetune_seed
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB, Init, build_backbone, resolve_init
 from proxytask.transfer.metrics import CV_FOLDS
-from proxytask.transfer.modes import EIGENFACES_MODE, MODES
+from proxytask.transfer.modes import EIGENFACES_MODE, FINETUNE, KNN, MODES, PROBE
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,6 @@ def eigenfaces_cache(data: DownstreamData) -> ImageCache:
     return cache
 
 
-def budget_name(k: int | None) -> str:
-    return "all" if k is None else str(k)
-
-
 def job_path(out: Path, mode: str, init: str, k: int | None, draw: int) -> Path:
     return out / "jobs" / mode / init / f"k{budget_name(k)}-d{draw}.json"
 
@@ -141,7 +138,7 @@ def is_degenerate(result: dict[str, Any]) -> bool:
 
 
 def run_job(mode: str, init: Init, data: DownstreamData, split: Split, config: StudyConfig, device: torch.device,
-            features: Callable[[Init], np.ndarray], classifier_out: Path | None = None) -> dict[str, Any]:
+            features: Callable[[Init], np.ndarray], classifier_out: Path | None = None) -> JobRecord:
     """One transfer job: ``mode`` of ``init`` on ``split``; returns its result record (with its wall ``seconds``).
     A fine-tuned classifier is saved to ``classifier_out`` when given."""
     started = time.perf_counter()
@@ -155,15 +152,15 @@ def run_job(mode: str, init: Init, data: DownstreamData, split: Split, config: S
 
 
 def job_record(init_name: str, mode: str, input_fields: dict[str, str], split: Split, data: DownstreamData,
-               result: dict[str, Any], started: float) -> dict[str, Any]:
+               result: dict[str, Any], started: float) -> JobRecord:
     """A transfer job's record: who, what input, which split, its result, whether it collapsed, its wall seconds."""
-    return {"init": init_name, "mode": mode, **input_fields, **split_fields(split, data), **result,
-            "degenerate": is_degenerate(result), "seconds": time.perf_counter() - started}
+    return JobRecord.from_json({"init": init_name, "mode": mode, **input_fields, **split_fields(split, data), **result,
+                                "degenerate": is_degenerate(result), "seconds": time.perf_counter() - started})
 
 
 def split_fields(split: Split, data: DownstreamData) -> dict[str, Any]:
     """What a job record says of its split: budget, draw, how many labels of each class it could read."""
-    return {"k": "all" if split.k is None else split.k, "draw": split.draw, "train_images": len(split.train),
+    return {"k": budget_json(split.k), "draw": split.draw, "train_images": len(split.train),
             "labels_per_class": split.labels_per_class(data.labels, data.images.class_names), "short_classes": split.short_classes}
 
 
@@ -221,26 +218,22 @@ def transfer_unit(out: Path, config: StudyConfig, init_spec: str, init_name: str
     for mode, k, draw in jobs:
         path = job_path(out, mode, init_name, k, draw)
         if not path.is_file():
-            write_json_atomic(path, run_job(mode, init, data, budget_split(data.images, k, draw), config, device, features))
+            write_json_atomic(path, run_job(mode, init, data, budget_split(data.images, k, draw), config, device, features).to_json())
 
 
-def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def aggregate(records: list[JobRecord]) -> list[ResultRow]:
     """Mean and standard deviation (over draws, ddof=1) per (init, mode, k), with the labels each
     draw could read and how many of its jobs collapsed."""
-    groups: dict[tuple[str, str, Any], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int | None], list[JobRecord]] = {}
     for record in records:
-        groups.setdefault((record["init"], record["mode"], record["k"]), []).append(record)
+        groups.setdefault((record.init, record.mode, record.k), []).append(record)
     summary = []
     for (init, mode, k), members in groups.items():
-        row: dict[str, Any] = {"init": init, "mode": mode, "k": k, "input": members[0]["input"], "n_draws": len(members),
-                               "labels_per_class": members[0]["labels_per_class"],
-                               "degenerate": sum(bool(m.get("degenerate")) for m in members)}
-        for metric in METRICS:
-            values = np.array([m[metric] for m in members])
-            row[f"{metric}_mean"] = float(values.mean())
-            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        row["short_classes"] = sorted({c for m in members for c in m["short_classes"]})
-        summary.append(row)
+        scores = {metric: np.array([m.score(metric) for m in members]) for metric in METRICS}
+        summary.append(ResultRow(init, mode, members[0].input, k, len(members), members[0].details["labels_per_class"],
+                                 sum(m.degenerate for m in members), {m: float(v.mean()) for m, v in scores.items()},
+                                 {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in scores.items()},
+                                 sorted({c for m in members for c in m.details["short_classes"]})))
     return summary
 
 
@@ -259,29 +252,28 @@ def comparison_pairs(main: dict[str, str], variants: dict[str, str]) -> list[tup
     return pairs
 
 
-def paired_comparisons(records: list[dict[str, Any]], pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def paired_comparisons(records: list[JobRecord], pairs: list[tuple[str, str]]) -> list[Comparison]:
     """Every pair's paired difference per mode, budget and metric present in the records."""
-    keys = sorted({(r["mode"], str(r["k"])) for r in records})
+    keys = sorted({(r.mode, r.k) for r in records}, key=lambda key: (key[0], key[1] is None, key[1] or 0))
     found = []
     for init, baseline in pairs:
-        for mode, k_name in keys:
-            k = k_name if k_name == "all" else int(k_name)
+        for mode, k in keys:
             for metric in METRICS:
                 comparison = compare(records, init, baseline, mode, k, metric)
                 if comparison is not None:
-                    found.append(comparison.as_dict())
+                    found.append(comparison)
     return found
 
 
-def time_by_stage(pretraining: dict[str, dict[str, Any]], records: list[dict[str, Any]],
+def time_by_stage(pretraining: dict[str, dict[str, Any]], records: list[JobRecord],
                   feature_change: list[dict[str, Any]]) -> dict[str, float]:
     """Seconds spent per stage: each pretraining run's training, fine-tuning per budget, each cheap mode
     (the first probe job of an init includes extracting its frozen features), the feature-change analysis."""
     stages = {f"pretraining {name}": float(metrics.get("train_seconds", 0.0)) for name, metrics in pretraining.items()}
     for record in records:
-        mode = MODES[record["mode"]]
-        stage = f"{mode.stage} k={record['k']}" if mode.trains_network else mode.stage
-        stages[stage] = stages.get(stage, 0.0) + float(record.get("seconds", 0.0))
+        mode = MODES[record.mode]
+        stage = f"{mode.stage} k={budget_name(record.k)}" if mode.trains_network else mode.stage
+        stages[stage] = stages.get(stage, 0.0) + record.seconds
     if feature_change:
         stages["feature change"] = sum(float(record.get("seconds", 0.0)) for record in feature_change)
     return stages
@@ -296,14 +288,14 @@ def selection_summary(config: StudyConfig, data: DownstreamData) -> dict[str, st
                    "task, whose labels (test images included) chose the recipe")
     cv = f"stratified cross-validation (up to {CV_FOLDS} folds, macro-F1) inside the budget's labels"
     return {
-        "finetune": f"below all labels a fixed recipe for every init (AdamW, head lr {recipe.lr:g}, backbone lr "
+        FINETUNE: f"below all labels a fixed recipe for every init (AdamW, head lr {recipe.lr:g}, backbone lr "
                     f"{recipe.lr * recipe.backbone_lr_factor:g}, cosine, {recipe.epochs:g} epochs of the budget's images "
                     f"clamped to {recipe.min_steps}..{recipe.max_steps} steps, the last step kept: no label outside the "
                     f"budget is read), {origin}; with all labels the step kept is chosen on a "
                     f"{VALIDATION_FRACTION:.0%} validation part of the train split",
-        "probe": f"C of the logistic regression by {cv}",
-        "knn": f"k of k-NN by {cv}",
-        "svm": f"C and gamma of the eigenfaces SVM ({SEARCH_DRAWS} log-uniform draws) by {cv}",
+        PROBE: f"C of the logistic regression by {cv}",
+        KNN: f"k of k-NN by {cv}",
+        EIGENFACES_MODE: f"C and gamma of the eigenfaces SVM ({SEARCH_DRAWS} log-uniform draws) by {cv}",
     }
 
 
@@ -374,7 +366,7 @@ def transfer_units(config: StudyConfig, out: Path, inits: list[tuple[str, str, l
     return units
 
 
-def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None = None) -> dict[str, Any]:
+def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None = None) -> StudyResults:
     """Run every step of the study not done yet (its jobs through ``executor``, in this process by
     default), then write results.json and the report."""
     from proxytask.report.build import write_report
@@ -406,9 +398,10 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     eigenfaces_units = [(eigenfaces_unit, out, config, missing_eigenfaces[part::executor.workers]) for part in range(executor.workers)]
     run_all(executor, out / "executor", transfer_units(config, out, main + variants) + [u for u in eigenfaces_units if u[-1]],
             "transfer jobs")
-    records = [json.loads(job_path(out, mode, name, k, draw).read_text()) for _, name, chosen in main + variants
-               for mode in config.modes for k in chosen for draw in range(config.draws_for(mode, k))]
-    records += [json.loads(job_path(out, EIGENFACES_MODE, EIGENFACES, k, draw).read_text()) for k, draw in eigenfaces_jobs]
+    paths = [job_path(out, mode, name, k, draw) for _, name, chosen in main + variants
+             for mode in config.modes for k in chosen for draw in range(config.draws_for(mode, k))]
+    paths += [job_path(out, EIGENFACES_MODE, EIGENFACES, k, draw) for k, draw in eigenfaces_jobs]
+    records = [JobRecord.from_json(json.loads(path.read_text())) for path in paths]
     analyses: dict[str, Any] = {"budgets": list(config.analysis_budgets),
                                 "comparisons": {name: [dataclasses.asdict(v) for v in group]
                                                 for name, group in comparisons(config).items()}}
@@ -420,15 +413,14 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
                              {name: inits[name].network_input.kind for _, name, _ in variants})
     analyses["runs"] = sorted(name for _, name, _ in variants)
     pretraining = {task: json.loads((run / METRICS_FILE).read_text()) for task, run in runs.items()}
-    results = {"config": to_dict(config), "downstream": downstream_summary(data), "device": str(device),
-               "selection": selection_summary(config, data), "pretraining": pretraining,
-               "time_by_stage": time_by_stage(pretraining, records, analyses.get("feature_change", [])),
-               "results": aggregate(records), "comparisons": paired_comparisons(records, pairs),
-               "jobs": [{k: v for k, v in r.items() if k not in BULKY_FIELDS} for r in records], "analyses": analyses}
+    jobs = [dataclasses.replace(r, details={k: v for k, v in r.details.items() if k not in BULKY_FIELDS}) for r in records]
+    results = StudyResults(to_dict(config), downstream_summary(data), str(device), selection_summary(config, data), pretraining,
+                           time_by_stage(pretraining, records, analyses.get("feature_change", [])), aggregate(records),
+                           paired_comparisons(records, pairs), jobs, analyses)
     started = time.perf_counter()
     write_report(results, out)
-    results["time_by_stage"]["report"] = time.perf_counter() - started
-    write_json_atomic(out / "results.json", results)
+    results.time_by_stage["report"] = time.perf_counter() - started
+    write_json_atomic(out / "results.json", results.to_json())
     return results
 
 
@@ -467,7 +459,7 @@ def eigenfaces_unit(out: Path, config: StudyConfig, jobs: list[tuple[int | None,
             split = budget_split(data.images, k, draw)
             result, _ = MODES[EIGENFACES_MODE].run(None, data, split, config, torch.device("cpu"), lambda: x)
             write_json_atomic(path, job_record(EIGENFACES, EIGENFACES_MODE, {"input": "gray 50x37 (scikit-learn example crop)"},
-                                               split, data, result, started))
+                                               split, data, result, started).to_json())
 
 
 def downstream_summary(data: DownstreamData) -> dict[str, Any]:
@@ -477,7 +469,7 @@ def downstream_summary(data: DownstreamData) -> dict[str, Any]:
             "development_overlap": list(data.development_overlap)}
 
 
-def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None, draw: int, out: Path) -> dict[str, Any]:
+def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None, draw: int, out: Path) -> JobRecord:
     """One transfer job outside a study (``proxytask finetune|probe|knn``), written to ``out/result.json``.
 
     A pretraining run's own preprocessing (face crop, image and crop size) is used with its backbone.
@@ -502,5 +494,5 @@ def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None,
         return extract_features(chosen, data.pixels, data_config.crop_size, device)
 
     result = run_job(mode, init, data, split, config, device, features, out / "classifier")
-    write_json_atomic(out / "result.json", result)
+    write_json_atomic(out / "result.json", result.to_json())
     return result

@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 
 from proxytask.paired import compare, format_interval
+from proxytask.records import Budget, StudyResults, budget_name, find, parse_budget
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table
 from proxytask.report.figures import comparison_bars, feature_change_lines, pool_curve
-from proxytask.report.summary import budget_keys, find, find_comparison, format_cell
+from proxytask.report.summary import format_cell
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB
+from proxytask.transfer.modes import FINETUNE, PROBE
 
 TITLES = {"loss": "Loss formulation", "data": "Amount of unlabeled data", "head": "Hypercolumn or last layer",
           "input": "RGB or intensity input", "seeds": "Pretraining seed against label draws"}
@@ -38,26 +40,26 @@ PAPER = {
 }
 
 
-def _comparison_table(study: dict[str, Any], group: list[dict[str, Any]], budgets: list[Any], with_pool: bool) -> Table:
-    results = study["results"]
+def _comparison_table(study: StudyResults, group: list[dict[str, Any]], budgets: list[Budget], with_pool: bool) -> Table:
+    results = study.rows
     header = ["run", "what differs"] + (["pool images", "epochs"] if with_pool else []) + ["held-out PSNR (gray)"]
-    header += [f"{mode} k={k}" for k in budgets for mode in ("finetune", "probe")]
-    header += [f"finetune k={k} minus random [95% CI]" for k in budgets]
+    header += [f"{mode} k={budget_name(k)}" for k in budgets for mode in (FINETUNE, PROBE)]
+    header += [f"finetune k={budget_name(k)} minus random [95% CI]" for k in budgets]
     rows = []
     for variant in group + [{"name": RANDOM, "label": "random init, no pretraining"}]:
-        metrics = study["pretraining"].get(variant["name"], {})
+        metrics = study.pretraining.get(variant["name"], {})
         row = [variant["name"], variant["label"]]
         if with_pool:
             row += [str(metrics.get("train_images", "-")), f"{metrics['epochs']:.1f}" if "epochs" in metrics else "-"]
         psnr = f"{metrics['psnr_colorized']:.2f} ({metrics['psnr_gray']:.2f})" if "psnr_colorized" in metrics else "-"
         row.append(psnr)
-        row += [format_cell(find(results, variant["name"], mode, k)) for k in budgets for mode in ("finetune", "probe")]
-        row += [format_interval(find_comparison(study["comparisons"], variant["name"], RANDOM, "finetune", k)) for k in budgets]
+        row += [format_cell(find(results, variant["name"], mode, k)) for k in budgets for mode in (FINETUNE, PROBE)]
+        row += [format_interval(study.comparison(variant["name"], RANDOM, FINETUNE, k)) for k in budgets]
         rows.append(row)
     return Table(header, rows)
 
 
-def _input_table(study: dict[str, Any], group: list[dict[str, Any]], budgets: list[Any]) -> Table:
+def _input_table(study: StudyResults, group: list[dict[str, Any]], budgets: list[Budget]) -> Table:
     """Per task: its intensity form (main table) and its RGB form, each against random init on the same input."""
     rows = []
     for variant in group:
@@ -65,43 +67,44 @@ def _input_table(study: dict[str, Any], group: list[dict[str, Any]], budgets: li
         for name, baseline in ((task, RANDOM), (variant["name"], RANDOM_RGB)):
             row = [name, "RGB" if baseline == RANDOM_RGB else "intensity"]
             for k in budgets:
-                row += [format_cell(find(study["results"], name, "finetune", k)),
-                        format_interval(find_comparison(study["comparisons"], name, baseline, "finetune", k))]
+                row += [format_cell(find(study.rows, name, FINETUNE, k)),
+                        format_interval(study.comparison(name, baseline, FINETUNE, k))]
             rows.append(row)
     for name in (RANDOM, RANDOM_RGB):
         rows.append([name, "RGB" if name == RANDOM_RGB else "intensity"]
-                    + [cell for k in budgets for cell in (format_cell(find(study["results"], name, "finetune", k)), "")])
-    header = ["run", "input"] + [h for k in budgets for h in (f"finetune k={k}", f"minus random, same input, k={k} [95% CI]")]
+                    + [cell for k in budgets for cell in (format_cell(find(study.rows, name, FINETUNE, k)), "")])
+    header = ["run", "input"] + [h for k in map(budget_name, budgets)
+                                 for h in (f"finetune k={k}", f"minus random, same input, k={k} [95% CI]")]
     return Table(header, rows)
 
 
-def _seeds_table(study: dict[str, Any], group: list[dict[str, Any]], budgets: list[Any]) -> Table:
+def _seeds_table(study: StudyResults, group: list[dict[str, Any]], budgets: list[Budget]) -> Table:
     """Per task (pairs of runs differing in their pretraining seed): both means, their paired
     difference, and the standard deviation over label draws of each."""
     rows = []
     for first, second in zip(group[::2], group[1::2]):
         for k in budgets:
-            a, b = (find(study["results"], v["name"], "finetune", k) for v in (first, second))
+            a, b = (find(study.rows, v["name"], FINETUNE, k) for v in (first, second))
             if a is None or b is None:
                 continue
-            seed_spread = abs(a["accuracy_mean"] - b["accuracy_mean"])
-            draw_spread = float(np.mean([a["accuracy_std"], b["accuracy_std"]]))
-            rows.append([first["task"], str(k), format_cell(a), format_cell(b),
-                         format_interval(compare(study["jobs"], second["name"], first["name"], "finetune", k)),
+            seed_spread = abs(a.mean["accuracy"] - b.mean["accuracy"])
+            draw_spread = float(np.mean([a.std["accuracy"], b.std["accuracy"]]))
+            rows.append([first["task"], budget_name(k), format_cell(a), format_cell(b),
+                         format_interval(compare(study.jobs, second["name"], first["name"], FINETUNE, k)),
                          f"{seed_spread:.3f}", f"{draw_spread:.3f}"])
     return Table(["task", "k", f"seed {group[0]['label'].rsplit(' ', 1)[-1]}", f"seed {group[1]['label'].rsplit(' ', 1)[-1]}",
                   "second minus first [95% CI]", "pretraining-seed spread |difference of means|", "label-draw spread (std over draws)"], rows)
 
 
-def analysis_blocks(study: dict[str, Any], out: Path) -> list[Block]:
+def analysis_blocks(study: StudyResults, out: Path) -> list[Block]:
     """Blocks (and figure files in ``out``) for every analysis the study ran."""
-    analyses = study.get("analyses", {})
+    analyses = study.analyses
     if not analyses.get("comparisons") and not analyses.get("feature_change"):
         return []
-    budgets = budget_keys(study["analyses"]["budgets"])
+    budgets = [parse_budget(name) for name in analyses["budgets"]]
     blocks: list[Block] = [Heading("Analyses"), Paragraph(
-        f"Extra pretraining runs of the same budget ({study['config']['pretrain_steps']} steps), transferred at k = "
-        f"{', '.join(map(str, budgets))} with the study's draws. Cells: test accuracy / macro-F1, each ± std over draws. "
+        f"Extra pretraining runs of the same budget ({study.config['pretrain_steps']} steps), transferred at k = "
+        f"{', '.join(map(budget_name, budgets))} with the study's draws. Cells: test accuracy / macro-F1, each ± std over draws. "
         "Held-out PSNR of the colorized pool images against the gray input's, in dB.")]
     for name, group in analyses.get("comparisons", {}).items():
         if name in ("input", "seeds"):
@@ -111,9 +114,9 @@ def analysis_blocks(study: dict[str, Any], out: Path) -> list[Block]:
         blocks += [Heading(TITLES[name], 3), _comparison_table(study, group, budgets, with_pool=name == "data")]
         path = out / f"analysis_{name}.png"
         if name == "data":
-            pool_curve(study["results"], study["pretraining"], group, budgets, path)
+            pool_curve(study.rows, study.pretraining, group, budgets, path)
         else:
-            comparison_bars(study["results"], group, budgets, path)
+            comparison_bars(study.rows, group, budgets, path)
         blocks += [Figure(path, f"{TITLES[name]}: fine-tuned and linear-probe test accuracy"), Paragraph(PAPER[name])]
     change = analyses.get("feature_change")
     if change:

@@ -10,70 +10,73 @@ import numpy as np
 
 from proxytask.files import write_text_atomic
 from proxytask.paired import format_interval
+from proxytask.records import Budget, JobRecord, ResultRow, StudyResults, budget_name, find
 from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
-from proxytask.report.summary import SUPERVISED, budget_keys, find, find_comparison, format_cell, format_share, headline, winners
+from proxytask.report.summary import SUPERVISED, format_cell, format_share, headline, winners
 from proxytask.transfer.baselines import EIGENFACES
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB
+from proxytask.transfer.modes import MODES
 
 CONFUSION_BUDGET = 10
-MODES = ("finetune", "svm", "probe", "knn")
+# Modes in the report's order: the trained ones (and the eigenfaces baseline beside them), then the frozen ones.
+TRAINED_MODES = [name for name, mode in MODES.items() if mode.trains_network or mode.baseline]
+FROZEN_MODES = [name for name in MODES if name not in TRAINED_MODES]
 
 
-def _inits(results: list[dict[str, Any]], mode: str) -> list[str]:
+def _inits(rows: list[ResultRow], mode: str) -> list[str]:
     order = {RANDOM: 0, RANDOM_RGB: 1, SUPERVISED: 9, EIGENFACES: 10}
-    return sorted({r["init"] for r in results if r["mode"] == mode}, key=lambda name: (order.get(name, 5), name))
+    return sorted({r.init for r in rows if r.mode == mode}, key=lambda name: (order.get(name, 5), name))
 
 
-def results_table(results: list[dict[str, Any]], modes: list[str], budgets: list[Any]) -> Table:
+def results_table(rows: list[ResultRow], modes: list[str], budgets: list[Budget]) -> Table:
     """Rows: (init, mode); columns: budgets; cells: accuracy / macro-F1 (mean ± std over draws)."""
-    rows = []
+    table = []
     for mode in modes:
-        for init in _inits(results, mode):
-            input_kind = next(r["input"] for r in results if r["init"] == init and r["mode"] == mode)
-            rows.append([init, mode, input_kind] + [format_cell(find(results, init, mode, k)) for k in budgets])
-    return Table(["init", "mode", "input"] + [f"k={k}" for k in budgets], rows)
+        for init in _inits(rows, mode):
+            input_kind = next(r.input for r in rows if r.init == init and r.mode == mode)
+            table.append([init, mode, input_kind] + [format_cell(find(rows, init, mode, k)) for k in budgets])
+    return Table(["init", "mode", "input"] + [f"k={budget_name(k)}" for k in budgets], table)
 
 
-def paired_table(results: list[dict[str, Any]], comparisons: list[dict[str, Any]], modes: list[str], budgets: list[Any]) -> Table:
+def paired_table(study: StudyResults, rows: list[ResultRow], modes: list[str], budgets: list[Budget]) -> Table:
     """Rows: (init, mode, baseline); columns: budgets; cells: mean paired accuracy difference [95% CI]."""
-    rows = []
+    table = []
     for mode in modes:
-        for init in _inits(results, mode):
+        for init in _inits(rows, mode):
             for baseline in (RANDOM, SUPERVISED):
-                cells = [format_interval(find_comparison(comparisons, init, baseline, mode, k)) for k in budgets]
+                cells = [format_interval(study.comparison(init, baseline, mode, k)) for k in budgets]
                 if any(cell != "-" for cell in cells):
-                    rows.append([init, mode, f"minus {baseline}"] + cells)
-    return Table(["init", "mode", "difference"] + [f"k={k}" for k in budgets], rows)
+                    table.append([init, mode, f"minus {baseline}"] + cells)
+    return Table(["init", "mode", "difference"] + [f"k={budget_name(k)}" for k in budgets], table)
 
 
-def best_model(records: list[dict[str, Any]], results: list[dict[str, Any]], budget: Any) -> tuple[str, str, list[dict[str, Any]]] | None:
+def best_model(jobs: list[JobRecord], rows: list[ResultRow], budget: Budget) -> tuple[str, str, list[JobRecord]] | None:
     """(init, mode, its job records over draws) of the most accurate model at ``budget``."""
-    candidates = [r for r in results if r["k"] == budget and r["mode"] in ("finetune", "svm")]
+    candidates = [r for r in rows if r.k == budget and r.mode in TRAINED_MODES]
     if not candidates:
         return None
-    best = max(candidates, key=lambda r: r["accuracy_mean"])
-    jobs = [j for j in records if j["init"] == best["init"] and j["mode"] == best["mode"] and j["k"] == budget]
-    return best["init"], best["mode"], jobs
+    best = max(candidates, key=lambda r: r.mean["accuracy"])
+    return best.init, best.mode, [j for j in jobs if (j.init, j.mode, j.k) == (best.init, best.mode, budget)]
 
 
-def per_class_table(jobs: list[dict[str, Any]], class_names: list[str]) -> Table:
+def per_class_table(jobs: list[JobRecord], class_names: list[str]) -> Table:
     """Precision, recall, F1 and test support per class, mean over draws."""
     rows = []
     for name in class_names:
-        entries = [job["per_class"][name] for job in jobs]
+        entries = [job.details["per_class"][name] for job in jobs]
         rows.append([name.replace("_", " ")] + [f"{np.mean([e[m] for e in entries]):.3f}" for m in ("precision", "recall", "f1-score")]
                     + [str(int(entries[0]["support"]))])
     return Table(["class", "precision", "recall", "F1", "test images"], rows)
 
 
-def _setup_blocks(study: dict[str, Any]) -> list[Block]:
-    config, downstream = study["config"], study["downstream"]
+def _setup_blocks(study: StudyResults) -> list[Block]:
+    config, downstream = study.config, study.downstream
     counts = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in downstream["images_per_class"].items())
     pretrain = config["pretrain"]
     blocks: list[Block] = [Heading(f"proxytask study: {pretrain['data']['downstream']}", 1), Paragraph(
-        f"Preset {config['preset']} on {study['device']}; backbone {pretrain['model']['backbone']}; "
+        f"Preset {config['preset']} on {study.device}; backbone {pretrain['model']['backbone']}; "
         f"{downstream['images']} images in {len(downstream['classes'])} classes ({counts}). Every initialisation in the "
         f"main tables reads the same input ({pretrain['input']}); every pretraining run saw the same number of pool "
         f"images ({config['pretrain_steps']} steps of {pretrain['train']['batch_size']}). Stratified 75/25 train/test split "
@@ -81,20 +84,19 @@ def _setup_blocks(study: dict[str, Any]) -> list[Block]:
         f"{config['frozen_draws']} for the linear probe, k-NN and eigenfaces (seeds 0, 1, ...; every init sees the same "
         "draws, and fine-tuning seed d goes with draw d). Cells: test accuracy / macro-F1, mean ± standard deviation over draws.")]
     blocks += [Heading("How every choice was made", 3),
-               Table(["mode", "choice"], [[mode, text] for mode, text in study["selection"].items()]),
+               Table(["mode", "choice"], [[mode, text] for mode, text in study.selection.items()]),
                Paragraph("No label outside a budget's k per class influences any result at that budget: the test labels "
                          "are read only to score the final predictions.")]
     return blocks
 
 
-def _headline_blocks(study: dict[str, Any], results: list[dict[str, Any]], proxies: list[str], budgets: list[Any]) -> list[Block]:
-    comparisons = study["comparisons"]
+def _headline_blocks(study: StudyResults, results: list[ResultRow], proxies: list[str], budgets: list[Budget]) -> list[Block]:
     rows = []
-    for h in headline(results, comparisons, proxies, budgets):
-        random, supervised = (f"{h[name]['accuracy_mean']:.3f}" if h[name] else "-" for name in ("random", "supervised"))
-        rows.append([h["task"], str(h["k"]), f"{random} / {h['proxy']['accuracy_mean']:.3f} / {supervised}",
-                     format_interval(h["vs_random"]), format_interval(h["vs_supervised"]),
-                     format_share(h["gap_closed_accuracy"]), format_share(h["gap_closed_macro_f1"])])
+    for h in headline(study, results, proxies, budgets):
+        random, supervised = (f"{row.mean['accuracy']:.3f}" if row else "-" for row in (h.random, h.supervised))
+        rows.append([h.task, budget_name(h.k), f"{random} / {h.proxy.mean['accuracy']:.3f} / {supervised}",
+                     format_interval(h.vs_random), format_interval(h.vs_supervised),
+                     format_share(h.gap_closed["accuracy"]), format_share(h.gap_closed["macro_f1"])])
     blocks: list[Block] = [Heading("Headline: each proxy task against random init and supervised pretraining (fine-tuning)"), Table(
         ["proxy task", "k", "accuracy: random / proxy / supervised", "proxy - random [95% CI]", "proxy - supervised [95% CI]",
          "gap closed (accuracy)", "gap closed (macro-F1)"], rows), Paragraph(
@@ -106,20 +108,21 @@ def _headline_blocks(study: dict[str, Any], results: list[dict[str, Any]], proxi
     if len(proxies) > 1:
         blocks.append(Heading("Which proxy task wins (fine-tuning accuracy)", 3))
         blocks.append(Table(["k", "best proxy", "accuracy", "runner-up", "accuracy", "best - runner-up [95% CI]", "interval excludes zero"],
-                            [[str(w["k"]), w["best"], f"{w['best_accuracy']:.3f}", w["runner_up"], f"{w['runner_up_accuracy']:.3f}",
-                              format_interval(w["difference"]), "yes" if w["settled"] else "no"]
-                             for w in winners(study["jobs"], results, proxies, budgets)]))
+                            [[budget_name(w.k), w.best.init, f"{w.best.mean['accuracy']:.3f}", w.runner_up.init,
+                              f"{w.runner_up.mean['accuracy']:.3f}", format_interval(w.difference), "yes" if w.settled else "no"]
+                             for w in winners(study, results, proxies, budgets)]))
     return blocks
 
 
-def _degenerate_blocks(jobs: list[dict[str, Any]]) -> list[Block]:
-    collapsed = [job for job in jobs if job.get("degenerate")]
+def _degenerate_blocks(jobs: list[JobRecord]) -> list[Block]:
+    collapsed = [job for job in jobs if job.degenerate]
     text = ("A job is flagged when every test prediction falls in one class, or (fine-tuning) when its training loss "
             "never fell (mean of the last 10% of steps not below the first 10%). Cells marked !n hold n such jobs.")
     if not collapsed:
         return [Heading("Collapsed models", 3), Paragraph(f"None. {text}")]
-    rows = [[job["init"], job["mode"], str(job["k"]), str(job["draw"]), f"{job['accuracy']:.3f}", str(job["predicted_classes"]),
-             f"{job['loss_first']:.3f} -> {job['loss_last']:.3f}" if "loss_first" in job else "-"] for job in collapsed]
+    rows = [[job.init, job.mode, budget_name(job.k), str(job.draw), f"{job.accuracy:.3f}", str(job.predicted_classes),
+             f"{job.details['loss_first']:.3f} -> {job.details['loss_last']:.3f}" if "loss_first" in job.details else "-"]
+            for job in collapsed]
     return [Heading("Collapsed models", 3), Paragraph(text),
             Table(["init", "mode", "k", "draw", "accuracy", "classes predicted", "training loss first -> last"], rows)]
 
@@ -147,44 +150,46 @@ def _time_blocks(stages: dict[str, float]) -> list[Block]:
         f"features. Writing this report is timed after it is written: its seconds are in results.json.")]
 
 
-def write_report(study: dict[str, Any], out: Path) -> None:
+def write_report(study: StudyResults, out: Path) -> None:
     """Write the figures, report.md and report.html of a finished study into ``out``."""
-    config, records = study["config"], study["jobs"]
-    variants = set(study["analyses"]["runs"])
-    results = [r for r in study["results"] if r["init"] not in variants]  # analysis runs have their own section
-    budgets = budget_keys(config["budgets"])
+    config, records = study.config, study.jobs
+    variants = set(study.analyses["runs"])
+    results = [r for r in study.rows if r.init not in variants]  # analysis runs have their own section
+    budgets = study.budgets
     proxies = list(config["tasks"])
-    downstream = study["downstream"]
+    downstream = study.downstream
     blocks = _setup_blocks(study) + _headline_blocks(study, results, proxies, budgets)
-    modes = [m for m in MODES if any(r["mode"] == m for r in results)]
+    modes = [m for m in TRAINED_MODES + FROZEN_MODES if any(r.mode == m for r in results)]
     blocks += [Heading("Paired differences in every mode (test accuracy, mean [95% CI] over draws)"),
-               paired_table(results, study["comparisons"], modes, budgets)]
+               paired_table(study, results, modes, budgets)]
     blocks += [Heading("All results"), results_table(results, modes, budgets)]
-    shorts = sorted({c for r in results for c in r["short_classes"]})
+    shorts = sorted({c for r in results for c in r.short_classes})
     if shorts:
         blocks.append(Paragraph(f"Classes with fewer training images than a budget asks for (all of theirs used): {', '.join(shorts)}."))
     blocks += _degenerate_blocks(records)
 
     figures: list[Figure] = []
-    if any(r["mode"] in ("finetune", "svm") for r in results):
-        budget_curves(results, budgets, ["finetune", "svm"], out / "budgets_finetune.png")
+    if any(r.mode in TRAINED_MODES for r in results):
+        budget_curves(results, budgets, TRAINED_MODES, out / "budgets_finetune.png")
         figures.append(Figure(out / "budgets_finetune.png",
                               "Fine-tuning (and eigenfaces + SVM): test accuracy and macro-F1 against labels per class"))
-    if any(r["mode"] in ("probe", "knn") for r in results):
-        budget_curves(results, budgets, ["probe", "knn"], out / "budgets_frozen.png")
+    if any(r.mode in FROZEN_MODES for r in results):
+        budget_curves(results, budgets, FROZEN_MODES, out / "budgets_frozen.png")
         figures.append(Figure(out / "budgets_frozen.png", "Frozen features: linear probe and k-NN"))
     budget = CONFUSION_BUDGET if CONFUSION_BUDGET in budgets else budgets[0]
     best = best_model(records, results, budget)
     if best is not None:
         init, mode, jobs = best
-        confusion = np.sum([np.array(job["confusion"]) for job in jobs], axis=0)
-        confusion_figure(confusion, downstream["classes"], f"{init} ({mode}), k={budget}, summed over draws",
+        confusion = np.sum([np.array(job.details["confusion"]) for job in jobs], axis=0)
+        confusion_figure(confusion, downstream["classes"], f"{init} ({mode}), k={budget_name(budget)}, summed over draws",
                          out / "confusion_best.png")
-        figures.append(Figure(out / "confusion_best.png", f"Confusion matrix of the most accurate model at k={budget}: {init} ({mode})"))
-        blocks += [Heading(f"Per class: {init} ({mode}) at k={budget}, mean over draws", 3), per_class_table(jobs, downstream["classes"])]
+        figures.append(Figure(out / "confusion_best.png",
+                              f"Confusion matrix of the most accurate model at k={budget_name(budget)}: {init} ({mode})"))
+        blocks += [Heading(f"Per class: {init} ({mode}) at k={budget_name(budget)}, mean over draws", 3),
+                   per_class_table(jobs, downstream["classes"])]
     blocks += analysis_blocks(study, out)
     main_runs = [*proxies, SUPERVISED]
-    runs = {task: out / "pretrain" / task for task in study["pretraining"] if task in main_runs}
+    runs = {task: out / "pretrain" / task for task in study.pretraining if task in main_runs}
     loss_curves(runs, out / "pretrain_loss.png")
     figures.append(Figure(out / "pretrain_loss.png", "Pretraining loss curves"))
     for task, run_dir in runs.items():
@@ -193,8 +198,8 @@ def write_report(study: dict[str, Any], out: Path) -> None:
             figures.append(Figure(out / f"gallery_{task}.png", f"{task}: held-out pool images"))
     blocks.append(Heading("Figures"))
     blocks += figures
-    blocks += _pretraining_blocks(study["pretraining"])
-    blocks += _time_blocks(study["time_by_stage"])
+    blocks += _pretraining_blocks(study.pretraining)
+    blocks += _time_blocks(study.time_by_stage)
     data = config["pretrain"]["data"]
     blocks.append(Heading("Inputs"))
     blocks.append(Paragraph(

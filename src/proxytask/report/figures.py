@@ -13,8 +13,9 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from proxytask.files import write_atomic  # noqa: E402
-from proxytask.report.summary import find  # noqa: E402
+from proxytask.records import Budget, ResultRow, budget_name, find  # noqa: E402
 from proxytask.runlog import read_log  # noqa: E402
+from proxytask.transfer.modes import FINETUNE, MODES, PROBE  # noqa: E402
 
 
 def _save(figure, path: Path) -> None:
@@ -23,23 +24,23 @@ def _save(figure, path: Path) -> None:
     plt.close(figure)
 
 
-def budget_curves(results: list[dict[str, Any]], budgets: list[Any], modes: list[str], path: Path) -> None:
+def budget_curves(results: list[ResultRow], budgets: list[Budget], modes: list[str], path: Path) -> None:
     """Accuracy and macro-F1 against labels per class, one line per (init, mode), error bars = std over draws."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
     positions = np.arange(len(budgets))
-    series = sorted({(r["init"], r["mode"]) for r in results if r["mode"] in modes},
+    series = sorted({(r.init, r.mode) for r in results if r.mode in modes},
                     key=lambda s: (modes.index(s[1]) if s[1] in modes else 99, s[0]))
     for init, mode in series:
-        rows = {r["k"]: r for r in results if r["init"] == init and r["mode"] == mode}
+        rows = {r.k: r for r in results if r.init == init and r.mode == mode}
         present = [i for i, k in enumerate(budgets) if k in rows]
-        style = {"finetune": "-", "probe": "--", "knn": ":", "svm": "-."}.get(mode, "-")
+        style = MODES[mode].line_style
         for axis, metric in zip(axes, ("accuracy", "macro_f1")):
-            means = [rows[budgets[i]][f"{metric}_mean"] for i in present]
-            stds = [rows[budgets[i]][f"{metric}_std"] for i in present]
+            means = [rows[budgets[i]].mean[metric] for i in present]
+            stds = [rows[budgets[i]].std[metric] for i in present]
             axis.errorbar(positions[present], means, yerr=stds, linestyle=style, marker="o", capsize=3,
                           label=f"{init} ({mode})")
     for axis, title in zip(axes, ("accuracy", "macro-F1")):
-        axis.set_xticks(positions, [str(k) for k in budgets])
+        axis.set_xticks(positions, [budget_name(k) for k in budgets])
         axis.set_xlabel("labeled images per class")
         axis.set_title(f"test {title}")
         axis.grid(alpha=0.3)
@@ -78,49 +79,50 @@ def loss_curves(runs: dict[str, Path], path: Path) -> None:
     _save(figure, path)
 
 
-def _accuracy(results: list[dict[str, Any]], init: str, mode: str, k: Any) -> tuple[float, float]:
+def _accuracy(results: list[ResultRow], init: str, mode: str, k: Budget) -> tuple[float, float]:
     """(mean, std) test accuracy of (init, mode, k); NaN when absent (matplotlib leaves it out)."""
     row = find(results, init, mode, k)
-    return (row["accuracy_mean"], row["accuracy_std"]) if row is not None else (np.nan, 0.0)
+    return (row.mean["accuracy"], row.std["accuracy"]) if row is not None else (np.nan, 0.0)
 
 
-def comparison_bars(results: list[dict[str, Any]], group: list[dict[str, Any]], budgets: list[Any], path: Path,
+def comparison_bars(results: list[ResultRow], group: list[dict[str, Any]], budgets: list[Budget], path: Path,
                     reference: str = "random") -> None:
     """One panel per budget: fine-tuned (solid) and linear-probe (hatched) accuracy of each run in
     ``group`` (dicts with ``name``), error bars = std over draws; the ``reference`` init fine-tuned as a dashed line."""
     figure, axes = plt.subplots(1, len(budgets), figsize=(1.6 + 1.5 * len(group) * len(budgets), 3.8), squeeze=False)
     positions = np.arange(len(group))
     for axis, k in zip(axes[0], budgets):
-        for offset, mode, hatch in ((-0.2, "finetune", None), (0.2, "probe", "//")):
+        for offset, mode, hatch in ((-0.2, FINETUNE, None), (0.2, PROBE, "//")):
             values = [_accuracy(results, variant["name"], mode, k) for variant in group]
             axis.bar(positions + offset, [v[0] for v in values], 0.4, yerr=[v[1] for v in values], capsize=3,
-                     hatch=hatch, color="tab:blue" if mode == "finetune" else "white", edgecolor="tab:blue", label=mode)
-        axis.axhline(_accuracy(results, reference, "finetune", k)[0], color="gray", linestyle="--", label=f"{reference} (finetune)")
+                     hatch=hatch, color="tab:blue" if mode == FINETUNE else "white", edgecolor="tab:blue", label=mode)
+        axis.axhline(_accuracy(results, reference, FINETUNE, k)[0], color="gray", linestyle="--", label=f"{reference} ({FINETUNE})")
         axis.set_xticks(positions, [variant["name"] for variant in group], rotation=15, ha="right", fontsize=8)
         axis.set_ylabel("test accuracy")
-        axis.set_title(f"k={k}")
+        axis.set_title(f"k={budget_name(k)}")
         axis.grid(alpha=0.3, axis="y")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     _save(figure, path)
 
 
-def pool_curve(results: list[dict[str, Any]], pretraining: dict[str, dict[str, Any]], group: list[dict[str, Any]],
-               budgets: list[Any], path: Path, reference: str = "random") -> None:
+def pool_curve(results: list[ResultRow], pretraining: dict[str, dict[str, Any]], group: list[dict[str, Any]],
+               budgets: list[Budget], path: Path, reference: str = "random") -> None:
     """Accuracy against the number of unlabeled pretraining images (log scale), one panel per budget."""
     figure, axes = plt.subplots(1, len(budgets), figsize=(5 * len(budgets), 3.8), squeeze=False)
     images = [pretraining[variant["name"]]["train_images"] for variant in group]
     for axis, k in zip(axes[0], budgets):
-        for mode, style in (("finetune", "-"), ("probe", "--")):
+        for mode in (FINETUNE, PROBE):
+            style = MODES[mode].line_style
             values = [_accuracy(results, variant["name"], mode, k) for variant in group]
             axis.errorbar(images, [v[0] for v in values], yerr=[v[1] for v in values], linestyle=style, marker="o",
                           capsize=3, label=f"colorization ({mode})")
-        axis.axhline(_accuracy(results, reference, "finetune", k)[0], color="gray", linestyle=":", label=f"{reference} (finetune)")
+        axis.axhline(_accuracy(results, reference, FINETUNE, k)[0], color="gray", linestyle=":", label=f"{reference} ({FINETUNE})")
         axis.set_xscale("log")
         axis.set_xticks(images, [str(n) for n in images], minor=False)
         axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         axis.set_xlabel("unlabeled pretraining images")
         axis.set_ylabel("test accuracy")
-        axis.set_title(f"k={k}, same number of pretraining steps")
+        axis.set_title(f"k={budget_name(k)}, same number of pretraining steps")
         axis.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="lower right")
     _save(figure, path)

@@ -9,7 +9,7 @@ level with a learned mask token, spreads visible context over the grid with two 
 and upsamples to pixels. The loss is the mean squared error on hidden patches only, against
 per-patch normalized targets (each patch's pixels at zero mean and unit variance) by default.
 
-The encoder's masking lives in forward hooks on the backbone's modules, active only while this
+The encoder's masking lives in forward hooks on the backbone's modules, present only while this
 task encodes a masked batch, so the backbone's weights and keys are the plain ones that transfer.
 """
 
@@ -69,52 +69,57 @@ def standardize_patches(patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 class VisibleOnlyEncoding:
-    """Forward hooks that keep a backbone's hidden positions at zero and its batch norms on visible statistics.
+    """Keeps a backbone's hidden positions at zero and its batch norms on visible statistics, while active.
 
-    While :meth:`active` holds a visibility map (B, 1, rows, cols) (1 visible, 0 hidden), the
-    backbone's input and every Conv2d, pooling and BatchNorm2d output is multiplied by the map resized to its resolution, and
-    a BatchNorm2d in training mode normalizes with (and updates its running statistics from) the
-    visible positions only. Outside :meth:`active` the backbone runs as usual.
+    Inside :meth:`active` with a visibility map (B, 1, rows, cols) (1 visible, 0 hidden), forward
+    hooks multiply the backbone's input and every convolution, pooling and batch-norm output by the
+    map resized to its resolution, and a batch norm in training mode normalizes with (and updates
+    its running statistics from) the visible positions only. The hooks are put on the modules the
+    backbone holds at that moment (batch norms converted for several GPUs included) and removed
+    on leaving; under several processes each rank's visible statistics are its own.
     """
 
+    NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm)
+    MASKED = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+
     def __init__(self, backbone: nn.Module) -> None:
-        self.visible: torch.Tensor | None = None
+        self.backbone = backbone
+        self.visible = torch.ones(1, 1, 1, 1)
         self.momentum: dict[nn.Module, float | None] = {}
-        backbone.register_forward_pre_hook(self._zero_hidden_input)
-        for module in backbone.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.register_forward_pre_hook(self._freeze_running_stats)
-                module.register_forward_hook(self._visible_batchnorm)
-            elif isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-                module.register_forward_hook(self._zero_hidden)
 
     @contextmanager
     def active(self, visible: torch.Tensor):
         self.visible = visible
+        handles = [self.backbone.register_forward_pre_hook(self._zero_hidden_input)]
+        for module in self.backbone.modules():
+            if isinstance(module, self.NORMS):
+                handles += [module.register_forward_pre_hook(self._freeze_running_stats),
+                            module.register_forward_hook(self._visible_batchnorm)]
+            elif isinstance(module, self.MASKED):
+                handles.append(module.register_forward_hook(self._zero_hidden))
         try:
             yield
         finally:
-            self.visible = None
+            for handle in handles:
+                handle.remove()
 
     def at(self, output: torch.Tensor) -> torch.Tensor:
         """The visibility map at ``output``'s resolution: (B, 1, h, w), in its dtype."""
         return F.interpolate(self.visible, size=output.shape[-2:], mode="nearest").to(output.dtype)
 
-    def _zero_hidden_input(self, module: nn.Module, inputs: tuple[torch.Tensor]) -> tuple[torch.Tensor] | None:
-        return None if self.visible is None else (inputs[0] * self.at(inputs[0]),)
+    def _zero_hidden_input(self, module: nn.Module, inputs: tuple[torch.Tensor]) -> tuple[torch.Tensor]:
+        return (inputs[0] * self.at(inputs[0]),)
 
-    def _zero_hidden(self, module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor | None:
-        return None if self.visible is None else output * self.at(output)
+    def _zero_hidden(self, module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor:
+        return output * self.at(output)
 
-    def _freeze_running_stats(self, module: nn.BatchNorm2d, inputs: tuple[torch.Tensor]) -> None:
-        if self.visible is not None and module.training:
+    def _freeze_running_stats(self, module: nn.Module, inputs: tuple[torch.Tensor]) -> None:
+        if module.training:
             # The dense pass must leave the running statistics alone: they are updated from visible positions below.
             self.momentum[module] = module.momentum
             module.momentum = 0.0
 
-    def _visible_batchnorm(self, module: nn.BatchNorm2d, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor | None:
-        if self.visible is None:
-            return None
+    def _visible_batchnorm(self, module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor:
         visible = self.at(output)
         if not module.training:
             return output * visible
