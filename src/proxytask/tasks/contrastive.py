@@ -130,8 +130,8 @@ class Contrastive(ProxyTask):
         found = partner_retrieval(self.project(inputs))
         batch = images.shape[0]
         shown = rgb_panel((inputs + 1.0) / 2.0)
-        shown[~found, 0, :2] = 1.0  # a red bar where the partner view was not the nearest
-        panels = [(f"view {v + 1} (red: partner not nearest)", shown[v * batch:(v + 1) * batch]) for v in range(VIEWS)]
+        shown[~found, 0, :2] = 1.0  # a red bar where the partner view was not the nearest other view
+        panels = [(f"view {v + 1}\n(red: partner missed)", shown[v * batch:(v + 1) * batch]) for v in range(VIEWS)]
         return panels, {"heldout_view_retrieval_top1": found.float().mean().item(), "retrieval_chance": 1.0 / (VIEWS * batch - 1)}
 
 

@@ -221,7 +221,8 @@ class MaskedAutoencoding(ProxyTask):
                    "psnr_hidden_patch_mean": _psnr(mean.expand_as(truth)[hidden], truth[hidden])}
         shown = torch.where(hidden.unsqueeze(-1), predicted, truth)
         masked = torch.where(hidden.unsqueeze(-1), torch.full_like(truth, 0.5), truth)
-        panels = [("input (hidden patches gray)", masked), ("hidden patches predicted", shown), ("clean", truth)]
+        predicted_title = "predicted\n(true patch mean, std)" if self.config.normalize_targets else "predicted"
+        panels = [("input\n(hidden: gray)", masked), (predicted_title, shown), ("clean", truth)]
         return [(title, rgb_panel(unpatchify(panel, self.patch, clean.shape[1]))) for title, panel in panels], metrics
 
 
