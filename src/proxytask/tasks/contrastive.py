@@ -34,8 +34,9 @@ VIEWS = 2
 @dataclass
 class ContrastiveConfig(Settings):
     """SimCLR's recipe, scaled to small faces: crops cover ``min_scale``..1 of the image at aspect
-    3/4..4/3; jitter (probability ``jitter_probability``) moves brightness, contrast and saturation
-    by up to ``jitter`` and hue by up to ``hue_jitter`` of a turn; RGB views turn gray with
+    3/4..4/3; jitter (probability ``jitter_probability``) adds up to +-``jitter`` to brightness,
+    then scales intensities (kornia's contrast: a product, not a blend with the mean) and
+    saturation by 1 +- ``jitter`` and turns hue by up to ``hue_jitter`` of a turn; RGB views turn gray with
     ``gray_probability``; a blur of sigma 0.1..2 px hits with ``blur_probability``."""
 
     temperature: float = setting(0.2, **POSITIVE)
