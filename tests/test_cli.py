@@ -56,7 +56,7 @@ def test_errors_name_the_problem(trained_run, tmp_path, capsys):
     assert main(["colorize", str(image), "--checkpoint", str(tmp_path), "-o", str(tmp_path)]) == 2
     assert "is not a run folder" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "r"), "--set", "train.batch_size=0"]) == 2
-    assert "train.batch_size must be a number >= 1" in capsys.readouterr().err
+    assert "train.batch_size must be a whole number >= 1" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "r"), "--lfw", str(tmp_path / "nowhere")]) == 2
     assert "nowhere does not exist" in capsys.readouterr().err
 

@@ -16,7 +16,8 @@ def test_overrides_are_typed_and_validated():
     ("train.batch_size=three", "train.batch_size: expected a whole number"),
     ("train.batch_size=2.5", "expected a whole number"),
     ("colorization.target=softmax", "colorization.target must be one of onehot, window, got 'softmax'"),
-    ("colorization.window=4", "odd number"),
+    ("colorization.window=4", "colorization.window must be an odd whole number >= 1, got 4"),
+    ("colorization.bins=nan", "colorization.bins: expected a whole number"),
     ("data.crop_size=100", "data.crop_size must be between"),
     ("optim.optimizer=adam", "optim.optimizer must be"),
     ("nonsense", "section.name=value"),
@@ -45,9 +46,9 @@ def test_yaml_errors_name_the_file(tmp_path):
 @pytest.mark.parametrize("override, message", [
     ("train.epochs=nan", "train.epochs must be a number >= 0, got nan"),
     ("train.epochs=inf", "train.epochs must be a number >= 0, got inf"),
-    ("train.seed=-1", "train.seed must be a number >= 0"),
+    ("train.seed=-1", "train.seed must be a whole number >= 0"),
     ("optim.lr=nan", "optim.lr must be a number > 0, got nan"),
-    ("data.image_size=100000", r"data.image_size must be a number in \[8, 1024\]"),
+    ("data.image_size=100000", r"data.image_size must be a whole number in \[8, 1024\]"),
 ])
 def test_non_finite_and_absurd_values_are_refused(override, message):
     from proxytask.config import PretrainConfig

@@ -33,9 +33,12 @@ def test_a_task_declares_its_settings_and_the_generic_walk_checks_them(name):
         checked = [f for f in dataclasses.fields(settings) if "check" in f.metadata]
         for item in checked:  # a value outside each checked setting's range is refused, naming it
             check = item.metadata["check"]
-            bad = "no-such-choice" if check.choices else (math.nan if check.low is None else check.low - 1)
-            with pytest.raises(ConfigError, match=f"{section}.{item.name}"):
-                apply_overrides(config, [f"{section}.{item.name}={bad}"])
+            bad = ["no-such-choice"] if check.choices else [math.nan]
+            bad += [check.low - 1] if check.low is not None else []
+            bad += [check.high + 1] if check.high is not None else []
+            for value in bad:
+                with pytest.raises(ConfigError, match=f"{section}.{item.name}"):
+                    apply_overrides(config, [f"{section}.{item.name}={value}"])
     assert from_dict(PretrainConfig, to_dict(config)) == config  # every section survives the YAML round trip
 
 

@@ -1,6 +1,7 @@
 """Typed settings for every command: dataclasses with defaults, YAML load/save, dotted overrides.
 
-One source of truth for each fact (bin count, face crop, split seed): the defaults below. A run
+One source of truth for each fact (face crop, split seed, bin count): the defaults of the settings
+dataclasses, here for the shared ones and in each task's module for its own (its section). A run
 saves its resolved settings as ``config.yaml`` so it can be reproduced and resumed.
 """
 
@@ -44,6 +45,7 @@ class Check:
     high_open: bool = False
     odd: bool = False
     choices: tuple[Any, ...] = ()
+    hint: str = ""
 
     def accepts(self, value: Any) -> bool:
         if self.choices:
@@ -54,15 +56,19 @@ class Check:
         below = self.high is None or (value < self.high if self.high_open else value <= self.high)
         return above and below and (not self.odd or value % 2 == 1)
 
-    def describe(self) -> str:
+    def describe(self, whole: bool = False) -> str:
+        """What the value must be, e.g. ``a whole number >= 1``; ``whole`` for a setting of whole numbers."""
         if self.choices:
-            return "one of " + ", ".join(map(str, self.choices))
-        number = "an odd number" if self.odd else "a number"
-        if self.low is not None and self.high is not None:
-            return f"{number} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
-        if self.low is not None:
-            return f"{number} {'>' if self.low_open else '>='} {self.low:g}"
-        return f"{number} {'<' if self.high_open else '<='} {self.high:g}"
+            text = "one of " + ", ".join(map(str, self.choices))
+        else:
+            text = "an odd whole number" if self.odd else "a whole number" if whole else "a number"
+            if self.low is not None and self.high is not None:
+                text += f" in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            elif self.low is not None:
+                text += f" {'>' if self.low_open else '>='} {self.low:g}"
+            elif self.high is not None:
+                text += f" {'<' if self.high_open else '<='} {self.high:g}"
+        return f"{text} {self.hint}" if self.hint else text
 
 
 def setting(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, **check: Any) -> Any:
@@ -88,7 +94,8 @@ class Settings:
             for part in (value if isinstance(value, tuple) else (value,)) if check else ():
                 if part is not None and not check.accepts(part):
                     each = ": each" if isinstance(value, tuple) else ""
-                    raise ConfigError(f"{path}{each} must be {check.describe()}, got {part!r}")
+                    whole = str(item.type).startswith(("int", "tuple[int"))
+                    raise ConfigError(f"{path}{each} must be {check.describe(whole)}, got {part!r}")
             if isinstance(value, Settings):
                 value.validate(f"{path}.")
             elif item.metadata.get("sections"):
@@ -296,7 +303,8 @@ class StudyConfig(Settings):
     pretrain_steps: int = setting(900, low=1)
     analyses: tuple[str, ...] = setting((), choices=ANALYSES)
     analysis_budgets: tuple[str, ...] = ("10",)
-    pool_fractions: tuple[float, ...] = setting((0.1, 0.3), low=0.0, high=1.0, low_open=True, high_open=True)
+    pool_fractions: tuple[float, ...] = setting((0.1, 0.3), low=0.0, high=1.0, low_open=True, high_open=True,
+                                                hint="(the whole pool is the main run)")
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
@@ -378,7 +386,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             number = float(value) if not isinstance(value, bool) else None
         except (TypeError, ValueError):
             number = None
-        if number is None or (annotation is int and number != int(number)):
+        if number is None or (annotation is int and not (math.isfinite(number) and number == int(number))):
             kind = "a whole number" if annotation is int else "a number"
             raise ConfigError(f"{where}: expected {kind}, got {value!r}")
         return int(number) if annotation is int else number

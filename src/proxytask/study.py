@@ -20,7 +20,6 @@ import json
 import logging
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,7 @@ from proxytask.paired import METRICS, Comparison, compare
 from proxytask.presets import recipe_origin
 from proxytask.records import JobRecord, ResultRow, StudyResults, budget_json, budget_name
 from proxytask.tasks import task_input
-from proxytask.tasks.supervised import Supervised
+from proxytask.tasks.supervised import Supervised, identity_labels
 from proxytask.train import METRICS_FILE, pretrain
 from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, SEARCH_DRAWS, eigenfaces_features
 from proxytask.transfer.feature_change import feature_change
@@ -176,8 +175,7 @@ def check_identities(config: StudyConfig, sources: list[ImageSource]) -> None:
     if "supervised" not in config.baselines:
         return
     least = config.pretrain.supervised.min_images_per_identity
-    folders = Counter(str(path.parent) for source in sources for path in source.paths)
-    enough = sum(count >= least for count in folders.values())
+    enough = identity_labels(np.array([str(path.parent) for source in sources for path in source.paths]), least)[2]
     if enough < 2:
         raise ConfigError(f"the supervised baseline learns the identities of the pool's pictures (their parent folders), but the "
                           f"pool ({', '.join(source.name for source in sources)}) has {enough} folder(s) with >= "

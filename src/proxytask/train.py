@@ -345,7 +345,7 @@ def _record_pool(run_dir: Path, pool: PoolImages) -> None:
     if pool.counts["pool_duplicates_of_downstream"]:
         log.warning("left %d pool images out: exact copies of downstream images", pool.counts["pool_duplicates_of_downstream"])
     if pool.counts["images_gray_excluded"]:
-        log.info("left %d grayscale pictures out of the colorization targets", pool.counts["images_gray_excluded"])
+        log.info("left %d grayscale pictures out of the training images (the task needs color)", pool.counts["images_gray_excluded"])
 
 
 def _finish(run_dir: Path, config: PretrainConfig, task: ProxyTask, pool: PoolImages, device: torch.device,

@@ -25,11 +25,14 @@ def _save(figure, path: Path) -> None:
 
 
 def budget_curves(results: list[ResultRow], budgets: list[Budget], modes: list[str], path: Path) -> None:
-    """Accuracy and macro-F1 against labels per class, one line per (init, mode), error bars = std over draws."""
+    """Accuracy and macro-F1 against labels per class, one line per (init, mode), error bars = std over
+    draws; an init keeps its color in every mode, a mode its line style."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
     positions = np.arange(len(budgets))
     series = sorted({(r.init, r.mode) for r in results if r.mode in modes},
                     key=lambda s: (modes.index(s[1]) if s[1] in modes else 99, s[0]))
+    inits = sorted({init for init, _ in series})
+    palette = plt.get_cmap("tab10" if len(inits) <= 10 else "tab20")
     for init, mode in series:
         rows = {r.k: r for r in results if r.init == init and r.mode == mode}
         present = [i for i, k in enumerate(budgets) if k in rows]
@@ -38,7 +41,7 @@ def budget_curves(results: list[ResultRow], budgets: list[Budget], modes: list[s
             means = [rows[budgets[i]].mean[metric] for i in present]
             stds = [rows[budgets[i]].std[metric] for i in present]
             axis.errorbar(positions[present], means, yerr=stds, linestyle=style, marker="o", capsize=3,
-                          label=f"{init} ({mode})")
+                          color=palette(inits.index(init)), label=f"{init} ({mode})")
     for axis, title in zip(axes, ("accuracy", "macro-F1")):
         axis.set_xticks(positions, [budget_name(k) for k in budgets])
         axis.set_xlabel("labeled images per class")

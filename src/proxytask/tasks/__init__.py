@@ -33,8 +33,12 @@ def task_class(name: str) -> type[ProxyTask]:
 
 
 def task_input(config: PretrainConfig) -> NetworkInput:
-    """The network input of ``config.task`` on ``config.input``, or a ConfigError if the task cannot read it."""
-    return task_class(config.task).input_for(config.input)
+    """The network input of ``config.task`` on ``config.input``, or a ConfigError if the task cannot
+    read it or cannot train with ``config`` (:meth:`ProxyTask.check_config`)."""
+    chosen = task_class(config.task)
+    network_input = chosen.input_for(config.input)
+    chosen.check_config(config)
+    return network_input
 
 
 def build_task(config: PretrainConfig, num_classes: int | None = None) -> ProxyTask:

@@ -67,6 +67,11 @@ class ProxyTask(nn.Module, ABC):
         return NetworkInput(input_kind, cls.normalization)
 
     @classmethod
+    def check_config(cls, config: PretrainConfig) -> None:
+        """Raise a ConfigError naming the settings if the task cannot train with ``config`` (checked
+        before a run writes anything or a study starts any work); nothing to check by default."""
+
+    @classmethod
     def pool_images(cls, is_gray: np.ndarray) -> np.ndarray:
         """Which of the pool's usable pictures (``is_gray``: (N,) bool) the task trains on: (N,) bool.
         All of them, or the color ones for a task that needs color."""

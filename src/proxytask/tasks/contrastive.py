@@ -23,7 +23,7 @@ from kornia.geometry.transform import crop_and_resize
 from torch import nn
 
 from proxytask.color import intensity
-from proxytask.config import POSITIVE, PROBABILITY, Settings, setting
+from proxytask.config import POSITIVE, Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.tasks.base import ProxyTask, rgb_panel
@@ -34,10 +34,11 @@ VIEWS = 2
 @dataclass
 class ContrastiveConfig(Settings):
     """SimCLR's recipe, scaled to small faces: crops cover ``min_scale``..1 of the image at aspect
-    3/4..4/3; jitter (probability ``jitter_probability``) adds up to +-``jitter`` to brightness,
-    then scales intensities (kornia's contrast: a product, not a blend with the mean) and
-    saturation by 1 +- ``jitter`` and turns hue by up to ``hue_jitter`` of a turn; RGB views turn gray with
-    ``gray_probability``; a blur of sigma 0.1..2 px hits with ``blur_probability``."""
+    3/4..4/3; jitter (probability ``jitter_probability``) scales saturation by 1 +- ``jitter`` and
+    turns hue by up to ``hue_jitter`` of a turn (RGB views, which then turn gray with
+    ``gray_probability``), then adds up to +-``jitter`` to brightness and scales intensities by
+    1 +- ``jitter`` (kornia's contrast: a product, not a blend with the mean); a blur of sigma
+    0.1..2 px hits with ``blur_probability``."""
 
     temperature: float = setting(0.2, **POSITIVE)
     projection_width: int = setting(512, low=1)
@@ -47,17 +48,19 @@ class ContrastiveConfig(Settings):
     hue_jitter: float = setting(0.1, low=0.0, high=0.5)
     jitter_probability: float = setting(0.8, low=0.0, high=1.0)
     gray_probability: float = setting(0.2, low=0.0, high=1.0)
-    blur_probability: float = setting(0.5, **PROBABILITY)
+    blur_probability: float = setting(0.5, low=0.0, high=1.0)
 
 
 def nt_xent(projections: torch.Tensor, temperature: float) -> torch.Tensor:
     """NT-Xent over (2B, D) projections, views of image i at rows i and i + B: mean cross-entropy of
-    each row's cosine similarities (self excluded, divided by ``temperature``) against its partner."""
-    z = F.normalize(projections.float(), dim=1)
-    similarity = (z @ z.T / temperature).fill_diagonal_(float("-inf"))
-    half = z.shape[0] // 2
-    partners = torch.cat([torch.arange(half, 2 * half), torch.arange(half)]).to(z.device)
-    return F.cross_entropy(similarity, partners)
+    each row's cosine similarities (self excluded, divided by ``temperature``) against its partner.
+    Computed in float32 even under autocast (a bf16 product would blur logits scaled by 1 / tau)."""
+    with torch.autocast(projections.device.type, enabled=False):
+        z = F.normalize(projections.float(), dim=1)
+        similarity = (z @ z.T / temperature).fill_diagonal_(float("-inf"))
+        half = z.shape[0] // 2
+        partners = torch.cat([torch.arange(half, 2 * half), torch.arange(half)]).to(z.device)
+        return F.cross_entropy(similarity, partners)
 
 
 def partner_retrieval(projections: torch.Tensor) -> torch.Tensor:
@@ -137,5 +140,5 @@ class Contrastive(ProxyTask):
 
 
 def _odd(size: float) -> int:
-    """The odd kernel size nearest above ``size``, at least 3."""
+    """An odd kernel size within 1 of ``size`` (its whole part, made odd upwards), at least 3."""
     return max(3, int(size) // 2 * 2 + 1)

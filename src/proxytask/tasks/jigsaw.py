@@ -71,7 +71,7 @@ def cut_tiles(images: torch.Tensor, tile: int, rng: BatchRandom) -> torch.Tensor
 class JigsawConfig(Settings):
     """Jigsaw puzzles (Noroozi and Favaro 2016): 3x3 tiles, a fixed set of permutations."""
 
-    permutations: int = setting(100, low=2, high=362880)
+    permutations: int = setting(100, low=2, high=362880, hint="(9! orders of 9 tiles)")
     tile_fraction: float = setting(0.85, low=0.0, high=1.0, low_open=True)
     head_width: int = setting(512, low=1)
     head_dropout: float = setting(0.5, **PROBABILITY)

@@ -15,7 +15,6 @@ task encodes a masked batch, so the backbone's weights and keys are the plain on
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 from torch import nn
 
-from proxytask.config import Settings, setting
+from proxytask.config import ConfigError, PretrainConfig, Settings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.decoder import LightDecoder
@@ -71,18 +70,25 @@ def standardize_patches(patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 class VisibleOnlyEncoding:
     """Keeps a backbone's hidden positions at zero and its batch norms on visible statistics, while active.
 
-    Inside :meth:`active` with a visibility map (B, 1, rows, cols) (1 visible, 0 hidden), forward
+    Inside :meth:`active` with a pixel visibility map (B, 1, H, W) (1 visible, 0 hidden), forward
     hooks multiply the backbone's input and every convolution, pooling and batch-norm output by the
-    map resized to its resolution, and a batch norm in training mode normalizes with (and updates
-    its running statistics from) the visible positions only. The hooks are put on the modules the
-    backbone holds at that moment (batch norms converted for several GPUs included) and removed
-    on leaving; under several processes each rank's visible statistics are its own.
+    map at that output's resolution (the pixel under each output cell's centre), and a batch norm in
+    training mode normalizes with (and updates its running statistics from) the visible positions
+    only. The hooks are put on the modules the backbone holds at that moment (batch norms converted
+    for several GPUs included) and removed on leaving; under several processes each rank's visible
+    statistics are its own.
     """
 
     NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm)
     MASKED = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
 
     def __init__(self, backbone: nn.Module) -> None:
+        others = sorted({type(m).__name__ for m in backbone.modules()
+                         if isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)) and type(m) not in self.NORMS})
+        if others:
+            raise ConfigError(f"masked-autoencoding's visible-only encoder handles BatchNorm2d only, and this backbone also "
+                              f"normalizes with {', '.join(others)}; choose another model.backbone or set "
+                              "masked_autoencoding.sparse_encoder=false")
         self.backbone = backbone
         self.visible = torch.ones(1, 1, 1, 1)
         self.momentum: dict[nn.Module, float | None] = {}
@@ -92,7 +98,7 @@ class VisibleOnlyEncoding:
         self.visible = visible
         handles = [self.backbone.register_forward_pre_hook(self._zero_hidden_input)]
         for module in self.backbone.modules():
-            if isinstance(module, self.NORMS):
+            if type(module) in self.NORMS:
                 handles += [module.register_forward_pre_hook(self._freeze_running_stats),
                             module.register_forward_hook(self._visible_batchnorm)]
             elif isinstance(module, self.MASKED):
@@ -102,10 +108,13 @@ class VisibleOnlyEncoding:
         finally:
             for handle in handles:
                 handle.remove()
+            for module, momentum in self.momentum.items():  # a forward that failed halfway leaves none frozen
+                module.momentum = momentum
+            self.momentum.clear()
 
     def at(self, output: torch.Tensor) -> torch.Tensor:
         """The visibility map at ``output``'s resolution: (B, 1, h, w), in its dtype."""
-        return F.interpolate(self.visible, size=output.shape[-2:], mode="nearest").to(output.dtype)
+        return F.interpolate(self.visible, size=output.shape[-2:], mode="nearest-exact").to(output.dtype)
 
     def _zero_hidden_input(self, module: nn.Module, inputs: tuple[torch.Tensor]) -> tuple[torch.Tensor]:
         return (inputs[0] * self.at(inputs[0]),)
@@ -123,12 +132,14 @@ class VisibleOnlyEncoding:
         visible = self.at(output)
         if not module.training:
             return output * visible
-        module.momentum = self.momentum.pop(module)
+        momentum = module.momentum = self.momentum.pop(module)
+        if momentum is None:  # a cumulative average, as BatchNorm keeps it
+            momentum = 1.0 / float(module.num_batches_tracked)
         features = inputs[0]
         rows = visible.permute(0, 2, 3, 1).reshape(-1).bool()
         flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
         normalized = F.batch_norm(flat[rows], module.running_mean, module.running_var, module.weight, module.bias, True,
-                                  0.1 if module.momentum is None else module.momentum, module.eps)
+                                  momentum, module.eps)
         dense = flat.new_zeros(flat.shape).index_put((rows.nonzero()[:, 0],), normalized.to(flat.dtype))
         return dense.view(features.shape[0], *features.shape[2:], -1).permute(0, 3, 1, 2)
 
@@ -151,6 +162,15 @@ class MaskedAutoencoding(ProxyTask):
         self.densify = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
                                      nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         self.decoder = LightDecoder(width, self.patch, out_channels=self.network_input.channels)
+
+    @classmethod
+    def check_config(cls, config: PretrainConfig) -> None:
+        stride = Backbone(config.model.backbone, 1, config.model.batchnorm).reductions[-1]
+        patches = (config.data.crop_size // stride) ** 2
+        if patches < 2:
+            raise ConfigError(f"masked-autoencoding hides patches of the backbone's stride ({stride} px for model.backbone="
+                              f"{config.model.backbone}), and data.crop_size={config.data.crop_size} holds {patches} whole one(s); "
+                              "it needs at least 2: raise data.crop_size or choose a backbone of smaller stride")
 
     def grid(self, height: int, width: int) -> tuple[int, int]:
         """Whole patches along each side; pixels past them are never hidden nor scored."""
@@ -176,17 +196,14 @@ class MaskedAutoencoding(ProxyTask):
 
     def reconstruct(self, inputs: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """Masked network input (B, C, H, W) and hidden patches (B, rows, cols) -> prediction (B, C, rows * p, cols * p)."""
-        grid_visible = (~hidden).to(inputs.dtype).unsqueeze(1)
         rows, cols = hidden.shape[1:]
         if self.encoding is not None:
-            # Partial patches past the whole ones (sides not a multiple of the stride) stay visible.
-            coarse_rows, coarse_cols = (math.ceil(side / self.patch) for side in inputs.shape[-2:])
-            with self.encoding.active(F.pad(grid_visible, (0, coarse_cols - cols, 0, coarse_rows - rows), value=1.0)):
+            with self.encoding.active(self.pixel_visibility(hidden, inputs)):
                 features = self.backbone(inputs)[-1]
         else:
             features = self.backbone(inputs)[-1]
         features = features[..., :rows, :cols]
-        visible = grid_visible.to(features.dtype)
+        visible = (~hidden).to(features.dtype).unsqueeze(1)
         filled = features * visible + self.mask_token.to(features.dtype) * (1.0 - visible)
         return self.decoder(self.densify(filled))
 
