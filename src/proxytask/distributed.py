@@ -53,6 +53,16 @@ def mean_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
     return total / dist.get_world_size()
 
 
+def gather_with_gradients(tensor: torch.Tensor) -> tuple[list[torch.Tensor], int]:
+    """Every rank's ``tensor`` (one shape on all), in rank order, with gradients flowing back to the
+    rank each came from; and this rank's index. Outside a process group: ``[tensor]`` and 0."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return [tensor], 0
+    from torch.distributed.nn.functional import all_gather
+
+    return list(all_gather(tensor)), dist.get_rank()
+
+
 def teardown(context: Context) -> None:
     """Leave the process group."""
     if context.world_size > 1 and dist.is_initialized():

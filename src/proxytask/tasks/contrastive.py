@@ -3,8 +3,8 @@
 Every pool image gives two views (random resized crop, flip, color jitter where the input has
 color, brightness and contrast jitter on intensity, Gaussian blur). The backbone's last level,
 globally pooled, goes through a projection MLP; the NT-Xent loss at temperature tau asks each view
-to pick its partner among the other 2B - 1 views of the batch. Under several processes each rank's
-negatives are its own views (no gather across ranks).
+to pick its partner among the other 2B - 1 views of the batch; under several processes the views
+of every rank are gathered, so the batch is the global one.
 
 The augmentations are kornia's operations with parameters drawn from the step's
 :class:`BatchRandom`, so a resumed run repeats an uninterrupted one's views.
@@ -22,6 +22,7 @@ from kornia.filters import gaussian_blur2d
 from kornia.geometry.transform import crop_and_resize
 from torch import nn
 
+from proxytask import distributed
 from proxytask.color import intensity
 from proxytask.config import POSITIVE, Settings, setting
 from proxytask.data.batches import BatchRandom
@@ -51,16 +52,27 @@ class ContrastiveConfig(Settings):
     blur_probability: float = setting(0.5, low=0.0, high=1.0)
 
 
-def nt_xent(projections: torch.Tensor, temperature: float) -> torch.Tensor:
-    """NT-Xent over (2B, D) projections, views of image i at rows i and i + B: mean cross-entropy of
-    each row's cosine similarities (self excluded, divided by ``temperature``) against its partner.
-    Computed in float32 even under autocast (a bf16 product would blur logits scaled by 1 / tau)."""
+def nt_xent(projections: torch.Tensor, temperature: float, across_ranks: bool = False) -> torch.Tensor:
+    """NT-Xent over this rank's (2b, D) projections, the first views of its b images, then their
+    second views: the mean cross-entropy of each view's cosine similarities to every other view of
+    the batch (divided by ``temperature``) against its partner.
+
+    ``across_ranks``: the views of every rank are gathered (gradients flow back to their ranks), so
+    each view is contrasted with the whole global batch's 2B - 1 others, as in one process; with the
+    gradients averaged over ranks, the step is the one-process step. Computed in float32 even
+    under autocast (a bf16 product would blur logits scaled by 1 / tau).
+    """
     with torch.autocast(projections.device.type, enabled=False):
         z = F.normalize(projections.float(), dim=1)
-        similarity = (z @ z.T / temperature).fill_diagonal_(float("-inf"))
-        half = z.shape[0] // 2
-        partners = torch.cat([torch.arange(half, 2 * half), torch.arange(half)]).to(z.device)
-        return F.cross_entropy(similarity, partners)
+        local = z.shape[0] // 2
+        parts, rank = distributed.gather_with_gradients(z) if across_ranks else ([z], 0)
+        everyone = torch.cat([part[:local] for part in parts] + [part[local:] for part in parts])  # (2B, D): first views, then second
+        total = everyone.shape[0] // 2
+        own_images = torch.arange(rank * local, (rank + 1) * local, device=z.device)
+        mine = torch.cat([own_images, own_images + total])  # this rank's rows of ``everyone``
+        similarity = z @ everyone.T / temperature
+        similarity[torch.arange(2 * local, device=z.device), mine] = float("-inf")
+        return F.cross_entropy(similarity, (mine + total) % (2 * total))
 
 
 def partner_retrieval(projections: torch.Tensor) -> torch.Tensor:
@@ -126,7 +138,7 @@ class Contrastive(ProxyTask):
         return self.projection(self.backbone(inputs)[-1].mean(dim=(2, 3)))
 
     def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
-        return {"loss": nt_xent(self.project(inputs), self.config.temperature)}
+        return {"loss": nt_xent(self.project(inputs), self.config.temperature, across_ranks=self.data_parallel)}
 
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
