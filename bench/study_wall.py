@@ -15,9 +15,9 @@ import shutil
 import time
 from pathlib import Path
 
+from proxytask.config import budget_name
 from proxytask.executors import ExecutorSettings
 from proxytask.presets import study_config
-from proxytask.records import budget_name
 from proxytask.study import load_downstream, run_study
 
 SETTINGS = ["budgets=10", "draws=3", "frozen_draws=5", "baselines=random,supervised", "pretrain_steps=150"]

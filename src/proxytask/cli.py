@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from proxytask.config import ConfigError, PretrainConfig, apply_overrides, load_yaml, merge_yaml
+from proxytask.config import ALL_LABELS, ConfigError, PretrainConfig, apply_overrides, load_yaml, merge_yaml, parse_budget
 from proxytask.transfer.modes import MODES, backbone_modes
 
 EXAMPLES = {
@@ -255,7 +255,7 @@ def _add_transfer(subparsers, mode: str, help_text: str) -> None:
     parser = _command(subparsers, mode, help_text)
     parser.add_argument("--init", required=True, help="a pretraining run folder, random (reading pretrain.input) or random-rgb")
     parser.add_argument("--out", required=True, type=Path, help="folder for result.json, manifest.csv, config.yaml")
-    parser.add_argument("--k", default="all", help="labeled images per class, or all (default)")
+    parser.add_argument("--k", default=ALL_LABELS, help="labeled images per class, or all (default)")
     parser.add_argument("--draw", type=int, default=0, help="which draw of the budget (its seed)")
     _add_study_settings(parser)
     parser.set_defaults(handler=_transfer, mode=mode)
@@ -264,9 +264,9 @@ def _add_transfer(subparsers, mode: str, help_text: str) -> None:
 def _transfer(args: argparse.Namespace) -> int:
     from proxytask.study import transfer_once
 
-    if args.k != "all" and not args.k.isdigit():
+    if args.k != ALL_LABELS and not args.k.isdigit():
         raise ConfigError(f"--k must be a whole number of images per class or 'all', got {args.k!r}")
-    k = None if args.k == "all" else int(args.k)
+    k = parse_budget(args.k)
     result = transfer_once(args.mode, args.init, _study_config(args), k, args.draw, args.out)
     print(f"{args.mode} {result.init} k={args.k} draw {result.draw}: test accuracy {result.accuracy:.3f}, "
           f"macro-F1 {result.macro_f1:.3f} (chosen: {result.details['chosen']}, by {result.details['selection']})")

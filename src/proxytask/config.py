@@ -260,6 +260,27 @@ class FinetuneConfig(Settings):
             raise ConfigError(f"{where}min_steps ({self.min_steps}) must be <= {where}max_steps ({self.max_steps})")
 
 
+# A label budget: k labeled images per class, or None for all of them, written "all" in settings,
+# job folders and JSON.
+Budget = int | None
+ALL_LABELS = "all"
+
+
+def budget_name(k: Budget) -> str:
+    """``"10"`` or ``"all"``: a budget as settings, folders and tables name it."""
+    return ALL_LABELS if k is None else str(k)
+
+
+def parse_budget(value: int | str | None) -> Budget:
+    """A budget from JSON or a setting (10, "10", "all", None) -> 10 or None."""
+    return None if value is None or value == ALL_LABELS else int(value)
+
+
+def budget_json(k: Budget) -> int | str:
+    """A budget as JSON holds it: 10 or "all"."""
+    return ALL_LABELS if k is None else k
+
+
 # The evaluation protocol a study folder's jobs were made under. 2: choices inside the budget's labels,
 # one input for every init, fine-tuning seeds per draw (1: choices on a shared validation part).
 STUDY_PROTOCOL = 2
@@ -312,7 +333,7 @@ class StudyConfig(Settings):
         if self.protocol != STUDY_PROTOCOL:
             raise ConfigError(f"protocol: this version of proxytask runs study protocol {STUDY_PROTOCOL}, not {self.protocol}")
         for budget in self.budgets:
-            if budget != "all" and not (budget.isdigit() and int(budget) >= 1):
+            if budget != ALL_LABELS and not (budget.isdigit() and int(budget) >= 1):
                 raise ConfigError(f"budgets: each must be a whole number >= 1 or 'all', got {budget!r}")
         for mode in self.modes:
             if mode not in transfer_modes():
@@ -330,7 +351,7 @@ class StudyConfig(Settings):
 
     def budget_values(self) -> list[int | None]:
         """Budgets as images per class, None for all."""
-        return [None if b == "all" else int(b) for b in self.budgets]
+        return [parse_budget(b) for b in self.budgets]
 
     def draws_for(self, mode: str, k: int | None) -> int:
         """How many draws (seeds 0..n-1) budget ``k`` gets in ``mode``: one for all labels."""
@@ -415,7 +436,7 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
         if owner is None:
             kwargs[name] = _coerce(value, hints[name], path)
         else:
-            kwargs.setdefault(owner, {name: section() for name, section in grouped[owner].items()})
+            kwargs.setdefault(owner, fields[owner].default_factory())
             kwargs[owner][name] = _coerce(value, grouped[owner][name], path)
     return cls(**kwargs)
 

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import stats
 
+from proxytask.config import budget_json, parse_budget
+
 CONFIDENCE = 0.95
 METRICS = ("accuracy", "macro_f1")
 
@@ -60,11 +62,11 @@ class Comparison:
     n_draws: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "k": "all" if self.k is None else self.k}
+        return {**asdict(self), "k": budget_json(self.k)}
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> Comparison:
-        return cls(**{**values, "k": None if values["k"] == "all" else int(values["k"])})
+        return cls(**{**values, "k": parse_budget(values["k"])})
 
 
 class Scored(Protocol):

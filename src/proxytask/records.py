@@ -11,24 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxytask.config import Budget, budget_json, parse_budget
 from proxytask.paired import METRICS, Comparison
-
-Budget = int | None
-ALL = "all"
-
-
-def budget_name(k: Budget) -> str:
-    """``"10"`` or ``"all"``: a budget as folders, tables and settings name it."""
-    return ALL if k is None else str(k)
-
-
-def parse_budget(value: int | str | None) -> Budget:
-    """A budget from JSON or a setting (10, "10", "all", None) -> 10 or None."""
-    return None if value is None or value == ALL else int(value)
-
-
-def budget_json(k: Budget) -> int | str:
-    return ALL if k is None else k
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import yaml
 from tqdm import tqdm
 
 from proxytask.analyses import Variant, comparisons, extra_runs, planned_runs, variant_pretrain_config
-from proxytask.config import ConfigError, DataConfig, StudyConfig, load_yaml, save_yaml, to_dict
+from proxytask.config import ConfigError, DataConfig, StudyConfig, budget_json, budget_name, load_yaml, save_yaml, to_dict
 from proxytask.data.cache import ImageCache, load_cache
 from proxytask.data.folders import LabeledImages
 from proxytask.data.images import Crop, describe_skips
@@ -43,7 +43,7 @@ from proxytask.export import Preprocessing, save_classifier
 from proxytask.files import write_json_atomic
 from proxytask.paired import METRICS, Comparison, compare
 from proxytask.presets import recipe_origin
-from proxytask.records import JobRecord, ResultRow, StudyResults, budget_json, budget_name
+from proxytask.records import JobRecord, ResultRow, StudyResults
 from proxytask.tasks import task_input
 from proxytask.tasks.supervised import Supervised, identity_labels
 from proxytask.train import METRICS_FILE, pretrain

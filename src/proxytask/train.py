@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 FINAL_WEIGHTS = "model.safetensors"
+
+
 class TrainingDiverged(ConfigError):
     """The training loss became NaN or infinite; the message names the step."""
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from proxytask.config import Budget, budget_name, parse_budget
 from proxytask.paired import compare, format_interval
-from proxytask.records import Budget, StudyResults, budget_name, find, parse_budget
+from proxytask.records import StudyResults, find
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table
 from proxytask.report.figures import comparison_bars, feature_change_lines, pool_curve
 from proxytask.report.summary import format_cell

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from proxytask.config import Budget, budget_name
 from proxytask.files import write_text_atomic
 from proxytask.paired import format_interval
-from proxytask.records import Budget, JobRecord, ResultRow, StudyResults, budget_name, find
+from proxytask.records import JobRecord, ResultRow, StudyResults, find
 from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves

@@ -12,8 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
+from proxytask.config import Budget, budget_name  # noqa: E402
 from proxytask.files import write_atomic  # noqa: E402
-from proxytask.records import Budget, ResultRow, budget_name, find  # noqa: E402
+from proxytask.records import ResultRow, find  # noqa: E402
 from proxytask.runlog import read_log  # noqa: E402
 from proxytask.transfer.modes import FINETUNE, MODES, PROBE  # noqa: E402
 

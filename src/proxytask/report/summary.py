@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from proxytask.config import Budget
 from proxytask.paired import Comparison, compare, interval_of
-from proxytask.records import Budget, ResultRow, StudyResults, find
+from proxytask.records import ResultRow, StudyResults, find
 from proxytask.tasks.supervised import Supervised
 from proxytask.transfer.inits import RANDOM
 from proxytask.transfer.modes import FINETUNE
