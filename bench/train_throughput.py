@@ -1,6 +1,7 @@
 """Pretraining throughput as a fraction of this device's measured matrix-multiply peak.
 
-For each backbone (and, on CUDA, for fp32 against bf16 autocast + channels_last) it times the real
+For each backbone (and, where the device runs bf16 natively: a CUDA GPU, a CPU with AVX512-BF16 or
+AMX, for fp32 against bf16 autocast + channels_last) it times the real
 training step of the colorization task (``proxytask.train.train_step``), counts its FLOPs with
 torch's FlopCounterMode, and prints achieved FLOP/s / peak FLOP/s. It also times the batch
 pipeline alone (cached uint8 rows -> crop/flip -> task targets) against the training step and, with
@@ -21,6 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from proxytask.config import PretrainConfig, apply_overrides
 from proxytask.data.batches import BatchRandom
+from proxytask.precision import Precision, native_bf16
 from proxytask.tasks import build_task
 from proxytask.train import augment, compiled, make_optimizer, train_step
 
@@ -52,11 +54,12 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, size: int, repeats: in
 def time_training(config: PretrainConfig, device: torch.device, fast: bool, steps: int) -> tuple[float, float, float]:
     """(images/s, FLOP per step, batch-pipeline images/s) of the colorization training step."""
     torch.manual_seed(0)
-    memory_format = torch.channels_last if fast and device.type == "cuda" else torch.contiguous_format
+    precision = Precision(device.type, bf16=fast, channels_last=fast)
+    memory_format = precision.memory_format
     task = build_task(config).to(device).to(memory_format=memory_format)
     optimizer = make_optimizer(task.parameters(), config.optim)
     model = compiled(task) if config.train.compile else task
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=fast and device.type == "cuda")
+    amp = precision.autocast()
     size, batch = config.data.image_size, config.train.batch_size
     rows = torch.randint(0, 256, (batch, size, size, 3), dtype=torch.uint8)
 
@@ -123,11 +126,12 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     peak_fp32 = matmul_peak(device, torch.float32, 4096 if device.type == "cuda" else 2048, 10)
-    peak_bf16 = matmul_peak(device, torch.bfloat16, 8192, 10) if device.type == "cuda" else None
+    fast_modes = native_bf16(device)
+    peak_bf16 = matmul_peak(device, torch.bfloat16, 8192 if device.type == "cuda" else 2048, 10) if fast_modes else None
     print(f"device: {name}")
     tf32 = " (TF32 tensor cores, as cuDNN convolutions)" if device.type == "cuda" and torch.backends.cudnn.allow_tf32 else ""
-    print(f"matmul peak fp32{tf32}: {peak_fp32 / 1e9:.1f} GFLOP/s" + (f", bf16: {peak_bf16 / 1e12:.1f} TFLOP/s" if peak_bf16 else ""))
-    modes = [False, True] if device.type == "cuda" else [False]
+    print(f"matmul peak fp32{tf32}: {peak_fp32 / 1e9:.1f} GFLOP/s" + (f", bf16: {peak_bf16 / 1e9:.1f} GFLOP/s" if peak_bf16 else ""))
+    modes = [False, True] if fast_modes else [False]
     results = []
     for backbone in args.backbones.split(","):
         config = apply_overrides(PretrainConfig(), [
@@ -143,7 +147,7 @@ def main() -> None:
             print(f"{backbone:>10} {mode:>18}: {rate:8.1f} img/s, {flops / args.batch_size / 1e9:.2f} GFLOP/img, "
                   f"{achieved / peak:.1%} of {mode.split('+')[0]} matmul peak; batch pipeline {pipeline:.0f} img/s "
                   f"= {pipeline / rate:.1f}x training")
-    if device.type == "cuda":
+    if fast_modes:
         for backbone in args.backbones.split(","):
             fp32, fast = (r for b, m, r in results if b == backbone)
             print(f"{backbone:>10} speed-up bf16+channels_last / fp32: {fast / fp32:.2f}x")

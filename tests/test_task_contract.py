@@ -12,6 +12,7 @@ import torch
 from proxytask.config import TASK_SECTIONS, ConfigError, PretrainConfig, Settings, apply_overrides, from_dict, to_dict
 from proxytask.data.batches import BatchRandom
 from proxytask.inputs import NetworkInput
+from proxytask.precision import Precision
 from proxytask.tasks import TASKS, build_task
 from proxytask.train import pretrain
 from proxytask.transfer.finetune import extract_features
@@ -74,5 +75,5 @@ def test_a_task_pretrains_two_steps_and_transfer_loads_it_through_its_input(fake
     backbone = build_backbone(init)
     assert backbone.in_chans == saved.channels
     pixels = torch.randint(0, 256, (5, 36, 36, 3), dtype=torch.uint8)
-    features = extract_features(init, pixels, 32, torch.device("cpu"))
+    features = extract_features(init, pixels, 32, torch.device("cpu"), Precision("cpu", bf16=False, channels_last=False))
     assert features.shape == (5, backbone.channels[-1]) and np.isfinite(features).all()

@@ -171,7 +171,8 @@ class OptimConfig(Settings):
 @dataclass
 class TrainConfig(Settings):
     """Length and bookkeeping of a training run. ``batch_size`` is the global batch over all ranks.
-    ``bf16`` and ``channels_last`` apply on CUDA; ``compile`` runs the task through ``torch.compile``
+    ``bf16`` (autocast) and ``channels_last`` apply where the device runs bf16 natively: CUDA GPUs,
+    CPUs with AVX512-BF16 or AMX (:mod:`proxytask.precision`); ``compile`` runs the task through ``torch.compile``
     (falling back to eager execution where compiling fails)."""
 
     batch_size: int = setting(32, low=1)
@@ -241,7 +242,9 @@ class FinetuneConfig(Settings):
     The head learns at ``lr``, the backbone at ``lr * backbone_lr_factor``. Below all labels the
     recipe is fixed (the last step is kept: no label outside the budget chooses anything); with all
     labels the step kept is the one with the best macro-F1 on the validation part of the train
-    split (checked every ``eval_every`` steps). The seed of draw d is ``seed + d``.
+    split (checked every ``eval_every`` steps). The seed of draw d is ``seed + d``. ``bf16``
+    (autocast) and ``channels_last`` apply to fine-tuning and frozen features where the device runs
+    bf16 natively, as in pretraining (:class:`TrainConfig`).
     """
 
     epochs: float = setting(30.0, **POSITIVE)
@@ -254,6 +257,8 @@ class FinetuneConfig(Settings):
     warmup_steps: int = setting(10, low=0)
     eval_every: int = setting(20, low=1)
     seed: int = setting(0, low=0)
+    bf16: bool = True
+    channels_last: bool = True
 
     def rules(self, where: str) -> None:
         if self.min_steps > self.max_steps:

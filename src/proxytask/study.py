@@ -49,7 +49,7 @@ from proxytask.tasks.supervised import Supervised, identity_labels
 from proxytask.train import METRICS_FILE, pretrain
 from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, SEARCH_DRAWS, eigenfaces_features
 from proxytask.transfer.feature_change import feature_change
-from proxytask.transfer.finetune import extract_features, finetune_model, finetune_seed
+from proxytask.transfer.finetune import extract_features, finetune_model, finetune_seed, transfer_precision
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB, Init, build_backbone, resolve_init
 from proxytask.transfer.metrics import CV_FOLDS
 from proxytask.transfer.modes import EIGENFACES_MODE, FINETUNE, KNN, MODES, PROBE
@@ -210,7 +210,8 @@ def transfer_unit(out: Path, config: StudyConfig, init_spec: str, init_name: str
 
     def features(chosen: Init) -> np.ndarray:
         if not extracted:
-            extracted.append(extract_features(chosen, data.pixels, data_config.crop_size, device))
+            extracted.append(extract_features(chosen, data.pixels, data_config.crop_size, device,
+                                              transfer_precision(config.finetune, device)))
         return extracted[0]
 
     for mode, k, draw in jobs:
@@ -318,6 +319,25 @@ def holds_work(out: Path) -> bool:
     return any((out / "jobs").rglob("*.json")) or any((out / "pretrain").glob("*/config.yaml"))
 
 
+# What a study folder saved before the ``finetune.bf16`` setting existed ran under: fp32 transfer jobs
+# everywhere, and fp32 pretraining on a CPU (where ``train.bf16`` then did nothing).
+FP32_SETTINGS = ("finetune.bf16", "finetune.channels_last", "pretrain.train.bf16", "pretrain.train.channels_last")
+
+
+def _made_before_precision_settings(saved: Path) -> bool:
+    return "bf16" not in ((yaml.safe_load(saved.read_text()) or {}).get("finetune") or {})
+
+
+def _saved_settings(saved: Path) -> dict[str, Any]:
+    """The settings of a saved study config as its jobs ran them (:data:`FP32_SETTINGS` for an older folder)."""
+    settings = to_dict(load_yaml(StudyConfig, saved))
+    if _made_before_precision_settings(saved):
+        settings["finetune"].update(bf16=False, channels_last=False)
+        if not torch.cuda.is_available():
+            settings["pretrain"]["train"].update(bf16=False, channels_last=False)
+    return settings
+
+
 def check_study_folder(config: StudyConfig, out: Path) -> None:
     """A study folder holds one configuration: a restart must keep every setting that changes what a job
     computes; it may extend the study (:data:`EXTENT_SETTINGS`) or find LFW elsewhere. A folder whose
@@ -331,8 +351,12 @@ def check_study_folder(config: StudyConfig, out: Path) -> None:
         if made_under != config.protocol:
             raise ConfigError(f"{out} holds a study made under protocol {made_under} (validation-based choices); its jobs "
                               f"cannot be mixed with protocol {config.protocol}'s: choose another --out")
-        previous, current = _identity(to_dict(load_yaml(StudyConfig, saved))), _identity(to_dict(config))
+        previous, current = _identity(_saved_settings(saved)), _identity(to_dict(config))
         changed = sorted(key for key in current if previous.get(key) != current[key])
+        if changed and _made_before_precision_settings(saved) and {"finetune", "pretrain"} >= set(changed):
+            raise ConfigError(f"{out} was made before transfer jobs computed in bf16 where the device runs it natively; "
+                              f"its jobs ran in fp32 (and, on a CPU, its pretraining too). Continue it with "
+                              f"{' '.join(f'--set {key}=false' for key in FP32_SETTINGS)}, or choose another --out")
         if changed:
             raise ConfigError(f"{out} holds a study with other settings for {', '.join(changed)} ({saved}); restart "
                               f"it with the same ones (tasks, budgets, draws and analyses may change), or choose another --out")
@@ -489,7 +513,7 @@ def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: int | None,
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     def features(chosen: Init) -> np.ndarray:
-        return extract_features(chosen, data.pixels, data_config.crop_size, device)
+        return extract_features(chosen, data.pixels, data_config.crop_size, device, transfer_precision(config.finetune, device))
 
     result = run_job(mode, init, data, split, config, device, features, out / "classifier")
     write_json_atomic(out / "result.json", result.to_json())

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from proxytask.data.selection import downstream_task, pool_sources
 from proxytask.files import write_json_atomic, write_text_atomic
 from proxytask.flops import training_flops_per_image
 from proxytask.gallery import save_gallery
+from proxytask.precision import Precision
 from proxytask.runlog import RunLog, read_log
 from proxytask.tasks import build_task, task_class, task_input
 from proxytask.tasks.base import ProxyTask
@@ -169,7 +171,7 @@ def compiled(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def train_step(model: torch.nn.Module, task: ProxyTask, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-               rng: BatchRandom, amp: torch.autocast, labels: torch.Tensor | None = None) -> torch.Tensor:
+               rng: BatchRandom, amp: AbstractContextManager, labels: torch.Tensor | None = None) -> torch.Tensor:
     """One optimizer step on augmented images; ``model`` is the task or its DDP wrapper. Returns the
     step's losses (1 + len(task.loss_terms),): ``"loss"`` first, then the task's named terms."""
     inputs, targets = task.make_batch(images, rng, labels)
@@ -232,7 +234,8 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         network_input.save(run_dir)
         _record_pool(run_dir, pool)
 
-    memory_format = torch.channels_last if on_cuda and config.train.channels_last else torch.contiguous_format
+    precision = Precision.choose(device, config.train.bf16, config.train.channels_last)
+    memory_format = precision.memory_format
     task = task.to(memory_format=memory_format)
     model: torch.nn.Module = task
     task.data_parallel = context.world_size > 1
@@ -253,7 +256,9 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         log.info("resuming %s from step %d", run_dir, start_step)
 
     run_log = RunLog(run_dir, start_step, task.loss_terms) if context.is_main else None
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda and config.train.bf16)
+    amp = precision.autocast()
+    if context.is_main:
+        log.info("computing in %s", precision.describe())
     model.train()
     window_losses: list[torch.Tensor] = []
     timed_images, timed_since = 0, None
@@ -307,8 +312,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         run_log.close()
         timed_seconds = time.perf_counter() - timed_since if timed_since is not None else 0.0
         rate = timed_images / timed_seconds if timed_seconds > 0 else float("nan")
-        metrics = _finish(run_dir, config, task, pool, device, rate, total_steps,
-                          train_seconds)
+        metrics = _finish(run_dir, config, task, pool, device, precision, rate, total_steps, train_seconds)
     distributed.barrier(context)
     return metrics
 
@@ -351,7 +355,7 @@ def _record_pool(run_dir: Path, pool: PoolImages) -> None:
 
 
 def _finish(run_dir: Path, config: PretrainConfig, task: ProxyTask, pool: PoolImages, device: torch.device,
-            images_per_second: float, total_steps: int, train_seconds: float) -> dict[str, float]:
+            precision: Precision, images_per_second: float, total_steps: int, train_seconds: float) -> dict[str, float]:
     """Final weights, gallery on held-out images, metrics.json (with the pretraining budget: pool
     images seen, training seconds and FLOPs per image of a training step)."""
     save_weights(task.state_dict(), run_dir / FINAL_WEIGHTS)
@@ -379,6 +383,7 @@ def _finish(run_dir: Path, config: PretrainConfig, task: ProxyTask, pool: PoolIm
         # A resumed run that only wrote its final step keeps the throughput it measured before.
         "images_per_second": images_per_second if math.isfinite(images_per_second) else previous.get("images_per_second", float("nan")),
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "precision": precision.describe(),
         **pool.counts,
     }
     write_json_atomic(run_dir / METRICS_FILE, metrics)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from proxytask.config import FinetuneConfig, OptimConfig
 from proxytask.data.batches import BatchRandom, StepSampler, center_crop, to_float
 from proxytask.data.splits import Split
+from proxytask.precision import Precision
 from proxytask.train import augment, lr_factor
 from proxytask.transfer.classifier import Classifier, pooled_features
 from proxytask.transfer.inits import Init, build_backbone
@@ -31,27 +32,37 @@ EVAL_BATCH = 256
 LOSS_WINDOW = 0.1
 
 
-def center_batches(pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device) -> Iterator[torch.Tensor]:
+def center_batches(pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device,
+                   memory_format: torch.memory_format = torch.contiguous_format) -> Iterator[torch.Tensor]:
     """Evaluation batches of cached rows: (B, S, S, 3) uint8 -> centre crop (B, 3, crop, crop) in [0, 1]."""
     for start in range(0, len(rows), EVAL_BATCH):
         chunk = torch.from_numpy(rows[start:start + EVAL_BATCH])
-        yield center_crop(to_float(pixels[chunk].to(device)), crop)
+        yield center_crop(to_float(pixels[chunk].to(device)), crop).contiguous(memory_format=memory_format)
+
+
+def transfer_precision(config: FinetuneConfig, device: torch.device) -> Precision:
+    """How transfer networks compute on ``device``: ``finetune.bf16`` and ``finetune.channels_last``
+    where the device runs bf16 natively (:mod:`proxytask.precision`), fp32 elsewhere."""
+    return Precision.choose(device, config.bf16, config.channels_last)
 
 
 @torch.no_grad()
-def extract_features(init: Init, pixels: torch.Tensor, crop: int, device: torch.device) -> np.ndarray:
-    """Frozen pooled features of every image: (N, S, S, 3) uint8 -> (N, D)."""
-    backbone = build_backbone(init).to(device).eval()
+def extract_features(init: Init, pixels: torch.Tensor, crop: int, device: torch.device, precision: Precision) -> np.ndarray:
+    """Frozen pooled features of every image: (N, S, S, 3) uint8 -> (N, D) float32."""
+    backbone = build_backbone(init).to(device).to(memory_format=precision.memory_format).eval()
     rows = np.arange(len(pixels))
-    return torch.cat([pooled_features(backbone, init.network_input, batch).cpu()
-                      for batch in center_batches(pixels, rows, crop, device)]).numpy()
+    with precision.autocast():
+        return torch.cat([pooled_features(backbone, init.network_input, batch).cpu()
+                          for batch in center_batches(pixels, rows, crop, device, precision.memory_format)]).numpy()
 
 
 @torch.no_grad()
-def predict(model: Classifier, pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device) -> np.ndarray:
+def predict(model: Classifier, pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device,
+            precision: Precision) -> np.ndarray:
     """Predicted class of each row (centre crop), in eval mode."""
     model.eval()
-    predictions = [model(batch).argmax(1).cpu() for batch in center_batches(pixels, rows, crop, device)]
+    with precision.autocast():
+        predictions = [model(batch).argmax(1).cpu() for batch in center_batches(pixels, rows, crop, device, precision.memory_format)]
     model.train()
     return torch.cat(predictions).numpy()
 
@@ -81,7 +92,9 @@ def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: 
                    config: FinetuneConfig, device: torch.device) -> tuple[Classifier, dict[str, Any]]:
     """:func:`finetune`, also returning the fine-tuned network."""
     seed = finetune_seed(config, split.draw)
+    precision = transfer_precision(config, device)
     model = Classifier(build_backbone(init, seed), init.network_input, len(class_names)).to(device)
+    model = model.to(memory_format=precision.memory_format)
     optimizer = torch.optim.AdamW([
         {"params": model.backbone.parameters(), "lr": config.lr * config.backbone_lr_factor},
         {"params": model.head.parameters(), "lr": config.lr},
@@ -100,8 +113,10 @@ def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: 
         if step >= total_steps:
             break
         rng = BatchRandom(seed, step, batch, device=device)
-        images = augment(pixels[torch.from_numpy(split.train[local])], crop, rng, device)
-        loss = F.cross_entropy(model(images), train_labels[torch.from_numpy(local)].to(device))
+        images = augment(pixels[torch.from_numpy(split.train[local])], crop, rng, device, precision.memory_format)
+        with precision.autocast():
+            logits = model(images)
+        loss = F.cross_entropy(logits.float(), train_labels[torch.from_numpy(local)].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -109,7 +124,7 @@ def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: 
         losses.append(loss.detach())
         done = step + 1
         if on_validation and (done % config.eval_every == 0 or done == total_steps):
-            score = selection_score(labels[split.validation], predict(model, pixels, split.validation, crop, device))
+            score = selection_score(labels[split.validation], predict(model, pixels, split.validation, crop, device, precision))
             if best is None or score > best[0]:
                 best = (score, done, copy.deepcopy(model.state_dict()))
     kept = {"step": total_steps}
@@ -120,6 +135,6 @@ def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: 
         selection = f"step with the best macro-F1 on the validation part ({len(split.validation)} images of the train split)"
     window = max(1, round(LOSS_WINDOW * len(losses)))
     loss_first, loss_last = (torch.stack(part).mean().item() for part in (losses[:window], losses[-window:]))
-    result = classification_metrics(labels[split.test], predict(model, pixels, split.test, crop, device), class_names)
+    result = classification_metrics(labels[split.test], predict(model, pixels, split.test, crop, device, precision), class_names)
     return model, {**result, "chosen": kept, "selection": selection, "steps": total_steps, "seed": seed,
                    "loss_first": loss_first, "loss_last": loss_last}
