@@ -209,3 +209,34 @@ def test_a_failed_start_does_not_lock_the_folder(fake_lfw, tmp_path):
     moved = tmp_path / "elsewhere"
     shutil.copytree(fake_lfw, moved)
     run_study(tiny_study(moved, "baselines=random", "modes=probe"), out)  # same study, LFW found elsewhere
+
+
+def test_jobs_that_need_no_pretraining_run_while_the_runs_train(fake_lfw, tmp_path, monkeypatch):
+    calls = []
+    real_run_all = study_module.run_all
+
+    def recording(settings, folder, jobs, name, distributed=False, alongside=()):
+        described = [(job[0].__name__, job[4] if job[0].__name__ == "transfer_unit" else None) for job in [*jobs, *alongside]]
+        calls.append((name, described))
+        real_run_all(settings, folder, jobs, name, distributed, alongside)
+
+    monkeypatch.setattr(study_module, "run_all", recording)
+    run_study(tiny_study(fake_lfw, "modes=finetune,probe", "budgets=1,2"), tmp_path / "study")
+    (first, with_runs), (second, after_runs) = calls
+    assert first == "pretraining" and second == "transfer jobs"
+    assert {entry for entry in with_runs if entry[0] != "pretrain_run"} == {("transfer_unit", "random"), ("eigenfaces_unit", None)}
+    assert [entry[0] for entry in with_runs[:2]] == ["pretrain_run", "pretrain_run"]  # the runs start first
+    assert {name for _, name in after_runs} == {"colorization", "supervised"}
+
+
+def test_transfer_units_come_longest_first(fake_lfw, tmp_path):
+    from proxytask.transfer.finetune import finetune_steps
+
+    config = tiny_study(fake_lfw, "modes=finetune,probe", "budgets=1,2,all", "draws=1", "finetune.max_steps=500", "finetune.epochs=40")
+    data = study_module.load_downstream(config.pretrain.data)
+    splits = study_module.study_splits(config, data, tmp_path)
+    units = study_module.transfer_units(config, tmp_path, [("random", "random", config.budget_values())], splits)
+    steps = [sum(finetune_steps(config.finetune, len(splits[k, d].train)) for mode, k, d in unit[-1] if mode == "finetune")
+             for unit in units]
+    assert steps == sorted(steps, reverse=True) and steps[-1] == 0  # the probe's unit trains no network
+    assert {k for _, k, _ in units[0][-1]} == {None}  # all labels: the most images, so the most steps

@@ -86,15 +86,19 @@ def _distributed(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
-def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, ...]], name: str, distributed: bool = False) -> None:
-    """Run every job ``(function, *args)`` as ``settings`` say; logs go to ``folder``.
+def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, ...]], name: str, distributed: bool = False,
+            alongside: Sequence[tuple[Any, ...]] = ()) -> None:
+    """Run every job ``(function, *args)`` as ``settings`` say; logs go to ``folder``. Local workers
+    take the jobs in the order given, each as soon as one is free.
 
-    ``distributed`` jobs (pretraining) get ``gpus_per_job`` processes each on Slurm.
+    ``distributed`` jobs (pretraining) get ``gpus_per_job`` processes each on Slurm. ``alongside``:
+    one-process jobs that run at the same time (a study's jobs that need no pretraining run).
     """
-    if not jobs:
+    if not jobs and not alongside:
         return
     if settings.kind == "inprocess":
-        for function, *args in tqdm(jobs, desc=name, unit="job", dynamic_ncols=True, disable=len(jobs) < 2):
+        everything = [*jobs, *alongside]
+        for function, *args in tqdm(everything, desc=name, unit="job", dynamic_ncols=True, disable=len(everything) < 2):
             function(*args)
         return
     import submitit
@@ -103,15 +107,17 @@ def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, 
     if settings.kind == "local":
         threads = max(1, usable_cores() // settings.workers)
         executor.update_parameters(timeout_min=settings.time_limit_min, name=name)
-        _run_in_waves(executor, settings.workers, [(_threaded, threads, *job) for job in jobs], torch.cuda.device_count())
+        calls = [(_threaded, threads, *job) for job in [*jobs, *alongside]]
+        _run_in_waves(executor, settings.workers, calls, torch.cuda.device_count())
         return
-    processes = max(1, settings.gpus_per_job) if distributed else 1
-    executor.update_parameters(timeout_min=settings.time_limit_min, slurm_partition=settings.partition, name=name,
-                               gpus_per_node=settings.gpus_per_job if distributed else min(1, settings.gpus_per_job),
-                               tasks_per_node=processes, slurm_array_parallelism=settings.workers)
-    wrapped = [(_distributed, *job) if processes > 1 else job for job in jobs]
-    with executor.batch():
-        submitted = [executor.submit(*call) for call in wrapped]
+    submitted = []
+    for group, group_distributed in ((jobs, distributed), (alongside, False)):
+        processes = max(1, settings.gpus_per_job) if group_distributed else 1
+        executor.update_parameters(timeout_min=settings.time_limit_min, slurm_partition=settings.partition, name=name,
+                                   gpus_per_node=settings.gpus_per_job if group_distributed else min(1, settings.gpus_per_job),
+                                   tasks_per_node=processes, slurm_array_parallelism=settings.workers)
+        with executor.batch():
+            submitted += [executor.submit(*((_distributed, *job) if processes > 1 else job)) for job in group]
     _wait(submitted)
 
 

@@ -49,7 +49,7 @@ from proxytask.tasks.supervised import Supervised, identity_labels
 from proxytask.train import METRICS_FILE, pretrain
 from proxytask.transfer.baselines import EIGENFACES, EIGENFACES_CROP, EIGENFACES_SIZE, SEARCH_DRAWS, eigenfaces_features
 from proxytask.transfer.feature_change import feature_change
-from proxytask.transfer.finetune import extract_features, finetune_model, finetune_seed, transfer_precision
+from proxytask.transfer.finetune import extract_features, finetune_model, finetune_seed, finetune_steps, transfer_precision
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB, Init, build_backbone, resolve_init
 from proxytask.transfer.metrics import CV_FOLDS
 from proxytask.transfer.modes import EIGENFACES_MODE, FINETUNE, KNN, MODES, PROBE
@@ -188,14 +188,14 @@ def pretrain_run(config: StudyConfig, variant: Variant, run_dir: Path) -> None:
     pretrain(variant_pretrain_config(config, variant), run_dir, resume=(run_dir / "config.yaml").is_file())
 
 
-def pretrain_stage(config: StudyConfig, out: Path, executor: ExecutorSettings) -> dict[str, Path]:
+def pretrain_stage(config: StudyConfig, out: Path, executor: ExecutorSettings, alongside: list[tuple[Any, ...]]) -> dict[str, Path]:
     """Run (or resume, or skip when finished) every pretraining run of the study, the analyses'
-    extra runs last; their folders by run name."""
-    planned = planned_runs(config)
-    runs = {variant.name: out / "pretrain" / variant.name for variant in planned}
-    missing = [(pretrain_run, config, variant, runs[variant.name]) for variant in planned
+    extra runs last, and the jobs ``alongside`` that need none (random init, eigenfaces) while they
+    train; the runs' folders by run name."""
+    runs = {variant.name: out / "pretrain" / variant.name for variant in planned_runs(config)}
+    missing = [(pretrain_run, config, variant, runs[variant.name]) for variant in planned_runs(config)
                if not (runs[variant.name] / METRICS_FILE).is_file()]
-    run_all(executor, out / "executor", missing, "pretraining", distributed=True)
+    run_all(executor, out / "executor", missing, "pretraining", distributed=True, alongside=alongside)
     return runs
 
 
@@ -319,9 +319,11 @@ def holds_work(out: Path) -> bool:
     return any((out / "jobs").rglob("*.json")) or any((out / "pretrain").glob("*/config.yaml"))
 
 
-# What a study folder saved before the ``finetune.bf16`` setting existed ran under: fp32 transfer jobs
-# everywhere, and fp32 pretraining on a CPU (where ``train.bf16`` then did nothing).
-FP32_SETTINGS = ("finetune.bf16", "finetune.channels_last", "pretrain.train.bf16", "pretrain.train.channels_last")
+def _fp32_settings() -> list[str]:
+    """What a study folder saved before the ``finetune.bf16`` setting existed ran under, as settings:
+    fp32 transfer jobs everywhere, and fp32 pretraining off CUDA (where ``train.bf16`` then did nothing)."""
+    names = ["finetune.bf16", "finetune.channels_last"]
+    return names if torch.cuda.is_available() else [*names, "pretrain.train.bf16", "pretrain.train.channels_last"]
 
 
 def _made_before_precision_settings(saved: Path) -> bool:
@@ -329,12 +331,15 @@ def _made_before_precision_settings(saved: Path) -> bool:
 
 
 def _saved_settings(saved: Path) -> dict[str, Any]:
-    """The settings of a saved study config as its jobs ran them (:data:`FP32_SETTINGS` for an older folder)."""
+    """The settings of a saved study config as its jobs ran them (:func:`_fp32_settings` for an older folder)."""
     settings = to_dict(load_yaml(StudyConfig, saved))
     if _made_before_precision_settings(saved):
-        settings["finetune"].update(bf16=False, channels_last=False)
-        if not torch.cuda.is_available():
-            settings["pretrain"]["train"].update(bf16=False, channels_last=False)
+        for name in _fp32_settings():
+            *sections, key = name.split(".")
+            node = settings
+            for section in sections:
+                node = node[section]
+            node[key] = False
     return settings
 
 
@@ -356,7 +361,7 @@ def check_study_folder(config: StudyConfig, out: Path) -> None:
         if changed and _made_before_precision_settings(saved) and {"finetune", "pretrain"} >= set(changed):
             raise ConfigError(f"{out} was made before transfer jobs computed in bf16 where the device runs it natively; "
                               f"its jobs ran in fp32 (and, on a CPU, its pretraining too). Continue it with "
-                              f"{' '.join(f'--set {key}=false' for key in FP32_SETTINGS)}, or choose another --out")
+                              f"{' '.join(f'--set {name}=false' for name in _fp32_settings())}, or choose another --out")
         if changed:
             raise ConfigError(f"{out} holds a study with other settings for {', '.join(changed)} ({saved}); restart "
                               f"it with the same ones (tasks, budgets, draws and analyses may change), or choose another --out")
@@ -374,18 +379,24 @@ def study_splits(config: StudyConfig, data: DownstreamData, out: Path) -> dict[t
     return splits
 
 
-def transfer_units(config: StudyConfig, out: Path, inits: list[tuple[str, str, list[int | None]]]) -> list[tuple[Any, ...]]:
+def transfer_units(config: StudyConfig, out: Path, inits: list[tuple[str, str, list[int | None]]],
+                   splits: dict[tuple[int | None, int], Split]) -> list[tuple[Any, ...]]:
     """The executor's transfer jobs for (init spec, name, budgets) triples: fine-tuning one per init and
-    budget (its draws), the frozen modes one per init; units whose jobs are all done are left out."""
+    budget (its draws), the frozen modes one per init; units whose jobs are all done are left out.
+    Longest first (by fine-tuning steps), so that workers finish together."""
     units = []
+    trained = [mode for mode in config.modes if MODES[mode].trains_network]
     for spec, name, budgets in inits:
-        trained = [mode for mode in config.modes if MODES[mode].trains_network]
         groups = [[(mode, k, d) for d in range(config.draws_for(mode, k))] for mode in trained for k in budgets]
         groups.append([(mode, k, d) for mode in config.modes if mode not in trained for k in budgets for d in range(config.draws_for(mode, k))])
         for jobs in groups:
             if any(not job_path(out, mode, name, k, d).is_file() for mode, k, d in jobs):
                 units.append((transfer_unit, out, config, spec, name, jobs))
-    return units
+
+    def steps(unit: tuple[Any, ...]) -> int:
+        return sum(finetune_steps(config.finetune, len(splits[k, d].train)) for mode, k, d in unit[-1] if mode in trained)
+
+    return sorted(units, key=steps, reverse=True)
 
 
 def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None = None) -> StudyResults:
@@ -406,20 +417,21 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(config, out / "config.yaml")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    runs = pretrain_stage(config, out, executor)
-    extra = {variant.name for variant in extra_runs(config)}
+    splits = study_splits(config, data, out)
     budgets = config.budget_values()
     analysis_budgets = [k for k in budgets if budget_name(k) in config.analysis_budgets]
-    main = [(RANDOM, RANDOM, budgets)] if RANDOM in config.baselines else []
-    main += [(str(run_dir), name, budgets) for name, run_dir in runs.items() if name not in extra]
-    variants = [(str(runs[name]), name, analysis_budgets) for name in extra]
-    variants += [(RANDOM_RGB, RANDOM_RGB, analysis_budgets)] if "input" in config.analyses else []
-    splits = study_splits(config, data, out)
+    untrained = [(RANDOM, RANDOM, budgets)] if RANDOM in config.baselines else []
+    untrained_variants = [(RANDOM_RGB, RANDOM_RGB, analysis_budgets)] if "input" in config.analyses else []
     eigenfaces_jobs = [(k, draw) for k in budgets for draw in range(config.draws_for(EIGENFACES_MODE, k))] if EIGENFACES in config.baselines else []
     missing_eigenfaces = [(k, draw) for k, draw in eigenfaces_jobs if not job_path(out, EIGENFACES_MODE, EIGENFACES, k, draw).is_file()]
     eigenfaces_units = [(eigenfaces_unit, out, config, missing_eigenfaces[part::executor.workers]) for part in range(executor.workers)]
-    run_all(executor, out / "executor", transfer_units(config, out, main + variants) + [u for u in eigenfaces_units if u[-1]],
-            "transfer jobs")
+    needing_no_run = transfer_units(config, out, untrained + untrained_variants, splits) + [u for u in eigenfaces_units if u[-1]]
+    runs = pretrain_stage(config, out, executor, alongside=needing_no_run)
+    extra = {variant.name for variant in extra_runs(config)}
+    pretrained = [(str(run_dir), name, budgets) for name, run_dir in runs.items() if name not in extra]
+    pretrained_variants = [(str(runs[name]), name, analysis_budgets) for name in extra]
+    main, variants = untrained + pretrained, pretrained_variants + untrained_variants
+    run_all(executor, out / "executor", transfer_units(config, out, pretrained + pretrained_variants, splits), "transfer jobs")
     paths = [job_path(out, mode, name, k, draw) for _, name, chosen in main + variants
              for mode in config.modes for k in chosen for draw in range(config.draws_for(mode, k))]
     paths += [job_path(out, EIGENFACES_MODE, EIGENFACES, k, draw) for k, draw in eigenfaces_jobs]
@@ -436,7 +448,8 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     analyses["runs"] = sorted(name for _, name, _ in variants)
     pretraining = {task: json.loads((run / METRICS_FILE).read_text()) for task, run in runs.items()}
     jobs = [dataclasses.replace(r, details={k: v for k, v in r.details.items() if k not in BULKY_FIELDS}) for r in records]
-    results = StudyResults(to_dict(config), downstream_summary(data), str(device), selection_summary(config, data), pretraining,
+    computed_on = f"{device} (transfer in {transfer_precision(config.finetune, device).describe()})"
+    results = StudyResults(to_dict(config), downstream_summary(data), computed_on, selection_summary(config, data), pretraining,
                            time_by_stage(pretraining, records, analyses.get("feature_change", [])), aggregate(records),
                            paired_comparisons(records, pairs), jobs, analyses)
     started = time.perf_counter()
