@@ -112,6 +112,8 @@ def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, 
         return
     submitted = []
     for group, group_distributed in ((jobs, distributed), (alongside, False)):
+        if not group:  # submitit warns about an empty batch
+            continue
         processes = max(1, settings.gpus_per_job) if group_distributed else 1
         executor.update_parameters(timeout_min=settings.time_limit_min, slurm_partition=settings.partition, name=name,
                                    gpus_per_node=settings.gpus_per_job if group_distributed else min(1, settings.gpus_per_job),

@@ -31,7 +31,7 @@ import yaml
 from tqdm import tqdm
 
 from proxytask.analyses import Variant, comparisons, extra_runs, planned_runs, variant_pretrain_config
-from proxytask.config import ConfigError, DataConfig, StudyConfig, budget_json, budget_name, load_yaml, save_yaml, to_dict
+from proxytask.config import ConfigError, DataConfig, StudyConfig, apply_overrides, budget_json, budget_name, load_yaml, save_yaml, to_dict
 from proxytask.data.cache import ImageCache, load_cache
 from proxytask.data.folders import LabeledImages
 from proxytask.data.images import Crop, describe_skips
@@ -192,8 +192,9 @@ def pretrain_stage(config: StudyConfig, out: Path, executor: ExecutorSettings, a
     """Run (or resume, or skip when finished) every pretraining run of the study, the analyses'
     extra runs last, and the jobs ``alongside`` that need none (random init, eigenfaces) while they
     train; the runs' folders by run name."""
-    runs = {variant.name: out / "pretrain" / variant.name for variant in planned_runs(config)}
-    missing = [(pretrain_run, config, variant, runs[variant.name]) for variant in planned_runs(config)
+    planned = planned_runs(config)
+    runs = {variant.name: out / "pretrain" / variant.name for variant in planned}
+    missing = [(pretrain_run, config, variant, runs[variant.name]) for variant in planned
                if not (runs[variant.name] / METRICS_FILE).is_file()]
     run_all(executor, out / "executor", missing, "pretraining", distributed=True, alongside=alongside)
     return runs
@@ -326,23 +327,6 @@ def _fp32_settings() -> list[str]:
     return names if torch.cuda.is_available() else [*names, "pretrain.train.bf16", "pretrain.train.channels_last"]
 
 
-def _made_before_precision_settings(saved: Path) -> bool:
-    return "bf16" not in ((yaml.safe_load(saved.read_text()) or {}).get("finetune") or {})
-
-
-def _saved_settings(saved: Path) -> dict[str, Any]:
-    """The settings of a saved study config as its jobs ran them (:func:`_fp32_settings` for an older folder)."""
-    settings = to_dict(load_yaml(StudyConfig, saved))
-    if _made_before_precision_settings(saved):
-        for name in _fp32_settings():
-            *sections, key = name.split(".")
-            node = settings
-            for section in sections:
-                node = node[section]
-            node[key] = False
-    return settings
-
-
 def check_study_folder(config: StudyConfig, out: Path) -> None:
     """A study folder holds one configuration: a restart must keep every setting that changes what a job
     computes; it may extend the study (:data:`EXTENT_SETTINGS`) or find LFW elsewhere. A folder whose
@@ -352,13 +336,17 @@ def check_study_folder(config: StudyConfig, out: Path) -> None:
         shutil.rmtree(out / "splits", ignore_errors=True)  # a failed start's manifests: the new settings make their own
         return
     if saved.is_file():
-        made_under = (yaml.safe_load(saved.read_text()) or {}).get("protocol", 1)
+        saved_values = yaml.safe_load(saved.read_text()) or {}
+        made_under = saved_values.get("protocol", 1)
         if made_under != config.protocol:
             raise ConfigError(f"{out} holds a study made under protocol {made_under} (validation-based choices); its jobs "
                               f"cannot be mixed with protocol {config.protocol}'s: choose another --out")
-        previous, current = _identity(_saved_settings(saved)), _identity(to_dict(config))
+        # A folder saved before finetune.bf16 existed ran in fp32: it is compared as it ran.
+        made_in_fp32 = "bf16" not in (saved_values.get("finetune") or {})
+        as_run = apply_overrides(load_yaml(StudyConfig, saved), [f"{name}=false" for name in _fp32_settings()] if made_in_fp32 else [])
+        previous, current = _identity(to_dict(as_run)), _identity(to_dict(config))
         changed = sorted(key for key in current if previous.get(key) != current[key])
-        if changed and _made_before_precision_settings(saved) and {"finetune", "pretrain"} >= set(changed):
+        if changed and made_in_fp32 and {"finetune", "pretrain"} >= set(changed):
             raise ConfigError(f"{out} was made before transfer jobs computed in bf16 where the device runs it natively; "
                               f"its jobs ran in fp32 (and, on a CPU, its pretraining too). Continue it with "
                               f"{' '.join(f'--set {name}=false' for name in _fp32_settings())}, or choose another --out")
