@@ -20,11 +20,13 @@ from unittest import mock
 import torch
 
 from proxytask import color
-from proxytask.config import PretrainConfig, StudyConfig, apply_overrides
+from proxytask.config import apply_overrides
+from proxytask.data.downstream import load_downstream
 from proxytask.data.splits import budget_split
 from proxytask.paired import paired_interval
-from proxytask.study import load_downstream
-from proxytask.train import METRICS_FILE, pretrain
+from proxytask.runs import PretrainConfig, RunFolder
+from proxytask.study.settings import StudyConfig
+from proxytask.train import pretrain
 from proxytask.transfer.finetune import finetune
 from proxytask.transfer.inits import resolve_init
 
@@ -39,13 +41,14 @@ def every_neighbour_votes(bin_index, rows, cols, bins, window, weights=None):
 
 
 def pretrain_variant(config: PretrainConfig, run: Path, weighted: bool) -> dict:
-    if not (run / METRICS_FILE).is_file():
+    folder = RunFolder(run)
+    if not folder.finished:
         if weighted:
-            pretrain(config, run, resume=(run / "config.yaml").is_file())
+            pretrain(config, run, resume=folder.started)
         else:
             with mock.patch.object(color, "point_histograms", every_neighbour_votes):
-                pretrain(config, run, resume=(run / "config.yaml").is_file())
-    return json.loads((run / METRICS_FILE).read_text())
+                pretrain(config, run, resume=folder.started)
+    return json.loads(folder.metrics.read_text())
 
 
 def main() -> None:
@@ -71,7 +74,7 @@ def main() -> None:
             init = resolve_init(str(args.out / name), config.model.backbone)
             result = finetune(init, data.pixels, data.labels, split, data.images.class_names, config.data.crop_size,
                               study.finetune, device)
-            accuracy[name].append(result["accuracy"])
+            accuracy[name].append(result.scores.accuracy)
     for name, values in accuracy.items():
         print(f"{name:>16}: fine-tuned accuracy at k={args.k}: " + ", ".join(f"{v:.3f}" for v in values))
     interval = paired_interval(a - b for a, b in zip(accuracy[WEIGHTED], accuracy[EVERY_NEIGHBOUR]))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from proxytask.paired import compare, format_interval
 from proxytask.records import JobRecord
+from proxytask.study.folder import StudyFolder
+from proxytask.study.plan import TransferJob
 
 
 def main() -> None:
@@ -25,13 +27,14 @@ def main() -> None:
     parser.add_argument("--study", type=Path, required=True)
     parser.add_argument("--init", default="colorization", help="the study's init to compare with")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="the pretraining seed of the study's init")
     args = parser.parse_args()
-    records = [JobRecord.from_json({**json.loads(result.read_text()), "init": args.label})
+    records = [JobRecord.from_json({**json.loads(result.read_text()), "init": args.label, "pretrain_seed": 0})
                for result in sorted(args.runs.glob(f"ft-k{args.k}-d*/result.json"))]
     draws = sorted(r.draw for r in records)
     for draw in draws:
-        path = args.study / "jobs" / "finetune" / args.init / f"k{args.k}-d{draw}.json"
-        records.append(JobRecord.from_json({**json.loads(path.read_text()), "init": f"{args.init} (study)"}))
+        path = StudyFolder(args.study).job(TransferJob(args.init, args.seed, "finetune", args.k, draw))
+        records.append(JobRecord.from_json({**json.loads(path.read_text()), "init": f"{args.init} (study)", "pretrain_seed": 0}))
     for name in (args.label, f"{args.init} (study)"):
         scores = [r.accuracy for r in records if r.init == name]
         print(f"{name:30s} k={args.k}: accuracy per draw {', '.join(f'{s:.3f}' for s in scores)}; mean {sum(scores) / len(scores):.3f}")

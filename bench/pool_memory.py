@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from proxytask.config import PretrainConfig, apply_overrides
+from proxytask.config import apply_overrides
 from proxytask.data.cache import load_cache
 from proxytask.data.selection import pool_sources
+from proxytask.runs import PretrainConfig
 
 SIDE = 64
 

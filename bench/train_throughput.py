@@ -20,11 +20,13 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from proxytask.config import PretrainConfig, apply_overrides
+from proxytask.config import apply_overrides
 from proxytask.data.batches import BatchRandom
+from proxytask.engine import augment, compiled, make_optimizer, make_scheduler
 from proxytask.precision import Precision, native_bf16
+from proxytask.runs import PretrainConfig
 from proxytask.tasks import build_task
-from proxytask.train import augment, compiled, make_optimizer, train_step
+from proxytask.train import train_step
 
 
 def sync(device: torch.device) -> None:
@@ -58,6 +60,7 @@ def time_training(config: PretrainConfig, device: torch.device, fast: bool, step
     memory_format = precision.memory_format
     task = build_task(config).to(device).to(memory_format=memory_format)
     optimizer = make_optimizer(task.parameters(), config.optim)
+    scheduler = make_scheduler(optimizer, 2 * steps + 4, config.optim)
     model = compiled(task) if config.train.compile else task
     amp = precision.autocast()
     size, batch = config.data.image_size, config.train.batch_size
@@ -69,14 +72,14 @@ def time_training(config: PretrainConfig, device: torch.device, fast: bool, step
 
     images, rng = batch_at(0)
     with FlopCounterMode(display=False) as counter:
-        train_step(task, task, optimizer, images, rng, amp)
+        train_step(task, task, optimizer, scheduler, images, rng, amp)
     flops = counter.get_total_flops()
     for warm in range(3):
-        train_step(model, task, optimizer, *batch_at(warm), amp)
+        train_step(model, task, optimizer, scheduler, *batch_at(warm), amp)
     sync(device)
     start = time.perf_counter()
     for step in range(steps):
-        train_step(model, task, optimizer, *batch_at(step), amp)
+        train_step(model, task, optimizer, scheduler, *batch_at(step), amp)
     sync(device)
     train_rate = steps * batch / (time.perf_counter() - start)
     start = time.perf_counter()

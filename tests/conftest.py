@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from proxytask.config import PretrainConfig, apply_overrides
+from proxytask.config import apply_overrides
+from proxytask.runs import PretrainConfig
 
 SHARED_LFW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw"
 

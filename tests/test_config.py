@@ -1,13 +1,15 @@
 import pytest
 
-from proxytask.config import ConfigError, PretrainConfig, apply_overrides, load_yaml, save_yaml
+from proxytask.config import ConfigError, apply_overrides, load_yaml, save_yaml
+from proxytask.runs import PretrainConfig
+from proxytask.tasks.colorization import ColorizationConfig
 
 
 def test_overrides_are_typed_and_validated():
     config = apply_overrides(PretrainConfig(), ["train.batch_size=64", "optim.lr=0.01", "data.face_crop=(0,0,100,100)",
                                                 "colorization.lightness_weighting=true", "train.max_steps=null"])
     assert config.train.batch_size == 64 and config.optim.lr == 0.01
-    assert config.data.face_crop == (0, 0, 100, 100) and config.colorization.lightness_weighting is True
+    assert config.data.face_crop == (0, 0, 100, 100) and config.section(ColorizationConfig).lightness_weighting is True
     assert config.train.max_steps is None
 
 
@@ -51,7 +53,7 @@ def test_yaml_errors_name_the_file(tmp_path):
     ("data.image_size=100000", r"data.image_size must be a whole number in \[8, 1024\]"),
 ])
 def test_non_finite_and_absurd_values_are_refused(override, message):
-    from proxytask.config import PretrainConfig
+    from proxytask.runs import PretrainConfig
 
     with pytest.raises(ConfigError, match=message):
         apply_overrides(PretrainConfig(), [override])

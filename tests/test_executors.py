@@ -1,6 +1,6 @@
 """Where a study's jobs run: the local executor's waves and GPU slots, the default executor."""
 
-from proxytask import executors
+from proxytask.study import executors
 
 
 class FakeJob:

@@ -13,7 +13,7 @@ from proxytask.cli import main
 from proxytask.export import export_backbone
 from proxytask.train import pretrain
 from proxytask.transfer.classifier import pooled_features
-from proxytask.transfer.inits import build_backbone, resolve_init
+from proxytask.transfer.inits import resolve_init
 from tests.conftest import tiny_config
 
 
@@ -38,7 +38,7 @@ def test_export_loads_into_plain_timm_and_gives_the_same_features(runs, backbone
     missing, unexpected = plain.load_state_dict(load_file(tmp_path / "export" / "backbone.safetensors"), strict=True)
     assert not missing and not unexpected
     init = resolve_init(str(runs[backbone]), backbone)
-    ours = build_backbone(init).eval()
+    ours = init.backbone(0).eval()
     images = torch.rand(2, 3, 20, 20)
     with torch.no_grad():
         expected = pooled_features(ours, init.network_input, images)

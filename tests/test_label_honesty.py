@@ -36,12 +36,12 @@ def test_frozen_modes_read_only_the_budgets_labels(method, k):
     split = budget_split(images, k, draw=0)
     honest = method(features, labels, split, images.class_names)
     blind = method(features, poisoned(labels, split.train), split, images.class_names)
-    assert honest["chosen"] == blind["chosen"]
-    assert honest["predictions"] == blind["predictions"]
+    assert honest.chosen == blind.chosen
+    assert honest.scores.predictions == blind.scores.predictions
     if k > 1:  # with one label per class nothing is cross-validated: the default settings are used
-        assert "cross-validation" in honest["selection"]
-        assert honest["accuracy"] > 1 / 3 + 0.15  # learned something from the k labels alone
-    assert honest["accuracy"] != blind["accuracy"]  # the poisoned test labels were read, for scoring only
+        assert "cross-validation" in honest.selection
+        assert honest.scores.accuracy > 1 / 3 + 0.15  # learned something from the k labels alone
+    assert honest.scores.accuracy != blind.scores.accuracy  # the poisoned test labels were read, for scoring only
 
 
 def colored_task():
@@ -62,9 +62,9 @@ def test_fine_tuning_reads_only_the_budgets_labels():
     device = torch.device("cpu")
     honest = finetune(init, pixels, labels, split, images.class_names, 20, config, device)
     blind = finetune(init, pixels, poisoned(labels, split.train), split, images.class_names, 20, config, device)
-    assert honest["chosen"] == blind["chosen"] == {"step": 6} and "fixed recipe" in honest["selection"]
-    assert honest["predictions"] == blind["predictions"]
-    assert honest["seed"] == config.seed + 1  # the fine-tuning seed goes with the draw
+    assert honest.chosen == blind.chosen == {"step": 6} and "fixed recipe" in honest.selection
+    assert honest.scores.predictions == blind.scores.predictions
+    assert honest.training.seed == config.seed + 1  # the fine-tuning seed goes with the draw
 
 
 def test_fine_tuning_with_all_labels_chooses_on_validation_and_never_reads_test_labels():
@@ -76,5 +76,5 @@ def test_fine_tuning_with_all_labels_chooses_on_validation_and_never_reads_test_
     device = torch.device("cpu")
     honest = finetune(init, pixels, labels, split, images.class_names, 20, config, device)
     blind = finetune(init, pixels, poisoned(labels, split.labeled), split, images.class_names, 20, config, device)
-    assert "validation" in honest["selection"] and honest["chosen"] == blind["chosen"]
-    assert honest["predictions"] == blind["predictions"]
+    assert "validation" in honest.selection and honest.chosen == blind.chosen
+    assert honest.scores.predictions == blind.scores.predictions

@@ -99,7 +99,8 @@ def test_sides_that_are_not_a_multiple_of_the_stride_leave_the_remainder_visible
 
 
 def test_a_crop_too_small_for_two_patches_is_refused_naming_the_settings():
-    from proxytask.config import ConfigError, PretrainConfig, apply_overrides
+    from proxytask.config import ConfigError, apply_overrides
+    from proxytask.runs import PretrainConfig
     from proxytask.tasks import task_input
 
     config = apply_overrides(PretrainConfig(), ["task=masked-autoencoding", "model.backbone=resnet18"])

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from proxytask.config import ConfigError, DataConfig, StudyConfig, apply_overrides
+from proxytask.config import ConfigError, DataConfig, apply_overrides
 from proxytask.data.lfw import DataError
+from proxytask.study.settings import StudyConfig
 from proxytask.train import pretrain
 from tests.conftest import face_image, tiny_overrides
 
@@ -45,7 +46,7 @@ def folder_overrides(task, pool) -> list[str]:
 
 
 def test_pretrain_on_a_pool_folder_keeps_out_copies_of_downstream_images(own_data, no_lfw, tmp_path):
-    from proxytask.config import PretrainConfig
+    from proxytask.runs import PretrainConfig
 
     task, pool = own_data
     run = tmp_path / "run"
@@ -60,7 +61,7 @@ def test_pretrain_on_a_pool_folder_keeps_out_copies_of_downstream_images(own_dat
 
 
 def test_a_labeled_folder_of_small_pictures_reads_without_lfw(own_data, no_lfw):
-    from proxytask.study import load_downstream
+    from proxytask.data.downstream import load_downstream
 
     task, pool = own_data
     loaded = load_downstream(DataConfig(downstream=str(task), pool=(str(pool),), image_size=16, crop_size=14, workers=1))
@@ -71,7 +72,7 @@ def test_a_labeled_folder_of_small_pictures_reads_without_lfw(own_data, no_lfw):
 
 
 def test_a_class_without_usable_pictures_names_the_reason(own_data, no_lfw):
-    from proxytask.study import load_downstream
+    from proxytask.data.downstream import load_downstream
 
     task, pool = own_data
     with pytest.raises(DataError, match=r"class 'cat' has no usable image \(6 smaller than the crop\)"):
@@ -100,8 +101,8 @@ def test_a_failed_pretraining_start_leaves_nothing_that_blocks_the_corrected_com
 
 def test_pictures_the_eigenfaces_crop_cannot_read_stop_the_study_before_any_work(tmp_path, no_lfw):
     """190x190 pictures pass the LFW face box (189x189) but not the eigenfaces example's (172x195)."""
-    from proxytask.presets import study_config
-    from proxytask.study import run_study
+    from proxytask.study.presets import study_config
+    from proxytask.study.run import run_study
 
     task = tmp_path / "task"
     for name in ("a", "b"):
@@ -127,7 +128,7 @@ def test_cache_command_at_another_size_on_own_folders(own_data, no_lfw, capsys):
 def test_unusable_downstream_pictures_are_reported_not_dropped_silently(own_data, no_lfw, caplog):
     import logging
 
-    from proxytask.study import load_downstream
+    from proxytask.data.downstream import load_downstream
 
     task, pool = own_data
     (task / "dog" / "broken.png").write_text("not a picture")
@@ -138,7 +139,7 @@ def test_unusable_downstream_pictures_are_reported_not_dropped_silently(own_data
 
 
 def test_the_quick_preset_checkpoints_its_pretraining():
-    from proxytask.presets import study_config
+    from proxytask.study.presets import study_config
 
     config = study_config("quick", [])
     assert config.pretrain.train.checkpoint_every < config.pretrain_steps
@@ -146,8 +147,8 @@ def test_the_quick_preset_checkpoints_its_pretraining():
 
 def test_a_flat_unlabeled_pool_with_the_supervised_baseline_is_refused_before_any_work(tmp_path, no_lfw):
     from proxytask.config import ConfigError
-    from proxytask.presets import study_config
-    from proxytask.study import run_study
+    from proxytask.study.presets import study_config
+    from proxytask.study.run import run_study
 
     task, pool = tmp_path / "task", tmp_path / "pool"
     for name in ("a", "b"):

@@ -12,10 +12,11 @@ from proxytask import precision as precision_module
 from proxytask.config import ConfigError, FinetuneConfig
 from proxytask.data.splits import Split
 from proxytask.precision import Precision
-from proxytask.study import run_study
+from proxytask.study.run import run_study
 from proxytask.train import pretrain
 from proxytask.transfer import finetune as finetune_module
-from proxytask.transfer.finetune import extract_features, finetune_model
+from proxytask.transfer.features import extract_features
+from proxytask.transfer.finetune import finetune_model
 from proxytask.transfer.inits import resolve_init
 from tests.conftest import tiny_config
 from tests.test_study import tiny_study
@@ -57,15 +58,15 @@ def test_finetuning_computes_in_the_precision_it_was_given(monkeypatch, bf16):
     model, result = finetune_model(resolve_init("random", "vgg_small", "intensity"), pixels, labels, split,
                                    ["a", "b", "c"], 20, config, torch.device("cpu"))
     assert set(seen) == {torch.bfloat16 if bf16 else torch.float32}
-    assert np.isfinite(result["loss_first"]) and np.isfinite(result["loss_last"])
+    assert np.isfinite(result.training.loss_first) and np.isfinite(result.training.loss_last)
     assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast keeps fp32 master weights
 
 
 def test_frozen_features_in_bf16_are_float32_and_close_to_fp32():
     pixels = torch.randint(0, 256, (8, 24, 24, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     init = resolve_init("random", "vgg_small", "intensity")
-    plain = extract_features(init, pixels, 20, torch.device("cpu"), Precision("cpu", False, False))
-    fast = extract_features(init, pixels, 20, torch.device("cpu"), Precision("cpu", True, True))
+    plain = extract_features(init.backbone(0), init.network_input, pixels, 20, torch.device("cpu"), Precision("cpu", False, False))
+    fast = extract_features(init.backbone(0), init.network_input, pixels, 20, torch.device("cpu"), Precision("cpu", True, True))
     assert plain.dtype == fast.dtype == np.float32 and plain.shape == fast.shape
     assert np.abs(fast - plain).max() <= 0.05 * np.abs(plain).max()  # bf16 keeps about 3 significant digits
     assert not np.array_equal(fast, plain)  # it did compute in bf16

@@ -17,8 +17,8 @@ def separable_task(seed: int = 0):
 def test_probe_and_knn_learn_a_separable_task():
     features, labels, images = separable_task()
     split = budget_split(images, None, 0)
-    assert linear_probe(features, labels, split, images.class_names)["accuracy"] > 0.8  # chance is 1/3
-    assert knn(features, labels, split, images.class_names)["accuracy"] > 0.8  # chance is 1/3
+    assert linear_probe(features, labels, split, images.class_names).scores.accuracy > 0.8  # chance is 1/3
+    assert knn(features, labels, split, images.class_names).scores.accuracy > 0.8  # chance is 1/3
 
 
 def test_methods_never_read_test_labels():
@@ -29,7 +29,7 @@ def test_methods_never_read_test_labels():
     for method in (linear_probe, knn, eigenfaces_svm):
         honest = method(features, labels, split, images.class_names)
         blind = method(features, scrambled, split, images.class_names)
-        assert honest["chosen"] == blind["chosen"]
+        assert honest.chosen == blind.chosen
         # same predictions: the confusion matrices have the same column sums (predicted counts)
-        assert np.array_equal(np.sum(honest["confusion"], axis=0), np.sum(blind["confusion"], axis=0))
-        assert honest["accuracy"] != blind["accuracy"]
+        assert np.array_equal(np.sum(honest.scores.confusion, axis=0), np.sum(blind.scores.confusion, axis=0))
+        assert honest.scores.accuracy != blind.scores.accuracy

@@ -1,7 +1,7 @@
 import pytest
 
 from proxytask.config import FinetuneConfig
-from proxytask.recipe import TOLERANCE, candidates, choose
+from proxytask.study.recipe import TOLERANCE, candidates, choose
 
 
 def test_candidates_scale_learning_rate_and_length_around_the_recipe():
@@ -20,8 +20,9 @@ def test_the_shortest_recipe_within_tolerance_of_the_best_is_chosen():
 
 
 def test_tuning_needs_a_budget_below_all(tmp_path):
-    from proxytask.config import ConfigError, StudyConfig, apply_overrides
-    from proxytask.recipe import tune_recipe
+    from proxytask.config import ConfigError, apply_overrides
+    from proxytask.study.recipe import tune_recipe
+    from proxytask.study.settings import StudyConfig
 
     with pytest.raises(ConfigError, match="at least one budget below all"):
         tune_recipe(apply_overrides(StudyConfig(), ["budgets=all"]), tmp_path, draws=1)
@@ -31,10 +32,11 @@ def test_tune_writes_the_chosen_recipe_and_a_restart_keeps_finished_jobs(tmp_pat
     import numpy as np
     import torch
 
-    from proxytask import recipe
-    from proxytask.config import FinetuneConfig, StudyConfig, apply_overrides, load_yaml
+    from proxytask.config import FinetuneConfig, apply_overrides, load_yaml
+    from proxytask.data.downstream import DownstreamData
     from proxytask.data.folders import LabeledImages
-    from proxytask.study import DownstreamData
+    from proxytask.study import recipe
+    from proxytask.study.settings import StudyConfig
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 10)

@@ -100,3 +100,15 @@ def test_records_keep_all_labels_as_none_and_write_all_in_json():
     assert table.to_json()["k"] == "all" and ResultRow.from_json(table.to_json()) == table
     difference = comparison("colorization", "random", None, 0.1, 0.2)
     assert difference.as_dict()["k"] == "all" and Comparison.from_json(difference.as_dict()) == difference
+
+
+def test_a_results_file_written_before_pretraining_seeds_still_reads():
+    import json
+    from pathlib import Path
+
+    saved = json.loads((Path(__file__).resolve().parents[1] / "docs" / "study_quick_v3" / "results.json").read_text())
+    assert isinstance(saved["pretraining"], dict)  # the earlier layout: runs by name
+    study = StudyResults.from_json(saved)
+    assert {(run.name, run.seed) for run in study.pretraining} == {("colorization", 0), ("supervised", 0)}
+    assert set(study.main_inits) == {"random", "colorization", "supervised", "eigenfaces"}
+    assert study.seeds_of("colorization") == (0,) and study.comparison("colorization", "random", "finetune", 10) is not None

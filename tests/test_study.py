@@ -2,14 +2,18 @@ import json
 import shutil
 
 import pytest
+import yaml
 
-from proxytask import study as study_module
 from proxytask.cli import main
 from proxytask.config import ConfigError
+from proxytask.data.downstream import load_downstream
 from proxytask.data.lfw import DataError
-from proxytask.presets import study_config
 from proxytask.records import StudyResults
-from proxytask.study import run_study
+from proxytask.study import run as study_module
+from proxytask.study.folder import StudyFolder
+from proxytask.study.plan import plan_study
+from proxytask.study.presets import study_config
+from proxytask.study.run import run_study
 from tests.conftest import face_image, tiny_overrides
 
 
@@ -48,14 +52,18 @@ def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
     assert ("supervised", "random", "knn", "all") in pairs
     one = next(c for c in saved["comparisons"] if (c["init"], c["baseline"], c["mode"], c["k"]) == ("colorization", "random", "probe", 1))
     assert one["n_draws"] == 3 and one["ci_low"] <= one["diff_mean"] <= one["ci_high"]
-    for entry in saved["pretraining"].values():
+    assert [(run["name"], run["seed"], run["folder"]) for run in saved["pretraining"]] == [
+        ("colorization", 0, "pretrain/colorization/seed0"), ("supervised", 0, "pretrain/supervised/seed0")]
+    for entry in (run["metrics"] for run in saved["pretraining"]):
         assert entry["images_seen"] == 2 * 4 and entry["flops_per_image"] > 0 and entry["train_seconds"] > 0
         assert entry["input"] == "intensity"
+    assert all(job["pretrain_seed"] == 0 for job in saved["jobs"]) and (out / "jobs/finetune/colorization/seed0/k1-d1.json").is_file()
     assert set(saved["selection"]) == {"finetune", "probe", "knn", "svm"}
     stages = saved["time_by_stage"]
     assert {"pretraining colorization", "pretraining supervised", "fine-tuning k=1", "fine-tuning k=all", "linear probe",
             "k-NN", "eigenfaces + SVM", "report"} <= set(stages) and all(v >= 0 for v in stages.values())
     assert "Where the time went" in (out / "report.md").read_text()
+    assert "held-out PSNR of the colorized pictures (dB)" in (out / "report.md").read_text()  # the task's own label, not its key
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 5 and "gap closed" in html.lower() and "95% CI" in html
     assert "| colorization | finetune |" in (out / "report.md").read_text()
@@ -103,19 +111,20 @@ def test_study_analyses_add_variant_runs_tables_and_figures(fake_lfw, tmp_path):
                         "analysis_budgets=1", "pool_fractions=0.5")
     results = run_study(config, tmp_path / "study")
     out = tmp_path / "study"
-    variants = {"colorization-lab", "colorization-l2", "colorization-pool50", "colorization-lastlayer"}
-    assert variants <= set(results.pretraining)
-    assert results.pretraining["colorization-pool50"]["train_images"] < results.pretraining["colorization"]["train_images"]
+    variants = {"colorization-lab", "colorization-l2", "colorization+data.pool_fraction=0.5", "colorization+hypercolumn=false"}
+    assert variants <= {run.name for run in results.pretraining}
+    assert results.run("colorization+data.pool_fraction=0.5").metrics["train_images"] < results.run("colorization").metrics["train_images"]
     rows = results.rows
     for name in variants:  # variants are transferred at the analysis budget only
         assert {r.k for r in rows if r.init == name} == {1}
     assert {r.k for r in rows if r.init == "colorization"} == {1, None}
-    change = results.analyses["feature_change"]
-    assert {c["init"] for c in change} == {"random", "colorization"}
+    change = results.feature_change
+    assert {c.init for c in change} == {"random", "colorization"}
     for record in change:
-        assert len(record["cka"]) == len(record["weight_change"]) == record["stages"]
-        assert all(0.0 <= c <= 1.0 + 1e-9 for c in record["cka"])
-        assert all(w > 0 for w in record["weight_change"])
+        assert len(record.cka) == len(record.weight_change) == record.stages
+        assert all(0.0 <= c <= 1.0 + 1e-9 for c in record.cka)
+        assert all(w > 0 for w in record.weight_change)
+    assert StudyResults.from_json(json.loads((out / "results.json").read_text())).feature_change == change
     for name in ("analysis_loss.png", "analysis_data.png", "analysis_head.png", "analysis_feature_change.png"):
         assert (out / name).is_file(), name
     report = (out / "report.md").read_text()
@@ -147,7 +156,7 @@ def test_single_transfer_commands_write_result_and_manifest(fake_lfw, tmp_path, 
 
 
 def test_local_workers_through_submitit_give_the_same_results_as_one_process(fake_lfw, tmp_path):
-    from proxytask.executors import ExecutorSettings
+    from proxytask.study.executors import ExecutorSettings
 
     # fp32 and contiguous tensors: the workers compute on one thread each, the single process on two, and
     # bf16 or channels_last convolutions sum in an order that depends on it.
@@ -162,33 +171,37 @@ def test_local_workers_through_submitit_give_the_same_results_as_one_process(fak
                       for j in results.jobs)
 
     assert scores(alone) == scores(spread)
-    for name, metrics in alone.pretraining.items():
-        assert metrics["loss_last"] == pytest.approx(spread.pretraining[name]["loss_last"], rel=1e-5)
+    for run in alone.pretraining:
+        assert run.metrics["loss_last"] == pytest.approx(spread.run(run.name).metrics["loss_last"], rel=1e-5)
 
 
 def test_input_and_seeds_analyses_add_rgb_forms_beside_random_rgb_and_a_second_seed(fake_lfw, tmp_path):
     config = tiny_study(fake_lfw, "tasks=colorization,rotation", "baselines=random,supervised", "modes=finetune",
                         "analyses=input,seeds", "analysis_budgets=1")
     results = run_study(config, tmp_path / "study")
-    assert {"rotation-rgb", "supervised-rgb", "colorization-seed1", "supervised-seed1"} <= set(results.pretraining)
-    assert "colorization-rgb" not in results.pretraining  # colorization reads intensity only
-    assert results.pretraining["rotation-rgb"]["input"] == "rgb"
-    pairs = {(c.init, c.baseline) for c in results.comparisons}
-    assert {("rotation-rgb", "random-rgb"), ("supervised-rgb", "random-rgb"), ("rotation", "random"),
-            ("colorization-seed1", "random")} <= pairs
-    assert ("rotation-rgb", "random") not in pairs and ("rotation-rgb", "supervised") not in pairs
+    runs = {(run.name, run.seed) for run in results.pretraining}
+    assert {("rotation+input=rgb", 0), ("supervised+input=rgb", 0), ("colorization", 1), ("supervised", 1)} <= runs
+    assert not any(name.startswith("colorization+input") for name, _ in runs)  # colorization reads intensity only
+    assert results.run("rotation+input=rgb").metrics["input"] == "rgb"
+    assert (tmp_path / "study" / "pretrain" / "colorization" / "seed1" / "model.safetensors").is_file()
+    pairs = {(c.init, c.baseline, c.init_seeds) for c in results.comparisons}
+    assert {("rotation+input=rgb", "random-rgb", (0,)), ("supervised+input=rgb", "random-rgb", (0,)), ("rotation", "random", (0,)),
+            ("colorization", "colorization", (1,))} <= pairs
+    assert not {("rotation+input=rgb", "random", (0,)), ("rotation+input=rgb", "supervised", (0,))} & pairs
     main_rows = {r.init for r in results.rows if r.k is None}
     assert main_rows == {"random", "colorization", "rotation", "supervised"}  # analysis runs only at k=1
+    assert next(r for r in results.rows if (r.init, r.mode, r.k) == ("colorization", "finetune", 1)).n_seeds == 1  # not the extra seed
     report = (tmp_path / "study" / "report.md").read_text()
     assert "RGB or intensity input" in report and "Pretraining seed against label draws" in report
+    assert "| colorization | 1 |" in report.split("Pretraining seed against label draws")[1]
     headline_rows = report.split("## Headline")[1].split("##")[0]
-    assert "rotation-rgb" not in headline_rows and "seed1" not in headline_rows
+    assert "input=rgb" not in headline_rows and "seed 1" not in headline_rows
 
 
 def test_a_study_folder_of_the_earlier_protocol_is_refused(fake_lfw, tmp_path):
     config = tiny_study(fake_lfw, "baselines=random", "modes=probe")
-    (tmp_path / "study" / "jobs" / "probe" / "random").mkdir(parents=True)
-    (tmp_path / "study" / "jobs" / "probe" / "random" / "k1-d0.json").write_text("{}")
+    (tmp_path / "study" / "jobs" / "probe" / "random" / "seed0").mkdir(parents=True)
+    (tmp_path / "study" / "jobs" / "probe" / "random" / "seed0" / "k1-d0.json").write_text("{}")
     (tmp_path / "study" / "config.yaml").write_text("preset: quick\nbaselines: [random, random-rgb]\n")
     with pytest.raises(ConfigError, match="made under protocol 1"):
         run_study(config, tmp_path / "study")
@@ -216,7 +229,7 @@ def test_jobs_that_need_no_pretraining_run_while_the_runs_train(fake_lfw, tmp_pa
     real_run_all = study_module.run_all
 
     def recording(settings, folder, jobs, name, distributed=False, alongside=()):
-        described = [(job[0].__name__, job[4] if job[0].__name__ == "transfer_unit" else None) for job in [*jobs, *alongside]]
+        described = [(job[0].__name__, job[3].name) for job in [*jobs, *alongside]]
         calls.append((name, described))
         real_run_all(settings, folder, jobs, name, distributed, alongside)
 
@@ -224,19 +237,110 @@ def test_jobs_that_need_no_pretraining_run_while_the_runs_train(fake_lfw, tmp_pa
     run_study(tiny_study(fake_lfw, "modes=finetune,probe", "budgets=1,2"), tmp_path / "study")
     (first, with_runs), (second, after_runs) = calls
     assert first == "pretraining" and second == "transfer jobs"
-    assert {entry for entry in with_runs if entry[0] != "pretrain_run"} == {("transfer_unit", "random"), ("eigenfaces_unit", None)}
-    assert [entry[0] for entry in with_runs[:2]] == ["pretrain_run", "pretrain_run"]  # the runs start first
+    assert {entry for entry in with_runs if entry[0] != "pretrain_unit"} == {("transfer_unit", "random"), ("transfer_unit", "eigenfaces")}
+    assert [entry[0] for entry in with_runs[:2]] == ["pretrain_unit", "pretrain_unit"]  # the runs start first
     assert {name for _, name in after_runs} == {"colorization", "supervised"}
 
 
 def test_transfer_units_come_longest_first(fake_lfw, tmp_path):
+    from proxytask.data.splits import budget_split
     from proxytask.transfer.finetune import finetune_steps
 
     config = tiny_study(fake_lfw, "modes=finetune,probe", "budgets=1,2,all", "draws=1", "finetune.max_steps=500", "finetune.epochs=40")
-    data = study_module.load_downstream(config.pretrain.data)
-    splits = study_module.study_splits(config, data, tmp_path)
-    units = study_module.transfer_units(config, tmp_path, [("random", "random", config.budget_values())], splits)
-    steps = [sum(finetune_steps(config.finetune, len(splits[k, d].train)) for mode, k, d in unit[-1] if mode == "finetune")
-             for unit in units]
+    data = load_downstream(config.pretrain.data)
+    plan = plan_study(config)
+    units = study_module.transfer_units(config, StudyFolder(tmp_path), plan, [plan.init("random", 0)], 2, data)
+    steps = [sum(finetune_steps(config.finetune, len(budget_split(data.images, job.k, job.draw).train)) for job in unit[-1]
+                 if job.mode == "finetune") for unit in units]
     assert steps == sorted(steps, reverse=True) and steps[-1] == 0  # the probe's unit trains no network
-    assert {k for _, k, _ in units[0][-1]} == {None}  # all labels: the most images, so the most steps
+    assert {job.k for job in units[0][-1]} == {None}  # all labels: the most images, so the most steps
+
+
+def test_pretraining_seeds_are_run_folders_of_their_own_and_a_finished_study_extends_to_more(fake_lfw, tmp_path, monkeypatch):
+    one, two = (tiny_study(fake_lfw, "baselines=random", "modes=probe", f"pretrain_seeds={n}") for n in (1, 2))
+    straight = run_study(two, tmp_path / "straight")
+    out = tmp_path / "extended"
+    run_study(one, out)
+    trained, jobs = [], []
+    real_pretrain, real_job = study_module.pretrain, study_module.run_job
+    monkeypatch.setattr(study_module, "pretrain", lambda config, run_dir, **kw: trained.append(str(run_dir)) or real_pretrain(config, run_dir, **kw))
+    monkeypatch.setattr(study_module, "run_job", lambda mode, init, *a: jobs.append((init.name, init.seed)) or real_job(mode, init, *a))
+    extended = run_study(two, out)
+    assert trained == [str(out / "pretrain" / "colorization" / "seed1")]  # only the new seed trains
+    assert set(jobs) == {("colorization", 1)} and len(jobs) == 3 + 1  # probe: 3 draws at k=1, one with all labels
+
+    def scores(results):
+        return sorted((j.init, j.pretrain_seed, j.mode, str(j.k), j.draw, j.accuracy) for j in results.jobs)
+
+    assert scores(extended) == scores(straight)
+    assert {j.pretrain_seed for j in extended.jobs if j.init == "colorization"} == {0, 1}
+    row = next(r for r in extended.rows if (r.init, r.mode, r.k) == ("colorization", "probe", 1))
+    assert (row.n_seeds, row.n_draws) == (2, 3)
+    floor = extended.comparison("colorization", "random", "probe", 1)
+    assert floor.init_seeds == (0, 1) and floor.n_draws == 3
+    seed_one = run_study(one, tmp_path / "alone")  # seed 0 of the two-seed study is the one-seed study
+    assert scores(seed_one) == [s for s in scores(straight) if s[1] == 0]
+
+
+def test_vary_reports_each_variant_against_random_init_and_against_the_default(fake_lfw, tmp_path):
+    config = tiny_study(fake_lfw, "tasks=denoising", "baselines=random", "modes=probe", 'vary=["denoising.mask_fraction=0.3,0.6"]')
+    results = run_study(config, tmp_path / "study")
+    assert (tmp_path / "study" / "pretrain" / "denoising+mask_fraction=0.6" / "seed0" / "model.safetensors").is_file()
+    assert results.run("denoising+mask_fraction=0.6") is not None and "denoising+mask_fraction=0.6" not in results.main_inits
+    for role, baseline in (("floor", "random"), ("vary denoising.mask_fraction (denoising)", "denoising")):
+        found = results.comparison("denoising+mask_fraction=0.6", baseline, "probe", 1)
+        assert found is not None and found.role == role and found.ci_low is not None
+    report = (tmp_path / "study" / "report.md").read_text()
+    section = report.split("### denoising: denoising.mask_fraction")[1]
+    assert "| denoising+mask_fraction=0.6 minus denoising |" in section and "denoising.mask_fraction=0.3 (default)" in section
+    assert (tmp_path / "study" / "analysis_vary_denoising_mask_fraction__denoising_.png").is_file()
+
+
+def test_a_study_folder_of_the_earlier_layout_is_moved_into_seed_folders_and_continues(fake_lfw, tmp_path, monkeypatch):
+    config = tiny_study(fake_lfw, "baselines=random", "modes=probe", "analyses=head", "analysis_budgets=1")
+    out = tmp_path / "study"
+    before = run_study(config, out)
+    earlier_names = {"colorization+hypercolumn=false": "colorization-lastlayer"}
+    for run in sorted((out / "pretrain").glob("*/seed0")):  # as the code before pretraining seeds left it
+        name = earlier_names.get(run.parent.name, run.parent.name)
+        run.rename(out / "pretrain" / f".{name}")
+        run.parent.rmdir()
+        (out / "pretrain" / f".{name}").rename(out / "pretrain" / name)
+        saved = yaml.safe_load((out / "pretrain" / name / "config.yaml").read_text())
+        saved["train"]["bf16"] = not saved["train"]["bf16"]  # an earlier version saved bf16 where it computed in fp32
+        (out / "pretrain" / name / "config.yaml").write_text(yaml.safe_dump(saved))
+    for job in sorted((out / "jobs").glob("*/*/seed0/*.json")):
+        init = earlier_names.get(job.parent.parent.name, job.parent.parent.name)
+        record = json.loads(job.read_text())
+        record.pop("pretrain_seed")
+        (job.parents[2] / init).mkdir(exist_ok=True)
+        (job.parents[2] / init / job.name).write_text(json.dumps({**record, "init": init}))
+        job.unlink()
+    for empty in sorted((out / "jobs").glob("*/*/seed0"), reverse=True):
+        empty.rmdir()
+        if not any(empty.parent.iterdir()):
+            empty.parent.rmdir()
+    assert (out / "pretrain" / "colorization-lastlayer" / "config.yaml").is_file()
+    (out / "pretrain" / "colorization").rename(out / "pretrain" / ".colorization.moving")  # as a move stopped halfway leaves it
+    monkeypatch.setattr(study_module, "pretrain", lambda *a, **k: pytest.fail("a moved run trained again"))
+    monkeypatch.setattr(study_module, "run_job", lambda *a, **k: pytest.fail("a moved job ran again"))
+    after = run_study(config, out)
+    assert (out / "pretrain" / "colorization+hypercolumn=false" / "seed0" / "model.safetensors").is_file()
+    assert not (out / "pretrain" / "colorization-lastlayer").exists() and not (out / "pretrain" / ".colorization.moving").exists()
+    assert sorted(path.relative_to(out / "jobs").parts[1:3] for path in (out / "jobs").glob("*/*/*")) == sorted(
+        [("colorization", "seed0"), ("colorization+hypercolumn=false", "seed0"), ("random", "seed0")])
+
+    def scores(results):
+        return sorted((j.init, j.pretrain_seed, j.mode, str(j.k), j.draw, j.accuracy) for j in results.jobs)
+
+    assert scores(after) == scores(before)
+
+
+def test_the_plan_is_printed_and_nothing_runs(fake_lfw, tmp_path, capsys):
+    sets = [arg for value in ["pretrain_seeds=2", "budgets=5,all"] for arg in ("--set", value)]
+    assert main(["study", "--out", str(tmp_path / "study"), "--preset", "quick", "--plan", "--lfw", str(fake_lfw), "--tasks", "denoising",
+                 "--vary", "denoising.mask_fraction=0.3,0.6", *sets]) == 0
+    printed = capsys.readouterr().out
+    assert "pretraining runs:" in printed and "denoising+mask_fraction=0.6" in printed and "seed 1" in printed
+    assert "(vary denoising.mask_fraction (denoising))" in printed
+    assert not (tmp_path / "study").exists()

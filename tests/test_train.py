@@ -7,7 +7,8 @@ import torch
 from proxytask import train as train_module
 from proxytask.checkpoint import latest_checkpoint, load_weights
 from proxytask.config import ConfigError
-from proxytask.train import lr_factor, pretrain
+from proxytask.engine import lr_factor
+from proxytask.train import pretrain
 from tests.conftest import tiny_config, tiny_overrides
 
 
@@ -22,7 +23,7 @@ def test_pretrain_writes_run_folder_and_metrics(fake_lfw, tmp_path):
         assert isinstance(saved[key], float), key
     assert saved == metrics
     assert metrics["train_images"] == 36 - 4 and metrics["heldout_images"] == 4
-    step, folder = latest_checkpoint(run)
+    step, folder = latest_checkpoint(run / "checkpoints")
     assert step == 8
     info = json.loads((folder / "checkpoint.json").read_text())
     assert info["step"] == 8 and info["config"]["train"]["max_steps"] == 8
@@ -116,13 +117,18 @@ def test_identity_labels_keep_people_with_enough_images():
 
 
 def test_pool_fraction_keeps_a_seeded_share_and_the_same_heldout_images(fake_lfw):
+    from proxytask.data.pool import load_pool
     from proxytask.distributed import Context
     from proxytask.tasks import task_class
-    from proxytask.train import load_pool
 
     context = Context(0, 1, torch.device("cpu"))
-    whole = load_pool(tiny_config(fake_lfw), task_class("colorization"), context)
-    half = load_pool(tiny_config(fake_lfw, "data.pool_fraction=0.5"), task_class("colorization"), context)
+    task = task_class("colorization")
+
+    def pool(*overrides):
+        config = tiny_config(fake_lfw, *overrides)
+        return load_pool(config.data, config.train.seed, task.pool_images, lambda folders: task.pool_labels(folders, config), context)
+
+    whole, half = pool(), pool("data.pool_fraction=0.5")
     assert torch.equal(whole.heldout, half.heldout)
     assert len(half.train) == round(0.5 * len(whole.train)) and half.counts["pool_fraction"] == 0.5
     whole_rows = {row.numpy().tobytes() for row in whole.train.gather(np.arange(len(whole.train)))}
@@ -131,7 +137,8 @@ def test_pool_fraction_keeps_a_seeded_share_and_the_same_heldout_images(fake_lfw
 
 def test_resume_keeps_the_saved_settings_and_refuses_a_changed_one(fake_lfw, tmp_path):
     from proxytask.cli import main
-    from proxytask.config import PretrainConfig, load_yaml
+    from proxytask.config import load_yaml
+    from proxytask.runs import PretrainConfig
 
     run = tmp_path / "run"
     settings = [f"--set={o}" for o in tiny_overrides(fake_lfw) if not o.startswith("train.max_steps")]
@@ -166,7 +173,7 @@ def test_resume_falls_back_to_the_newest_good_checkpoint(fake_lfw, tmp_path, dam
         weights[name] = torch.full_like(weights[name], float("nan"))
         save_file(weights, str(newest))
     assert checkpoint_problem(newest.parent) is not None
-    assert latest_checkpoint(run) == (2, run / "checkpoints" / "step-00000002")
+    assert latest_checkpoint(run / "checkpoints") == (2, run / "checkpoints" / "step-00000002")
     (run / "model.safetensors").unlink()
     pretrain(tiny_config(fake_lfw, "train.max_steps=6"), run, resume=True, extend_steps=True)
     assert json.loads((run / "metrics.json").read_text())["steps"] == 6
@@ -187,7 +194,7 @@ def test_the_log_holds_every_named_loss_term(fake_lfw, tmp_path):
     from proxytask.runlog import read_log
 
     pretrain(tiny_config(fake_lfw, "train.max_steps=4"), tmp_path / "run")
-    rows = read_log(tmp_path / "run")
+    rows = read_log(tmp_path / "run" / "log.csv")
     header = (tmp_path / "run" / "log.csv").read_text().splitlines()[0]
     assert header == "step,epoch,loss,loss_chroma,loss_hue,lr,images_per_second"
     for row in rows:  # colorization's loss is its chroma term plus its weighted hue term

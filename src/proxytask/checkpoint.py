@@ -1,7 +1,7 @@
 """Checkpoints: weights in safetensors, trainer state loaded with ``weights_only=True``, atomically.
 
-A checkpoint is a folder ``checkpoints/step-NNNNNNNN/`` written under a temporary name and renamed
-when complete; ``checkpoints/latest.json`` then points at it (atomic replace). A crash at any
+A checkpoint is a folder ``step-NNNNNNNN/`` of a run's checkpoints folder, written under a temporary
+name and renamed when complete; ``latest.json`` beside it then points at it (atomic replace). A crash at any
 moment leaves the previous checkpoint intact and pointed to. ``checkpoint.json`` records the
 SHA-256 of each file: a checkpoint is *good* when its files match and its weights are finite.
 Resuming takes the newest good checkpoint (saying so when it is not the newest), and pruning
@@ -43,11 +43,11 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
-def save_checkpoint(run_dir: Path, step: int, model_state: dict[str, torch.Tensor], trainer_state: dict[str, Any],
+def save_checkpoint(root: Path, step: int, model_state: dict[str, torch.Tensor], trainer_state: dict[str, Any],
                     config: dict[str, Any], keep: int = 2) -> Path:
-    """Write a checkpoint for ``step`` (with ``checkpoint.json``: the step, the resolved config and
-    each file's SHA-256) and point ``latest.json`` at it; keep the newest ``keep`` and the newest good one."""
-    root = run_dir / "checkpoints"
+    """Write a checkpoint for ``step`` into the checkpoints folder ``root`` (with ``checkpoint.json``: the
+    step, the resolved config and each file's SHA-256) and point ``latest.json`` at it; keep the newest
+    ``keep`` and the newest good one."""
     root.mkdir(parents=True, exist_ok=True)
     for left in root.glob(".step-*"):  # a staging folder of a write that was killed (one writer per run)
         shutil.rmtree(left, ignore_errors=True)
@@ -87,10 +87,9 @@ def checkpoint_problem(folder: Path) -> str | None:
     return f"non-finite values in {', '.join(bad[:3])}" if bad else None
 
 
-def latest_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
-    """(step, folder) of the newest good checkpoint of a run, or None. A newer checkpoint that is damaged
-    is skipped with a warning naming it and why."""
-    root = run_dir / "checkpoints"
+def latest_checkpoint(root: Path) -> tuple[int, Path] | None:
+    """(step, folder) of the newest good checkpoint in the checkpoints folder ``root``, or None. A newer
+    checkpoint that is damaged is skipped with a warning naming it and why."""
     for folder in sorted((p for p in root.glob("step-*") if p.is_dir()), reverse=True):
         problem = checkpoint_problem(folder)
         if problem is None:

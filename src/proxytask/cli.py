@@ -1,4 +1,8 @@
-"""The ``proxytask`` command: one small function per subcommand."""
+"""The ``proxytask`` command: one small function per subcommand, the top layer.
+
+Each subcommand imports what it runs when it runs, so that ``proxytask --help`` and a mistyped
+command answer at once instead of after loading PyTorch; nothing imports this module.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from proxytask.config import ALL_LABELS, ConfigError, PretrainConfig, apply_overrides, load_yaml, merge_yaml, parse_budget
+from proxytask.budgets import ALL_LABELS, parse_budget
+from proxytask.config import ConfigError, apply_overrides, load_yaml, merge_yaml
 from proxytask.transfer.modes import MODES, backbone_modes
 
 EXAMPLES = {
@@ -29,7 +34,9 @@ EXAMPLES = {
   proxytask study --preset standard --out runs/study --executor local --workers 2
   proxytask study --preset paper --out runs/paper --executor slurm --partition gpu --gpus-per-job 8 --workers 32
   proxytask study --preset standard --out runs/study --tasks colorization,denoising,inpainting,rotation,jigsaw \
-      --analyses loss,data,head,feature-change --lfw ../shared/data/lfw""",
+      --analyses loss,data,head,feature-change --lfw ../shared/data/lfw
+  proxytask study --preset quick --out runs/denoising --tasks denoising --vary denoising.mask_fraction=0.3,0.6
+  proxytask study --preset quick --out runs/seeds --set pretrain_seeds=2 --plan     # list the jobs, run nothing""",
     "finetune": """example:
   proxytask finetune --init runs/color --k 10 --draw 0 --out runs/ft-color-k10 --lfw ../shared/data/lfw
   proxytask finetune --init random-rgb --k all --out runs/ft-random-rgb --downstream path/to/root""",
@@ -77,13 +84,14 @@ def _add_pretrain(subparsers) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from proxytask.train import CONFIG_FILE, pretrain
+    from proxytask.runs import PretrainConfig, RunFolder
+    from proxytask.train import pretrain
 
     if args.extend_steps is not None and not args.resume:
         raise ConfigError("--extend-steps lengthens a run being resumed: pass it with --resume")
-    saved = args.out / CONFIG_FILE
-    if args.resume and saved.is_file():  # the saved settings rule; the command line may only repeat them
-        config = load_yaml(PretrainConfig, saved)
+    run = RunFolder(args.out)
+    if args.resume and run.started:  # the saved settings rule; the command line may only repeat them
+        config = run.settings()
     else:
         config = load_yaml(PretrainConfig, args.config) if args.config else PretrainConfig()
     overrides = _pool_overrides(args, "data.pool") + list(args.set)
@@ -151,6 +159,7 @@ def _cache(args: argparse.Namespace) -> int:
     from proxytask.data.cache import load_cache
     from proxytask.data.images import describe_skips
     from proxytask.data.selection import downstream_task, pool_sources
+    from proxytask.runs import PretrainConfig
 
     config = load_yaml(PretrainConfig, args.config) if args.config else PretrainConfig()
     overrides = _pool_overrides(args, "data.pool") + list(args.set)
@@ -183,7 +192,7 @@ def _add_study_settings(parser: argparse.ArgumentParser) -> None:
 
 
 def _study_config(args: argparse.Namespace, extra: list[str] = ()):
-    from proxytask.presets import check_preset, study_config
+    from proxytask.study.presets import check_preset, study_config
 
     overrides = list(extra)
     if args.downstream:
@@ -202,6 +211,11 @@ def _add_study(subparsers) -> None:
     parser.add_argument("--tasks", help="proxy tasks to compare, comma-separated (default: colorization)")
     parser.add_argument("--analyses", help="the paper's analyses to add, comma-separated: loss, data, head, feature-change, "
                                            "input, seeds (transferred at --set analysis_budgets=10)")
+    parser.add_argument("--vary", action="append", metavar="SECTION.KEY=V1,V2,...",
+                        help="pretrain one variant of every task with that setting per value and compare each with random init "
+                             "and with the task at its default value (repeatable), e.g. --vary denoising.mask_fraction=0.3,0.6")
+    parser.add_argument("--plan", action="store_true", help="print the study's plan (its runs, jobs and comparisons, what is "
+                                                            "done already) and exit without running anything")
     parser.add_argument("--executor", choices=["inprocess", "local", "slurm"],
                         help="where the jobs run: this process, local worker processes, or Slurm (submitit); default: this "
                              "process on a GPU, one local worker per CPU core (at most 4) on a CPU")
@@ -216,13 +230,17 @@ def _add_study(subparsers) -> None:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from proxytask.executors import ExecutorSettings, default_executor, default_workers
-    from proxytask.study import run_study
+    from proxytask.study.executors import ExecutorSettings, default_executor, default_workers
+    from proxytask.study.run import print_plan, run_study
 
     extra = [f"tasks={args.tasks}"] if args.tasks else []
     extra += [f"analyses={args.analyses}"] if args.analyses else []
+    extra += [f"vary={json.dumps(args.vary)}"] if args.vary else []
     extra += _pool_overrides(args, "pretrain.data.pool")
     config = _study_config(args, extra)
+    if args.plan:
+        print(print_plan(config, args.out))
+        return 0
     default = default_executor()
     kind = args.executor or (default.kind if args.workers is None else "local")
     workers = args.workers if args.workers is not None else (default_workers() if kind == "local" else 1)
@@ -241,7 +259,7 @@ def _add_tune(subparsers) -> None:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from proxytask.recipe import format_table, tune_recipe
+    from proxytask.study.recipe import format_table, tune_recipe
 
     if args.draws < 1:
         raise ConfigError(f"--draws must be >= 1, got {args.draws}")
@@ -262,7 +280,7 @@ def _add_transfer(subparsers, mode: str, help_text: str) -> None:
 
 
 def _transfer(args: argparse.Namespace) -> int:
-    from proxytask.study import transfer_once
+    from proxytask.study.single import transfer_once
 
     if args.k != ALL_LABELS and not args.k.isdigit():
         raise ConfigError(f"--k must be a whole number of images per class or 'all', got {args.k!r}")

@@ -16,29 +16,29 @@ from PIL import Image
 
 from proxytask import color
 from proxytask.checkpoint import WEIGHTS_FILE, latest_checkpoint, load_weights
-from proxytask.config import ConfigError, PretrainConfig, load_yaml
+from proxytask.config import ConfigError
 from proxytask.data.images import BadImage, decode_image
 from proxytask.files import write_atomic
+from proxytask.runs import PretrainConfig, RunFolder
 from proxytask.tasks import build_task, task_class
 from proxytask.tasks.colorization import SparseColorization
-from proxytask.train import CONFIG_FILE, FINAL_WEIGHTS
 
 MIN_WORKING_SIDE = 16
 
 
 def load_run(run_dir: Path, device: torch.device) -> tuple[PretrainConfig, SparseColorization]:
     """Config and trained colorization task of a run folder (final weights, else its latest checkpoint), in eval mode."""
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise ConfigError(f"--checkpoint {run_dir} is not a run folder (no {CONFIG_FILE})")
-    config = load_yaml(PretrainConfig, run_dir / CONFIG_FILE)
+    run = RunFolder(Path(run_dir))
+    if not run.started:
+        raise ConfigError(f"--checkpoint {run_dir} is not a run folder (no {run.config.name})")
+    config = run.settings()
     if not issubclass(task_class(config.task), SparseColorization):
         raise ConfigError(f"run {run_dir} trained task {config.task!r}, which does not predict colors")
-    weights_path = run_dir / FINAL_WEIGHTS
+    weights_path = run.weights
     if not weights_path.is_file():
-        found = latest_checkpoint(run_dir)
+        found = latest_checkpoint(run.checkpoints)
         if found is None:
-            raise ConfigError(f"--checkpoint {run_dir} holds neither {FINAL_WEIGHTS} nor a checkpoint")
+            raise ConfigError(f"--checkpoint {run_dir} holds neither {run.weights.name} nor a checkpoint")
         weights_path = found[1] / WEIGHTS_FILE
     task = build_task(config)
     task.load_state_dict(load_weights(weights_path))

@@ -1,8 +1,12 @@
-"""Typed settings for every command: dataclasses with defaults, YAML load/save, dotted overrides.
+"""Typed settings: the machinery (checked fields, YAML load/save, dotted overrides) and the shared sections.
 
 One source of truth for each fact (face crop, split seed, bin count): the defaults of the settings
-dataclasses, here for the shared ones and in each task's module for its own (its section). A run
-saves its resolved settings as ``config.yaml`` so it can be reproduced and resumed.
+dataclasses, here for the sections every run shares (data, model, optimizer, training length, the
+fine-tuning recipe) and in each task's module for its own (a :class:`TaskSettings` section). The
+settings a command composes from them live with that command's layer: a pretraining run's
+(:class:`proxytask.runs.PretrainConfig`) above the tasks, a study's
+(:class:`proxytask.study.settings.StudyConfig`) in the study layer. This module imports nothing of
+the project above it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 
@@ -107,6 +111,13 @@ class Settings:
         """Checks that tie several settings together (none by default)."""
 
 
+class TaskSettings(Settings):
+    """A task's own settings: a section of a run's settings named :attr:`section` (``colorization:``
+    in YAML, ``--set colorization.bins=16``), declared in the task's module."""
+
+    section: ClassVar[str]
+
+
 @dataclass
 class DataConfig(Settings):
     """Where images come from and how they are preprocessed.
@@ -190,50 +201,6 @@ class TrainConfig(Settings):
             raise ConfigError(f"{where}epochs must be a positive number (or set {where}max_steps), got {self.epochs}")
 
 
-# Task settings: section name -> settings class, as the task modules declare them (ProxyTask.settings).
-TASK_SECTIONS: dict[str, type[Settings]] = {}
-
-
-def register_sections(sections: dict[str, type[Settings]]) -> None:
-    """Add a task's settings sections to :data:`TASK_SECTIONS`; one name is one class."""
-    for name, section in sections.items():
-        if TASK_SECTIONS.setdefault(name, section) is not section:
-            raise ValueError(f"settings section {name!r} is declared twice, by {TASK_SECTIONS[name].__name__} and {section.__name__}")
-
-
-def task_sections() -> dict[str, type[Settings]]:
-    """Every task's settings section, once the task registry is imported."""
-    import proxytask.tasks  # noqa: F401  (its tasks register their sections)
-
-    return TASK_SECTIONS
-
-
-def default_sections() -> dict[str, Settings]:
-    return {name: section() for name, section in task_sections().items()}
-
-
-@dataclass
-class PretrainConfig(Settings):
-    """Everything a ``proxytask pretrain`` run needs. ``input`` is what the backbone reads
-    (``intensity`` or ``rgb``; colorization reads intensity only). Each task's own settings are a
-    section named like the task (``colorization``, ``contrastive``...), declared by the task module:
-    read as ``config.colorization``, written as the section ``colorization:`` in YAML."""
-
-    task: str = "colorization"
-    input: str = setting("intensity", choices=INPUT_KINDS)
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    sections: dict[str, Settings] = field(default_factory=default_sections, metadata={"sections": task_sections})
-
-    def __getattr__(self, name: str) -> Any:
-        sections = self.__dict__.get("sections") or {}
-        if name in sections:
-            return sections[name]
-        raise AttributeError(f"PretrainConfig has no setting or task section {name!r}")
-
-
 @dataclass
 class FinetuneConfig(Settings):
     """The fine-tuning recipe, the same for every initialisation compared.
@@ -264,107 +231,11 @@ class FinetuneConfig(Settings):
         if self.min_steps > self.max_steps:
             raise ConfigError(f"{where}min_steps ({self.min_steps}) must be <= {where}max_steps ({self.max_steps})")
 
-
-# A label budget: k labeled images per class, or None for all of them, written "all" in settings,
-# job folders and JSON.
-Budget = int | None
-ALL_LABELS = "all"
-
-
-def budget_name(k: Budget) -> str:
-    """``"10"`` or ``"all"``: a budget as settings, folders and tables name it."""
-    return ALL_LABELS if k is None else str(k)
-
-
-def parse_budget(value: int | str | None) -> Budget:
-    """A budget from JSON or a setting (10, "10", "all", None) -> 10 or None."""
-    return None if value is None or value == ALL_LABELS else int(value)
-
-
-def budget_json(k: Budget) -> int | str:
-    """A budget as JSON holds it: 10 or "all"."""
-    return ALL_LABELS if k is None else k
-
-
-# The evaluation protocol a study folder's jobs were made under. 2: choices inside the budget's labels,
-# one input for every init, fine-tuning seeds per draw (1: choices on a shared validation part).
-STUDY_PROTOCOL = 2
-BASELINES = ("random", "supervised", "eigenfaces")
-ANALYSES = ("loss", "data", "head", "feature-change", "input", "seeds")
-
-
-def transfer_modes() -> tuple[str, ...]:
-    """The transfer modes a study may run on its inits (:data:`proxytask.transfer.modes.MODES`)."""
-    from proxytask.transfer.modes import backbone_modes
-
-    return backbone_modes()
-
-
-@dataclass
-class StudyConfig(Settings):
-    """A whole comparison: pretraining runs, baselines, transfer modes, label budgets, draws.
-
-    Every pretraining task (the proxies in ``tasks`` and the supervised ceiling) reads the same
-    ``pretrain.input`` and runs for the same ``pretrain_steps`` of ``pretrain.train.batch_size``
-    pool images; random init reads that input too. ``budgets`` are images per class, or ``all``;
-    budgets below all are drawn ``draws`` times for fine-tuning and ``frozen_draws`` times for the
-    cheap modes (probe, k-NN, eigenfaces), seeds 0, 1, ...; every init sees the same draws.
-
-    ``analyses`` add the paper's questions (see :mod:`proxytask.analyses`): ``loss`` (hue/chroma KL
-    vs Lab bins vs L2), ``data`` (colorization on ``pool_fractions`` of the pool, same steps),
-    ``head`` (hypercolumn vs last layer only), ``feature-change`` (how far fine-tuning moves each
-    backbone stage), ``input`` (the RGB form of every task that has one, beside random init on
-    RGB) and ``seeds`` (colorization and supervised pretraining repeated with another seed).
-    Their extra pretraining runs are transferred at ``analysis_budgets`` only.
-    """
-
-    protocol: int = STUDY_PROTOCOL
-    preset: str = "quick"
-    tasks: tuple[str, ...] = ("colorization",)
-    baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES)
-    modes: tuple[str, ...] = field(default_factory=transfer_modes)
-    budgets: tuple[str, ...] = ("5", "10", "25", "all")
-    draws: int = setting(5, low=1)
-    frozen_draws: int = setting(20, low=1)
-    pretrain_steps: int = setting(900, low=1)
-    analyses: tuple[str, ...] = setting((), choices=ANALYSES)
-    analysis_budgets: tuple[str, ...] = ("10",)
-    pool_fractions: tuple[float, ...] = setting((0.1, 0.3), low=0.0, high=1.0, low_open=True, high_open=True,
-                                                hint="(the whole pool is the main run)")
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-
-    def rules(self, where: str) -> None:
-        if self.protocol != STUDY_PROTOCOL:
-            raise ConfigError(f"protocol: this version of proxytask runs study protocol {STUDY_PROTOCOL}, not {self.protocol}")
-        for budget in self.budgets:
-            if budget != ALL_LABELS and not (budget.isdigit() and int(budget) >= 1):
-                raise ConfigError(f"budgets: each must be a whole number >= 1 or 'all', got {budget!r}")
-        for mode in self.modes:
-            if mode not in transfer_modes():
-                raise ConfigError(f"modes: {mode!r} is not one of {', '.join(transfer_modes())}")
-        if "input" in self.analyses and self.pretrain.input != "intensity":
-            raise ConfigError("analyses: 'input' compares RGB forms with the main table's intensity input, "
-                              f"but pretrain.input={self.pretrain.input!r}")
-        if not self.tasks:
-            raise ConfigError("tasks: name at least one proxy task")
-        for budget in self.analysis_budgets if self.analyses else ():
-            if budget not in self.budgets:
-                raise ConfigError(f"analysis_budgets: {budget!r} is not among budgets ({', '.join(self.budgets)})")
-        if self.analyses and not self.analysis_budgets:
-            raise ConfigError("analysis_budgets: name at least one budget for the analyses")
-
-    def budget_values(self) -> list[int | None]:
-        """Budgets as images per class, None for all."""
-        return [parse_budget(b) for b in self.budgets]
-
-    def draws_for(self, mode: str, k: int | None) -> int:
-        """How many draws (seeds 0..n-1) budget ``k`` gets in ``mode``: one for all labels."""
-        from proxytask.transfer.modes import MODES
-
-        if k is None:
-            return 1
-        return self.draws if MODES[mode].trains_network else self.frozen_draws
+    def optimizer_settings(self) -> OptimConfig:
+        """The recipe's optimizer and schedule: AdamW at ``lr`` (the backbone's parameter group scaled by
+        ``backbone_lr_factor``), linear warm-up over ``warmup_steps``, then cosine."""
+        return OptimConfig(optimizer="adamw", lr=self.lr, weight_decay=self.weight_decay, schedule="cosine",
+                           warmup_steps=self.warmup_steps)
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:

@@ -20,15 +20,16 @@ import torch
 from torch import nn
 
 from proxytask.checkpoint import load_weights, save_weights
-from proxytask.config import ConfigError, DataConfig, PretrainConfig, load_yaml
+from proxytask.config import ConfigError, DataConfig
 from proxytask.data.batches import center_crop, to_float
 from proxytask.data.images import BadImage, Crop, decode_image
 from proxytask.data.selection import folder_crop
 from proxytask.files import write_json_atomic
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
+from proxytask.runs import RunFolder
 from proxytask.transfer.classifier import Classifier
-from proxytask.transfer.inits import build_backbone, resolve_init
+from proxytask.transfer.inits import RunInit
 
 BACKBONE_WEIGHTS = "backbone.safetensors"
 BACKBONE_INFO = "backbone.json"
@@ -107,9 +108,9 @@ def _lfw_aligned(data: DataConfig) -> bool:
 
 def export_backbone(run_dir: Path, out: Path) -> dict[str, Any]:
     """Write a pretraining run's backbone to ``out`` as plain timm weights plus ``backbone.json``; returns the JSON."""
-    config = load_yaml(PretrainConfig, Path(run_dir) / "config.yaml")
-    init = resolve_init(str(run_dir), config.model.backbone)
-    backbone = build_backbone(init)
+    init = RunInit.of(Path(run_dir))
+    config = init.run.settings()
+    backbone = init.backbone(0)
     weights, not_exported = timm_state_dict(backbone)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,12 +159,13 @@ def load_backbone(path: str | Path) -> FeatureExtractor:
                               f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
         preprocessing = Preprocessing.from_dict(info["preprocessing"])
         return FeatureExtractor(model, NetworkInput.load_from(info["input"]), preprocessing, plain=True).eval()
-    if not (path / "config.yaml").is_file():
-        raise ConfigError(f"{path} is neither an export folder ({BACKBONE_INFO}) nor a pretraining run folder (config.yaml)")
-    config = load_yaml(PretrainConfig, path / "config.yaml")
-    init = resolve_init(str(path), config.model.backbone)
+    run = RunFolder(path)
+    if not run.started:
+        raise ConfigError(f"{path} is neither an export folder ({BACKBONE_INFO}) nor a pretraining run folder ({run.config.name})")
+    init = RunInit.of(path)
+    config = run.settings()
     preprocessing = Preprocessing.of(config.data, _lfw_aligned(config.data))
-    return FeatureExtractor(build_backbone(init), init.network_input, preprocessing, plain=False).eval()
+    return FeatureExtractor(init.backbone(0), init.network_input, preprocessing, plain=False).eval()
 
 
 @dataclass

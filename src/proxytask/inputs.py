@@ -1,7 +1,7 @@
 """The network input: how RGB images become what a backbone reads, the same in pretraining and transfer.
 
-A run saves its :class:`NetworkInput` as ``input.json``; fine-tuning, probes and k-NN convert the
-downstream images with it, so every backbone is transferred on the input it was trained on.
+A run saves its :class:`NetworkInput` (``input.json`` of its folder); fine-tuning, probes and k-NN
+convert the downstream images with it, so every backbone is transferred on the input it was trained on.
 
 - ``kind``: ``intensity`` (the mean of R, G and B, one channel, what colorization sees) or ``rgb``.
 - ``normalization``: ``scale`` maps [0, 1] to [-1, 1]; ``standardize`` gives each image (each
@@ -21,7 +21,6 @@ from proxytask.config import INPUT_KINDS, ConfigError
 from proxytask.files import write_json_atomic
 
 NORMALIZATIONS = ("scale", "standardize")
-INPUT_FILE = "input.json"
 # Smallest standard deviation a standardized image is divided by (a flat image stays flat).
 MIN_STD = 1e-3
 
@@ -67,20 +66,21 @@ class NetworkInput:
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
 
-    def save(self, run_dir: Path) -> None:
-        write_json_atomic(Path(run_dir) / INPUT_FILE, self.as_dict())
+    def save(self, path: Path) -> None:
+        """Write the input as JSON (a run's ``input.json``)."""
+        write_json_atomic(path, self.as_dict())
 
     @classmethod
-    def load_from(cls, values: dict[str, str]) -> NetworkInput:
-        """From the mapping :meth:`as_dict` wrote (``input.json``), checked."""
+    def load_from(cls, values: dict[str, str], where: str = "input") -> NetworkInput:
+        """From the mapping :meth:`as_dict` wrote, checked; ``where`` names its file in errors."""
         unknown = sorted(set(values) - {"kind", "normalization"})
         if unknown:
-            raise ConfigError(f"{INPUT_FILE}: unknown field {unknown[0]!r}; expected kind and normalization")
+            raise ConfigError(f"{where}: unknown field {unknown[0]!r}; expected kind and normalization")
         return cls(**values)
 
     @classmethod
-    def load(cls, run_dir: Path) -> NetworkInput:
-        path = Path(run_dir) / INPUT_FILE
-        if not path.is_file():
-            raise ConfigError(f"run {run_dir} has no {INPUT_FILE} (the network input it was trained on)")
-        return cls.load_from(json.loads(path.read_text()))
+    def load(cls, path: Path) -> NetworkInput:
+        """From the JSON file :meth:`save` wrote."""
+        if not Path(path).is_file():
+            raise ConfigError(f"{path} does not exist (the network input the run was trained on)")
+        return cls.load_from(json.loads(Path(path).read_text()), str(path))

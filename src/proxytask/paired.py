@@ -3,6 +3,8 @@
 For an init and a baseline, per mode and budget, the difference of their test scores on each draw
 (same labels, same fine-tuning seed) is averaged, with a two-sided 95% Student-t confidence
 interval: ``mean +- t(0.975, n - 1) * sd / sqrt(n)``. "Better" means the interval excludes zero.
+An init pretrained at several seeds enters each draw with its mean over those seeds, so the
+interval covers the label draws only.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import stats
 
-from proxytask.config import budget_json, parse_budget
+from proxytask.budgets import budget_json, parse_budget
 
 CONFIDENCE = 0.95
 METRICS = ("accuracy", "macro_f1")
+# What a comparison is for: against the random init on the same input, against the supervised
+# ceiling; any other role names the variant set that pairs its members.
+FLOOR, CEILING = "floor", "ceiling"
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,9 @@ def paired_interval(differences: Iterable[float], confidence: float = CONFIDENCE
 
 @dataclass(frozen=True)
 class Comparison:
-    """One entry of results.json's ``comparisons``: ``init`` minus ``baseline`` in one mode and budget."""
+    """One entry of results.json's ``comparisons``: ``init`` (its mean over ``init_seeds``) minus
+    ``baseline`` (over ``baseline_seeds``) in one mode and budget; ``role``: :data:`FLOOR`,
+    :data:`CEILING`, or the name of the variant set that asks for it."""
 
     init: str
     baseline: str
@@ -60,13 +67,17 @@ class Comparison:
     ci_low: float | None
     ci_high: float | None
     n_draws: int
+    init_seeds: tuple[int, ...] = (0,)
+    baseline_seeds: tuple[int, ...] = (0,)
+    role: str = FLOOR
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "k": budget_json(self.k)}
+        return {**asdict(self), "k": budget_json(self.k), "init_seeds": list(self.init_seeds), "baseline_seeds": list(self.baseline_seeds)}
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> Comparison:
-        return cls(**{**values, "k": parse_budget(values["k"])})
+        seeds = {name: tuple(values.get(name, (0,))) for name in ("init_seeds", "baseline_seeds")}
+        return cls(**{**values, **seeds, "k": parse_budget(values["k"])})
 
 
 class Scored(Protocol):
@@ -76,21 +87,29 @@ class Scored(Protocol):
     mode: str
     k: int | None
     draw: int
+    pretrain_seed: int
 
     def score(self, metric: str) -> float: ...
 
 
-def compare(records: Sequence[Scored], init: str, baseline: str, mode: str, k: int | None, metric: str = "accuracy") -> Comparison | None:
-    """``init`` minus ``baseline`` over the draws both have in (mode, k); None when they share none."""
-    def scores(name: str) -> dict[int, float]:
-        return {r.draw: r.score(metric) for r in records if r.init == name and r.mode == mode and r.k == k}
+def compare(records: Sequence[Scored], init: str, baseline: str, mode: str, k: int | None, metric: str = "accuracy",
+            init_seeds: tuple[int, ...] = (0,), baseline_seeds: tuple[int, ...] = (0,), role: str = FLOOR) -> Comparison | None:
+    """``init`` (its mean over ``init_seeds``) minus ``baseline`` (over ``baseline_seeds``) over the draws
+    where both have every seed asked for in (mode, k); None when they share none."""
+    def scores(name: str, seeds: tuple[int, ...]) -> dict[int, float]:
+        by_draw: dict[int, dict[int, float]] = {}
+        for r in records:
+            if r.init == name and r.mode == mode and r.k == k and r.pretrain_seed in seeds:
+                by_draw.setdefault(r.draw, {})[r.pretrain_seed] = r.score(metric)
+        return {draw: float(np.mean([found[s] for s in seeds])) for draw, found in by_draw.items() if len(found) == len(seeds)}
 
-    ours, theirs = scores(init), scores(baseline)
+    ours, theirs = scores(init, init_seeds), scores(baseline, baseline_seeds)
     draws = sorted(set(ours) & set(theirs))
     if not draws:
         return None
     interval = paired_interval(ours[d] - theirs[d] for d in draws)
-    return Comparison(init, baseline, mode, k, metric, interval.mean, interval.low, interval.high, interval.n)
+    return Comparison(init, baseline, mode, k, metric, interval.mean, interval.low, interval.high, interval.n,
+                      tuple(init_seeds), tuple(baseline_seeds), role)
 
 
 def interval_of(comparison: Comparison) -> Interval:

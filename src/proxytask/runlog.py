@@ -1,4 +1,4 @@
-"""Training logs: a CSV file and TensorBoard events in the run folder (written by rank 0 only)."""
+"""Training logs: a CSV file and TensorBoard events of a run (written by rank 0 only)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ LOG_COLUMNS = ("step", "epoch", "loss", "lr", "images_per_second")
 
 
 class RunLog:
-    """Append rows to ``log.csv`` (kept across resumes) and scalars to TensorBoard under ``tb/``;
-    ``terms``: the task's named loss terms, a column each after ``loss``."""
+    """Append rows to the CSV file ``path`` (kept across resumes) and scalars to TensorBoard in the
+    folder ``tensorboard``; ``terms``: the task's named loss terms, a column each after ``loss``."""
 
-    def __init__(self, run_dir: Path, resume_step: int = 0, terms: tuple[str, ...] = ()) -> None:
-        self.path = run_dir / "log.csv"
+    def __init__(self, path: Path, tensorboard: Path, resume_step: int = 0, terms: tuple[str, ...] = ()) -> None:
+        self.path = path
         self.terms = terms
         columns = (*LOG_COLUMNS[:3], *(f"loss_{term}" for term in terms), *LOG_COLUMNS[3:])
         rows = []
@@ -26,7 +26,7 @@ class RunLog:
             writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        self.tensorboard = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=resume_step or None)
+        self.tensorboard = SummaryWriter(log_dir=str(tensorboard), purge_step=resume_step or None)
 
     def write(self, step: int, epoch: float, loss: float, lr: float, images_per_second: float,
               terms: dict[str, float] | None = None) -> None:
@@ -44,7 +44,7 @@ class RunLog:
         self.tensorboard.close()
 
 
-def read_log(run_dir: Path) -> list[dict[str, float]]:
-    """Rows of a run's ``log.csv`` as numbers."""
-    with open(run_dir / "log.csv", newline="") as handle:
+def read_log(path: Path) -> list[dict[str, float]]:
+    """Rows of a run's CSV log as numbers."""
+    with open(path, newline="") as handle:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]

@@ -74,7 +74,7 @@ def test_a_killed_study_keeps_its_finished_jobs_and_ends_with_the_same_results(f
     straight = run(study_arguments(fake_lfw, tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr
     out = tmp_path / "killed"
-    killed = run(study_arguments(fake_lfw, out), die_at=("proxytask.study.run_job", 3))
+    killed = run(study_arguments(fake_lfw, out), die_at=("proxytask.study.run.run_job", 3))
     assert killed.returncode == -signal.SIGKILL
     finished = sorted(p.name for p in (out / "jobs").rglob("*.json"))
     assert len(finished) == 2  # the two jobs before the kill
@@ -86,6 +86,29 @@ def test_a_killed_study_keeps_its_finished_jobs_and_ends_with_the_same_results(f
         return sorted((j["init"], j["mode"], str(j["k"]), j["draw"], j["accuracy"]) for j in results["jobs"])
 
     assert scores(out) == scores(tmp_path / "straight")
+
+
+def test_a_study_killed_during_its_second_pretraining_seed_resumes_it_and_ends_as_an_uninterrupted_one(fake_lfw, tmp_path):
+    two_seeds = ["--set", "pretrain_seeds=2", "--set", "modes=knn"]
+    straight = run([*study_arguments(fake_lfw, tmp_path / "straight"), *two_seeds])
+    assert straight.returncode == 0, straight.stderr
+    out = tmp_path / "killed"
+    # 4 steps a run, a checkpoint every 2: the 7th step is the 3rd of seed 1, after its checkpoint at step 2
+    killed = run([*study_arguments(fake_lfw, out), *two_seeds], die_at=("proxytask.train.train_step", 7))
+    assert killed.returncode == -signal.SIGKILL
+    second = out / "pretrain" / "colorization" / "seed1"
+    assert (out / "pretrain" / "colorization" / "seed0" / "metrics.json").is_file() and not (second / "metrics.json").exists()
+    assert (second / "checkpoints" / "step-00000002").is_dir()
+    again = run([*study_arguments(fake_lfw, out), *two_seeds])
+    assert again.returncode == 0, again.stderr
+    same_weights(tmp_path / "straight" / "pretrain" / "colorization" / "seed1", second)
+
+    def scores(folder: Path) -> list[tuple]:
+        results = json.loads((folder / "results.json").read_text())
+        return sorted((j["init"], j["pretrain_seed"], j["mode"], str(j["k"]), j["draw"], j["accuracy"]) for j in results["jobs"])
+
+    assert scores(out) == scores(tmp_path / "straight")
+    assert {entry[1] for entry in scores(out) if entry[0] == "colorization"} == {0, 1}
 
 
 def test_a_killed_cache_build_leaves_no_worker_behind(tmp_path):

@@ -1,4 +1,6 @@
-"""The pretraining pool as rows of image caches on disk, read one batch at a time.
+"""The pretraining pool: its sources cached, copies of downstream pictures and unusable files left
+out, the pictures a task trains on chosen, gallery pictures held out; rows of the caches on disk,
+read one batch at a time.
 
 No copy of the pool is held in memory, and none is mapped into the process: a batch reads its
 rows from the cache files with ``pread`` (the operating system's page cache keeps what is read
@@ -8,9 +10,22 @@ often, outside the process), so a pool larger than memory trains in the memory o
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+
+from proxytask import distributed
+from proxytask.config import ConfigError, DataConfig
+from proxytask.data.cache import ImageCache, content_digest, load_cache
+from proxytask.data.images import BadImage, read_file, skip_counts
+from proxytask.data.selection import downstream_task, pool_sources
+
+# Labels a task learns from the pool's pictures, given each chosen picture's parent folder (N,):
+# the indices of the pictures it keeps, their labels and the class count; None for a task without labels.
+PoolLabels = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, int] | None]
 
 
 class PoolRows:
@@ -58,3 +73,88 @@ class PoolRows:
             finally:
                 os.close(descriptor)
         return torch.from_numpy(batch)
+
+
+@dataclass(frozen=True)
+class PoolImages:
+    """Pretraining images: ``train`` read from the caches a batch at a time, ``heldout`` (N, S, S, 3)
+    uint8 in memory, identities for tasks that need labels ((N,) long, else None), how the pool was
+    filtered (``counts``, numbers) and what it is made of (``sources``, ``skip_reasons``)."""
+
+    train: PoolRows
+    heldout: torch.Tensor
+    train_labels: torch.Tensor | None
+    heldout_labels: torch.Tensor | None
+    num_classes: int | None
+    counts: dict[str, int | float]
+    sources: list[str]
+    skip_reasons: dict[str, int]
+    skipped: list[tuple[str, str]]
+
+
+def downstream_digests(data: DataConfig) -> set[str]:
+    """Content digests of the downstream task's readable files: a pool image with one of them is a copy."""
+    digests = set()
+    for path in downstream_task(data).images.paths:
+        try:
+            digests.add(content_digest(read_file(path)))
+        except BadImage:
+            continue  # an unreadable downstream file is no picture the pool could copy
+    return digests
+
+
+def load_pool(data: DataConfig, seed: int, keep: Callable[[np.ndarray], np.ndarray], labels_of: PoolLabels,
+              context: distributed.Context) -> PoolImages:
+    """Cache the pool's sources (rank 0 first, the others then map them), drop unusable files and copies
+    of downstream images, keep the pictures ``keep`` chooses (from their gray flags, (N,) bool) and
+    the labels ``labels_of`` gives, hold out ``data.heldout_images`` gallery images (seeded by ``seed``)."""
+    sources = pool_sources(data)
+
+    def cached_sources() -> list[ImageCache]:
+        return [load_cache(source.paths, source.crop, data.image_size, data.workers) for source in sources]
+
+    caches = cached_sources() if context.is_main else None
+    distributed.barrier(context)
+    if caches is None:
+        caches = cached_sources()
+    downstream = downstream_digests(data)
+    kept, groups, duplicates, gray = [], [], 0, 0
+    for cache in caches:
+        copies = cache.usable & np.array([digest in downstream for digest in cache.digests], dtype=bool)
+        usable = cache.usable & ~copies
+        chosen = usable & keep(cache.is_gray)
+        gray += int((usable & ~chosen).sum())
+        duplicates += int(copies.sum())
+        rows = np.flatnonzero(chosen)
+        kept.append(rows)
+        groups += [str(Path(cache.paths[row]).parent) for row in rows]
+    pool = PoolRows([cache.pixels for cache in caches], kept)
+    usable = np.arange(len(pool))
+    labels, num_classes = None, None
+    labeled = labels_of(np.array(groups))
+    if labeled is not None:
+        usable, labels, num_classes = labeled
+    if len(usable) <= data.heldout_images:
+        raise ConfigError(f"the pool ({', '.join(data.pool)}) has {len(usable)} usable images, not more than "
+                          f"data.heldout_images={data.heldout_images}")
+    order = np.random.default_rng(seed).permutation(len(usable))
+    heldout, train = np.sort(order[:data.heldout_images]), order[data.heldout_images:]
+    train = np.sort(train[:max(1, round(data.pool_fraction * len(train)))])
+    skipped = [entry for cache in caches for entry in cache.skipped]
+    counts = {
+        "pool_images": sum(len(cache.paths) for cache in caches),
+        "images_skipped": len(skipped),
+        "pool_duplicates_of_downstream": duplicates,
+        "images_gray_excluded": gray,
+        "heldout_images": len(heldout),
+        "train_images": len(train),
+        "pool_fraction": data.pool_fraction,
+        **({"identities": num_classes} if num_classes is not None else {}),
+    }
+
+    def label_tensor(part: np.ndarray) -> torch.Tensor | None:
+        return torch.from_numpy(labels[part]).long() if labels is not None else None
+
+    return PoolImages(pool.subset(usable[train]), pool.subset(usable[heldout]).gather(np.arange(len(heldout))),
+                      label_tensor(train), label_tensor(heldout), num_classes, counts,
+                      [source.name for source in sources], skip_counts(skipped), skipped)

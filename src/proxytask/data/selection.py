@@ -98,7 +98,7 @@ def pool_sources(data: DataConfig) -> list[ImageSource]:
     """The pretraining pool's sources, as ``data.pool`` lists them.
 
     Downstream images are kept out: by person for LFW (with the development task's people), and
-    by content for any exact copy in a folder (:func:`proxytask.train.load_pool` drops those).
+    by content for any exact copy in a folder (:func:`proxytask.data.pool.load_pool` drops those).
     """
     sources = []
     names = [name if name == LFW_POOL else str(Path(name).expanduser().resolve()) for name in data.pool]

@@ -1,135 +1,166 @@
-"""The report's analysis sections: loss formulation, amount of unlabeled data, hypercolumn or last
-layer, how much fine-tuning changes each stage, RGB or intensity input, and pretraining seeds."""
+"""The report's sections for the variant sets (the paper's analyses and the user's ``--vary``) and
+for how much fine-tuning changes each stage."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from proxytask.config import Budget, budget_name, parse_budget
-from proxytask.paired import compare, format_interval
-from proxytask.records import StudyResults, find
+from proxytask.budgets import Budget, budget_name, parse_budget
+from proxytask.paired import FLOOR, Comparison, format_interval
+from proxytask.records import JobRecord, StudyResults, find
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table
-from proxytask.report.figures import comparison_bars, feature_change_lines, pool_curve
+from proxytask.report.figures import comparison_bars, feature_change_lines, measure_curve
 from proxytask.report.summary import format_cell
-from proxytask.transfer.inits import RANDOM, RANDOM_RGB
+from proxytask.tasks import task_class
 from proxytask.transfer.modes import FINETUNE, PROBE
+from proxytask.variants import NO_PAIRS, SAME_VARIANT, VariantSet
 
-TITLES = {"loss": "Loss formulation", "data": "Amount of unlabeled data", "head": "Hypercolumn or last layer",
-          "input": "RGB or intensity input", "seeds": "Pretraining seed against label draws"}
-
-# What Larsson et al. (CVPR 2017) found, as far as the project's docs carry it; kept beside ours.
-PAPER = {
-    "loss": "Paper (recollected, not checked against the PDF): on VOC the histogram losses (hue/chroma KL and Lab "
-            "bins) beat L2 regression of color, and the hue/chroma KL was at least as good as Lab bins; the paper "
-            "picks hue/chroma KL.",
-    "data": "Paper (recollected, not checked against the PDF): colorization on fewer unlabeled ImageNet images "
-            "transfers worse, but the decline is gradual; the paper's broader point is that the proxy needs far "
-            "more unlabeled images than a labeled task needs labels.",
-    "head": "Paper (METHOD.md s.2): the hypercolumn head, reading every level at the sampled pixels, is what the paper "
-            "trains (VGG-16 conv1..fc7); the project's docs carry no number of theirs for a last-layer head.",
-    "feature-change": "Paper (recollected, not checked against the PDF): fine-tuning changes the upper layers far "
-                      "more than the lower ones, and a colorization-pretrained network changes more than an "
-                      "ImageNet-pretrained one.",
-    "input": "Every RGB form is compared with random init on RGB, every intensity form with random init on intensity "
-             "(the main table): a gain of a proxy task is what it adds over a random network reading the same input.",
-    "seeds": "Spread from the pretraining seed (two runs that differ only in their seed) set beside the spread from "
-             "the label draws (standard deviation over draws of one run): if the first is comparable to the second, "
-             "one pretraining run per task understates the uncertainty of a comparison.",
-}
+FEATURE_CHANGE_NOTE = ("Paper (recollected, not checked against the PDF): fine-tuning changes the upper layers far more than "
+                       "the lower ones, and a colorization-pretrained network changes more than an ImageNet-pretrained one.")
+MEASURES = {"train_images": "unlabeled pretraining images"}
 
 
-def _comparison_table(study: StudyResults, group: list[dict[str, Any]], budgets: list[Budget], with_pool: bool) -> Table:
-    results = study.rows
-    header = ["run", "what differs"] + (["pool images", "epochs"] if with_pool else []) + ["held-out PSNR (gray)"]
+def _floor(study: StudyResults, init: str, mode: str, k: Budget) -> Comparison | None:
+    """``init`` minus the random init on its input."""
+    return next((c for c in study.comparisons if (c.init, c.mode, c.k, c.metric, c.role) == (init, mode, k, "accuracy", FLOOR)), None)
+
+
+def _pretext(study: StudyResults, group: VariantSet) -> tuple[str, list[str]] | None:
+    """The held-out pretext measure every member's task declares first, and each member's value; None when they differ."""
+    firsts = {next(iter(task_class(member.variant.task).pretext_metrics), None) for member in group.members}
+    key = firsts.pop() if len(firsts) == 1 else None
+    if key is None:
+        return None
+    label = task_class(group.members[0].variant.task).pretext_metrics[key]
+    values = []
+    for member in group.members:
+        run = study.run(member.variant.name, (member.seeds or (0,))[0])
+        values.append(f"{run.metrics[key]:.3g}" if run is not None and key in run.metrics else "-")
+    return label, values
+
+
+def _members_table(study: StudyResults, group: VariantSet, budgets: list[Budget]) -> Table:
+    """Per member: what differs, its pretraining measure (if the set is read against one), its pretext
+    measure, fine-tuned and probed accuracy, and fine-tuned minus random init on its input."""
+    header = ["run", "what differs"] + ([MEASURES.get(group.against, group.against), "epochs"] if group.against else [])
+    pretext = _pretext(study, group)
+    header += [pretext[0]] if pretext else []
     header += [f"{mode} k={budget_name(k)}" for k in budgets for mode in (FINETUNE, PROBE)]
     header += [f"finetune k={budget_name(k)} minus random [95% CI]" for k in budgets]
     rows = []
-    for variant in group + [{"name": RANDOM, "label": "random init, no pretraining"}]:
-        metrics = study.pretraining.get(variant["name"], {})
-        row = [variant["name"], variant["label"]]
-        if with_pool:
-            row += [str(metrics.get("train_images", "-")), f"{metrics['epochs']:.1f}" if "epochs" in metrics else "-"]
-        psnr = f"{metrics['psnr_colorized']:.2f} ({metrics['psnr_gray']:.2f})" if "psnr_colorized" in metrics else "-"
-        row.append(psnr)
-        row += [format_cell(find(results, variant["name"], mode, k)) for k in budgets for mode in (FINETUNE, PROBE)]
-        row += [format_interval(study.comparison(variant["name"], RANDOM, FINETUNE, k)) for k in budgets]
+    for index, member in enumerate(group.members):
+        name = member.variant.name
+        run = study.run(name)
+        row = [name, member.label]
+        if group.against:
+            metrics = run.metrics if run is not None else {}
+            row += [str(metrics.get(group.against, "-")), f"{metrics['epochs']:.1f}" if "epochs" in metrics else "-"]
+        row += [pretext[1][index]] if pretext else []
+        row += [format_cell(find(study.rows, name, mode, k)) for k in budgets for mode in (FINETUNE, PROBE)]
+        row += [format_interval(_floor(study, name, FINETUNE, k)) for k in budgets]
         rows.append(row)
     return Table(header, rows)
 
 
-def _input_table(study: StudyResults, group: list[dict[str, Any]], budgets: list[Budget]) -> Table:
-    """Per task: its intensity form (main table) and its RGB form, each against random init on the same input."""
+def _pairs_table(study: StudyResults, group: VariantSet, budgets: list[Budget]) -> Table | None:
+    """The set's paired differences: each later member minus each earlier one reading the same input."""
+    pairs = list(dict.fromkeys((c.init, c.baseline) for c in study.comparisons if c.role == group.name))
+    if not pairs:
+        return None
+    header = ["difference"] + [f"{mode} k={budget_name(k)} [95% CI]" for k in budgets for mode in (FINETUNE, PROBE)]
+    rows = [[f"{init} minus {baseline}"] + [format_interval(next((c for c in study.comparisons if (c.init, c.baseline, c.mode, c.k, c.metric,
+                                                                   c.role) == (init, baseline, mode, k, "accuracy", group.name)), None))
+                                            for k in budgets for mode in (FINETUNE, PROBE)]
+            for init, baseline in pairs]
+    return Table(header, rows)
+
+
+def _input_table(study: StudyResults, group: VariantSet, budgets: list[Budget]) -> Table:
+    """Per member: its task's main form and the member, each against random init on its own input."""
     rows = []
-    for variant in group:
-        task = variant["task"]
-        for name, baseline in ((task, RANDOM), (variant["name"], RANDOM_RGB)):
-            row = [name, "RGB" if baseline == RANDOM_RGB else "intensity"]
+    for member in group.members:
+        for name, label in ((member.variant.task, "main input"), (member.variant.name, member.label)):
+            row = [name, label]
             for k in budgets:
-                row += [format_cell(find(study.rows, name, FINETUNE, k)),
-                        format_interval(study.comparison(name, baseline, FINETUNE, k))]
+                row += [format_cell(find(study.rows, name, FINETUNE, k)), format_interval(_floor(study, name, FINETUNE, k))]
             rows.append(row)
-    for name in (RANDOM, RANDOM_RGB):
-        rows.append([name, "RGB" if name == RANDOM_RGB else "intensity"]
-                    + [cell for k in budgets for cell in (format_cell(find(study.rows, name, FINETUNE, k)), "")])
     header = ["run", "input"] + [h for k in map(budget_name, budgets)
                                  for h in (f"finetune k={k}", f"minus random, same input, k={k} [95% CI]")]
     return Table(header, rows)
 
 
-def _seeds_table(study: StudyResults, group: list[dict[str, Any]], budgets: list[Budget]) -> Table:
-    """Per task (pairs of runs differing in their pretraining seed): both means, their paired
-    difference, and the standard deviation over label draws of each."""
+def _seed_stats(jobs: list[JobRecord], init: str, seed: int, k: Budget) -> tuple[float, float, int] | None:
+    """Mean and standard deviation over draws of fine-tuned accuracy of ``init`` at ``seed``, and the draws."""
+    values = [job.accuracy for job in jobs if (job.init, job.pretrain_seed, job.mode, job.k) == (init, seed, FINETUNE, k)]
+    if not values:
+        return None
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values)
+
+
+def _seeds_table(study: StudyResults, group: VariantSet, budgets: list[Budget]) -> Table:
+    """Per pair of seeds of one init: both means, their paired difference, the pretraining-seed spread
+    (|difference of means|) beside the label-draw spread (standard deviation over draws)."""
     rows = []
-    for first, second in zip(group[::2], group[1::2]):
-        for k in budgets:
-            a, b = (find(study.rows, v["name"], FINETUNE, k) for v in (first, second))
-            if a is None or b is None:
-                continue
-            seed_spread = abs(a.mean["accuracy"] - b.mean["accuracy"])
-            draw_spread = float(np.mean([a.std["accuracy"], b.std["accuracy"]]))
-            rows.append([first["task"], budget_name(k), format_cell(a), format_cell(b),
-                         format_interval(compare(study.jobs, second["name"], first["name"], FINETUNE, k)),
-                         f"{seed_spread:.3f}", f"{draw_spread:.3f}"])
-    return Table(["task", "k", f"seed {group[0]['label'].rsplit(' ', 1)[-1]}", f"seed {group[1]['label'].rsplit(' ', 1)[-1]}",
-                  "second minus first [95% CI]", "pretraining-seed spread |difference of means|", "label-draw spread (std over draws)"], rows)
+    for comparison in study.comparisons:
+        if comparison.role != group.name or comparison.mode != FINETUNE or comparison.metric != "accuracy" or comparison.k not in budgets:
+            continue
+        later, earlier = (_seed_stats(study.jobs, comparison.init, seeds[0], comparison.k)
+                          for seeds in (comparison.init_seeds, comparison.baseline_seeds))
+        if later is None or earlier is None:
+            continue
+        rows.append([comparison.init, budget_name(comparison.k), f"{earlier[0]:.3f} ± {earlier[1]:.3f} (seed {comparison.baseline_seeds[0]})",
+                     f"{later[0]:.3f} ± {later[1]:.3f} (seed {comparison.init_seeds[0]})", format_interval(comparison),
+                     f"{abs(later[0] - earlier[0]):.3f}", f"{np.mean([later[1], earlier[1]]):.3f}"])
+    return Table(["init", "k", "first seed: accuracy ± std over draws", "second seed", "second minus first [95% CI]",
+                  "pretraining-seed spread |difference of means|", "label-draw spread (std over draws)"], rows)
+
+
+def set_blocks(study: StudyResults, group: VariantSet, budgets: list[Budget], out: Path) -> list[Block]:
+    """A variant set's section: its tables, its figure, its note."""
+    blocks: list[Block] = [Heading(group.title, 3)]
+    if group.pairing == SAME_VARIANT:
+        return blocks + [_seeds_table(study, group, budgets), Paragraph(group.note)]
+    if group.pairing == NO_PAIRS:
+        return blocks + [_input_table(study, group, budgets), Paragraph(group.note)]
+    blocks.append(_members_table(study, group, budgets))
+    pairs = _pairs_table(study, group, budgets)
+    blocks += [pairs] if pairs is not None else []
+    path = out / f"analysis_{''.join(c if c.isalnum() else '_' for c in group.name)}.png"
+    names = [member.variant.name for member in group.members]
+    if group.against:
+        measures = [study.run(name).metrics[group.against] for name in names]
+        measure_curve(study.rows, names, measures, MEASURES.get(group.against, group.against), budgets, path)
+    else:
+        comparison_bars(study.rows, names, budgets, path)
+    return blocks + [Figure(path, f"{group.title}: fine-tuned and linear-probe test accuracy"), Paragraph(group.note)]
 
 
 def analysis_blocks(study: StudyResults, out: Path) -> list[Block]:
-    """Blocks (and figure files in ``out``) for every analysis the study ran."""
-    analyses = study.analyses
-    if not analyses.get("comparisons") and not analyses.get("feature_change"):
+    """Blocks (and figure files in ``out``) for every variant set and the feature-change analysis the study ran."""
+    if not study.sets and not study.feature_change:
         return []
-    budgets = [parse_budget(name) for name in analyses["budgets"]]
-    blocks: list[Block] = [Heading("Analyses"), Paragraph(
-        f"Extra pretraining runs of the same budget ({study.config['pretrain_steps']} steps), transferred at k = "
-        f"{', '.join(map(budget_name, budgets))} with the study's draws. Cells: test accuracy / macro-F1, each ± std over draws. "
-        "Held-out PSNR of the colorized pool images against the gray input's, in dB.")]
-    for name, group in analyses.get("comparisons", {}).items():
-        if name in ("input", "seeds"):
-            table = _input_table(study, group, budgets) if name == "input" else _seeds_table(study, group, budgets)
-            blocks += [Heading(TITLES[name], 3), table, Paragraph(PAPER[name])]
-            continue
-        blocks += [Heading(TITLES[name], 3), _comparison_table(study, group, budgets, with_pool=name == "data")]
-        path = out / f"analysis_{name}.png"
-        if name == "data":
-            pool_curve(study.rows, study.pretraining, group, budgets, path)
-        else:
-            comparison_bars(study.rows, group, budgets, path)
-        blocks += [Figure(path, f"{TITLES[name]}: fine-tuned and linear-probe test accuracy"), Paragraph(PAPER[name])]
-    change = analyses.get("feature_change")
+    analysis_budgets = [parse_budget(name) for name in study.config["analysis_budgets"]]
+    where = [f"the paper's analyses at k = {', '.join(map(budget_name, analysis_budgets))}"] if any(
+        group.at_analysis_budgets for group in study.sets) or study.feature_change else []
+    where += ["--vary's variants at every budget"] if any(not group.at_analysis_budgets for group in study.sets) else []
+    blocks: list[Block] = [Heading("Analyses and variants"), Paragraph(
+        f"Extra pretraining runs of the same budget ({study.config['pretrain_steps']} steps), transferred with the study's "
+        f"draws ({'; '.join(where)}). Cells: test accuracy / macro-F1, each ± std over seeds and draws.")]
+    for group in study.sets:
+        blocks += set_blocks(study, group, analysis_budgets if group.at_analysis_budgets else study.budgets, out)
+    change = study.feature_change
     if change:
-        stages = max(record["stages"] for record in change)
+        stages = max(record.stages for record in change)
         blocks += [Heading("How much fine-tuning changes each stage", 3), Paragraph(
             "Per backbone stage (1 = nearest the input): relative weight change ||W_finetuned - W_start|| / "
             "||W_start|| and linear CKA between the stage's features before and after fine-tuning on the test "
             "images (1 = unchanged), for the first draw of each analysis budget.")]
         blocks.append(Table(["init", "k", "test accuracy"] + [f"stage {i + 1}: change / CKA" for i in range(stages)],
-                            [[r["init"], str(r["k"]), f"{r['accuracy']:.3f}"] + [f"{w:.3f} / {c:.3f}" for w, c in zip(r["weight_change"], r["cka"])]
+                            [[r.init, budget_name(r.k), f"{r.accuracy:.3f}"] + [f"{w:.3f} / {c:.3f}" for w, c in zip(r.weight_change, r.cka)]
                              for r in change]))
         path = out / "analysis_feature_change.png"
         feature_change_lines(change, path)
-        blocks += [Figure(path, "Relative weight change and CKA to the starting features, per stage"), Paragraph(PAPER["feature-change"])]
+        blocks += [Figure(path, "Relative weight change and CKA to the starting features, per stage"), Paragraph(FEATURE_CHANGE_NOTE)]
     return blocks

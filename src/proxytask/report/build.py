@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from proxytask.config import Budget, budget_name
+from proxytask.budgets import Budget, budget_name
 from proxytask.files import write_text_atomic
 from proxytask.paired import format_interval
-from proxytask.records import JobRecord, ResultRow, StudyResults, find
+from proxytask.records import JobRecord, PretrainingRecord, ResultRow, StudyResults, find
 from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
 from proxytask.report.summary import SUPERVISED, format_cell, format_share, headline, winners
+from proxytask.runs import RunFolder
+from proxytask.tasks import task_class
 from proxytask.transfer.baselines import EIGENFACES
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB
 from proxytask.transfer.modes import MODES
 
 CONFUSION_BUDGET = 10
 # Modes in the report's order: the trained ones (and the eigenfaces baseline beside them), then the frozen ones.
-TRAINED_MODES = [name for name, mode in MODES.items() if mode.trains_network or mode.baseline]
+TRAINED_MODES = [name for name, mode in MODES.items() if mode.trains_network or not mode.on_backbones]
 FROZEN_MODES = [name for name in MODES if name not in TRAINED_MODES]
 
 
@@ -32,7 +33,7 @@ def _inits(rows: list[ResultRow], mode: str) -> list[str]:
 
 
 def results_table(rows: list[ResultRow], modes: list[str], budgets: list[Budget]) -> Table:
-    """Rows: (init, mode); columns: budgets; cells: accuracy / macro-F1 (mean ± std over draws)."""
+    """Rows: (init, mode); columns: budgets; cells: accuracy / macro-F1 (mean ± std over seeds and draws)."""
     table = []
     for mode in modes:
         for init in _inits(rows, mode):
@@ -54,7 +55,7 @@ def paired_table(study: StudyResults, rows: list[ResultRow], modes: list[str], b
 
 
 def best_model(jobs: list[JobRecord], rows: list[ResultRow], budget: Budget) -> tuple[str, str, list[JobRecord]] | None:
-    """(init, mode, its job records over draws) of the most accurate model at ``budget``."""
+    """(init, mode, its job records over seeds and draws) of the most accurate model at ``budget``."""
     candidates = [r for r in rows if r.k == budget and r.mode in TRAINED_MODES]
     if not candidates:
         return None
@@ -83,7 +84,9 @@ def _setup_blocks(study: StudyResults) -> list[Block]:
         f"images ({config['pretrain_steps']} steps of {pretrain['train']['batch_size']}). Stratified 75/25 train/test split "
         f"(seed 42); k labeled images per class drawn from train, {config['draws']} draws for fine-tuning and "
         f"{config['frozen_draws']} for the linear probe, k-NN and eigenfaces (seeds 0, 1, ...; every init sees the same "
-        "draws, and fine-tuning seed d goes with draw d). Cells: test accuracy / macro-F1, mean ± standard deviation over draws.")]
+        f"draws, and fine-tuning seed d goes with draw d); every trained init pretrained with {config.get('pretrain_seeds', 1)} "
+        "seed(s), random init with one. Cells: test accuracy / macro-F1, mean ± standard deviation over the seeds and draws "
+        "of each row.")]
     blocks += [Heading("How every choice was made", 3),
                Table(["mode", "choice"], [[mode, text] for mode, text in study.selection.items()]),
                Paragraph("No label outside a budget's k per class influences any result at that budget: the test labels "
@@ -128,16 +131,16 @@ def _degenerate_blocks(jobs: list[JobRecord]) -> list[Block]:
             Table(["init", "mode", "k", "draw", "accuracy", "classes predicted", "training loss first -> last"], rows)]
 
 
-def _pretraining_blocks(pretraining: dict[str, dict[str, Any]]) -> list[Block]:
-    budget = [[task, str(m.get("input", "-")), str(m["steps"]), str(m.get("images_seen", "-")), f"{m['epochs']:.2f}",
-               f"{m['train_seconds']:.0f}" if "train_seconds" in m else "-",
-               f"{m['flops_per_image'] / 1e9:.2f}" if "flops_per_image" in m else "-"] for task, m in pretraining.items()]
+def _pretraining_blocks(pretraining: list[PretrainingRecord]) -> list[Block]:
+    budget = [[r.name, str(r.seed), str(r.metrics.get("input", "-")), str(r.metrics["steps"]), str(r.metrics.get("images_seen", "-")),
+               f"{r.metrics['epochs']:.2f}", f"{r.metrics['train_seconds']:.0f}" if "train_seconds" in r.metrics else "-",
+               f"{r.metrics['flops_per_image'] / 1e9:.2f}" if "flops_per_image" in r.metrics else "-"] for r in pretraining]
     blocks: list[Block] = [Heading("Pretraining runs"), Table(
-        ["run", "input", "steps", "pool images seen", "epochs of its pool", "training seconds", "GFLOP per image (forward + backward)"], budget)]
-    metric_names = sorted({k for m in pretraining.values() for k, v in m.items() if isinstance(v, float)}
-                          - {"epochs", "train_seconds", "flops_per_image"})
-    blocks.append(Table(["run"] + metric_names, [[task] + [f"{m[k]:.4g}" if k in m else "-" for k in metric_names]
-                                                 for task, m in pretraining.items()]))
+        ["run", "seed", "input", "steps", "pool images seen", "epochs of its pool", "training seconds",
+         "GFLOP per image (forward + backward)"], budget)]
+    pretext = [[r.name, str(r.seed), label, f"{r.metrics[key]:.4g}" if key in r.metrics else "-"]
+               for r in pretraining for key, label in task_class(r.task).pretext_metrics.items()]
+    blocks += [Heading("Pretext tasks on held-out pool pictures", 3), Table(["run", "seed", "measure", "value"], pretext)]
     return blocks
 
 
@@ -154,8 +157,7 @@ def _time_blocks(stages: dict[str, float]) -> list[Block]:
 def write_report(study: StudyResults, out: Path) -> None:
     """Write the figures, report.md and report.html of a finished study into ``out``."""
     config, records = study.config, study.jobs
-    variants = set(study.analyses["runs"])
-    results = [r for r in study.rows if r.init not in variants]  # analysis runs have their own section
+    results = [r for r in study.rows if r.init in study.main_inits]  # variants have their own sections
     budgets = study.budgets
     proxies = list(config["tasks"])
     downstream = study.downstream
@@ -178,7 +180,7 @@ def write_report(study: StudyResults, out: Path) -> None:
         budget_curves(results, budgets, FROZEN_MODES, out / "budgets_frozen.png")
         figures.append(Figure(out / "budgets_frozen.png", "Frozen features: linear probe and k-NN"))
     budget = CONFUSION_BUDGET if CONFUSION_BUDGET in budgets else budgets[0]
-    best = best_model(records, results, budget)
+    best = best_model(study.table_jobs(), results, budget)
     if best is not None:
         init, mode, jobs = best
         confusion = np.sum([np.array(job.details["confusion"]) for job in jobs], axis=0)
@@ -189,14 +191,16 @@ def write_report(study: StudyResults, out: Path) -> None:
         blocks += [Heading(f"Per class: {init} ({mode}) at k={budget_name(budget)}, mean over draws", 3),
                    per_class_table(jobs, downstream["classes"])]
     blocks += analysis_blocks(study, out)
-    main_runs = [*proxies, SUPERVISED]
-    runs = {task: out / "pretrain" / task for task in study.pretraining if task in main_runs}
+    main_runs = [record for record in study.pretraining if record.name in study.main_inits]
+    several_seeds = len({record.seed for record in main_runs}) > 1
+    runs = {record.name + (f" seed {record.seed}" if several_seeds else ""): RunFolder(out / record.folder) for record in main_runs}
     loss_curves(runs, out / "pretrain_loss.png")
     figures.append(Figure(out / "pretrain_loss.png", "Pretraining loss curves"))
-    for task, run_dir in runs.items():
-        if (run_dir / "gallery.png").is_file():
-            shutil.copyfile(run_dir / "gallery.png", out / f"gallery_{task}.png")
-            figures.append(Figure(out / f"gallery_{task}.png", f"{task}: held-out pool images"))
+    for record in main_runs:
+        gallery = RunFolder(out / record.folder).gallery
+        if record.seed == 0 and gallery.is_file():
+            shutil.copyfile(gallery, out / f"gallery_{record.name}.png")
+            figures.append(Figure(out / f"gallery_{record.name}.png", f"{record.name}: held-out pool images"))
     blocks.append(Heading("Figures"))
     blocks += figures
     blocks += _pretraining_blocks(study.pretraining)

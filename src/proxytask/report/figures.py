@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -12,10 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from proxytask.config import Budget, budget_name  # noqa: E402
+from proxytask.budgets import Budget, budget_name  # noqa: E402
 from proxytask.files import write_atomic  # noqa: E402
-from proxytask.records import ResultRow, find  # noqa: E402
+from proxytask.records import FeatureChangeRecord, ResultRow, find  # noqa: E402
 from proxytask.runlog import read_log  # noqa: E402
+from proxytask.runs import RunFolder  # noqa: E402
 from proxytask.transfer.modes import FINETUNE, MODES, PROBE  # noqa: E402
 
 
@@ -70,11 +70,11 @@ def confusion_figure(confusion: np.ndarray, class_names: list[str], title: str, 
     _save(figure, path)
 
 
-def loss_curves(runs: dict[str, Path], path: Path) -> None:
+def loss_curves(runs: dict[str, RunFolder], path: Path) -> None:
     """Training loss of each pretraining run against its step (each task on its own axis scale)."""
     figure, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.5), squeeze=False)
-    for axis, (task, run_dir) in zip(axes[0], runs.items()):
-        rows = read_log(run_dir)
+    for axis, (task, run) in zip(axes[0], runs.items()):
+        rows = read_log(run.log)
         axis.plot([r["step"] for r in rows], [r["loss"] for r in rows])
         axis.set_title(f"{task} pretraining")
         axis.set_xlabel("step")
@@ -89,19 +89,19 @@ def _accuracy(results: list[ResultRow], init: str, mode: str, k: Budget) -> tupl
     return (row.mean["accuracy"], row.std["accuracy"]) if row is not None else (np.nan, 0.0)
 
 
-def comparison_bars(results: list[ResultRow], group: list[dict[str, Any]], budgets: list[Budget], path: Path,
+def comparison_bars(results: list[ResultRow], names: list[str], budgets: list[Budget], path: Path,
                     reference: str = "random") -> None:
-    """One panel per budget: fine-tuned (solid) and linear-probe (hatched) accuracy of each run in
-    ``group`` (dicts with ``name``), error bars = std over draws; the ``reference`` init fine-tuned as a dashed line."""
-    figure, axes = plt.subplots(1, len(budgets), figsize=(1.6 + 1.5 * len(group) * len(budgets), 3.8), squeeze=False)
-    positions = np.arange(len(group))
+    """One panel per budget: fine-tuned (solid) and linear-probe (hatched) accuracy of each init in
+    ``names``, error bars = std over draws; the ``reference`` init fine-tuned as a dashed line."""
+    figure, axes = plt.subplots(1, len(budgets), figsize=(1.6 + 1.5 * len(names) * len(budgets), 3.8), squeeze=False)
+    positions = np.arange(len(names))
     for axis, k in zip(axes[0], budgets):
         for offset, mode, hatch in ((-0.2, FINETUNE, None), (0.2, PROBE, "//")):
-            values = [_accuracy(results, variant["name"], mode, k) for variant in group]
+            values = [_accuracy(results, name, mode, k) for name in names]
             axis.bar(positions + offset, [v[0] for v in values], 0.4, yerr=[v[1] for v in values], capsize=3,
                      hatch=hatch, color="tab:blue" if mode == FINETUNE else "white", edgecolor="tab:blue", label=mode)
         axis.axhline(_accuracy(results, reference, FINETUNE, k)[0], color="gray", linestyle="--", label=f"{reference} ({FINETUNE})")
-        axis.set_xticks(positions, [variant["name"] for variant in group], rotation=15, ha="right", fontsize=8)
+        axis.set_xticks(positions, names, rotation=15, ha="right", fontsize=8)
         axis.set_ylabel("test accuracy")
         axis.set_title(f"k={budget_name(k)}")
         axis.grid(alpha=0.3, axis="y")
@@ -109,22 +109,22 @@ def comparison_bars(results: list[ResultRow], group: list[dict[str, Any]], budge
     _save(figure, path)
 
 
-def pool_curve(results: list[ResultRow], pretraining: dict[str, dict[str, Any]], group: list[dict[str, Any]],
-               budgets: list[Budget], path: Path, reference: str = "random") -> None:
-    """Accuracy against the number of unlabeled pretraining images (log scale), one panel per budget."""
+def measure_curve(results: list[ResultRow], names: list[str], measures: list[float], measure: str,
+                  budgets: list[Budget], path: Path, reference: str = "random") -> None:
+    """Accuracy of the inits ``names`` against a pretraining ``measure`` of each (``measures``, log scale),
+    one panel per budget."""
     figure, axes = plt.subplots(1, len(budgets), figsize=(5 * len(budgets), 3.8), squeeze=False)
-    images = [pretraining[variant["name"]]["train_images"] for variant in group]
     for axis, k in zip(axes[0], budgets):
         for mode in (FINETUNE, PROBE):
             style = MODES[mode].line_style
-            values = [_accuracy(results, variant["name"], mode, k) for variant in group]
-            axis.errorbar(images, [v[0] for v in values], yerr=[v[1] for v in values], linestyle=style, marker="o",
-                          capsize=3, label=f"colorization ({mode})")
+            values = [_accuracy(results, name, mode, k) for name in names]
+            axis.errorbar(measures, [v[0] for v in values], yerr=[v[1] for v in values], linestyle=style, marker="o",
+                          capsize=3, label=mode)
         axis.axhline(_accuracy(results, reference, FINETUNE, k)[0], color="gray", linestyle=":", label=f"{reference} ({FINETUNE})")
         axis.set_xscale("log")
-        axis.set_xticks(images, [str(n) for n in images], minor=False)
+        axis.set_xticks(measures, [f"{n:g}" for n in measures], minor=False)
         axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        axis.set_xlabel("unlabeled pretraining images")
+        axis.set_xlabel(measure)
         axis.set_ylabel("test accuracy")
         axis.set_title(f"k={budget_name(k)}, same number of pretraining steps")
         axis.grid(alpha=0.3)
@@ -132,14 +132,16 @@ def pool_curve(results: list[ResultRow], pretraining: dict[str, dict[str, Any]],
     _save(figure, path)
 
 
-def feature_change_lines(records: list[dict[str, Any]], path: Path) -> None:
-    """Relative weight change and CKA against stage, one line per (init, k) record."""
+def feature_change_lines(records: list[FeatureChangeRecord], path: Path) -> None:
+    """Relative weight change and CKA against stage, one line per (init, seed, k) record."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    several_budgets, several_seeds = len({r.k for r in records}) > 1, len({r.pretrain_seed for r in records}) > 1
     for record in records:
-        stages = np.arange(1, record["stages"] + 1)
-        label = record["init"] if len({r["k"] for r in records}) == 1 else f"{record['init']} (k={record['k']})"
-        axes[0].plot(stages, record["weight_change"], marker="o", label=label)
-        axes[1].plot(stages, record["cka"], marker="o", label=label)
+        stages = np.arange(1, record.stages + 1)
+        label = (record.init + (f" seed {record.pretrain_seed}" if several_seeds else "")
+                 + (f" (k={budget_name(record.k)})" if several_budgets else ""))
+        axes[0].plot(stages, record.weight_change, marker="o", label=label)
+        axes[1].plot(stages, record.cka, marker="o", label=label)
     for axis, title in zip(axes, ("relative weight change", "linear CKA, start vs fine-tuned features")):
         axis.set_xlabel("backbone stage (1 = nearest the input)")
         axis.set_title(title)

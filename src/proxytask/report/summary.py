@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from proxytask.config import Budget
+from proxytask.budgets import Budget
 from proxytask.paired import Comparison, compare, interval_of
 from proxytask.records import ResultRow, StudyResults, find
 from proxytask.tasks.supervised import Supervised
@@ -94,7 +94,8 @@ def winners(study: StudyResults, rows: list[ResultRow], proxies: list[str], budg
         if len(ranked) < 2:
             continue
         best, second = ranked[0], ranked[1]
-        difference = compare(study.jobs, best.init, second.init, mode, k)
+        difference = compare(study.jobs, best.init, second.init, mode, k, init_seeds=study.seeds_of(best.init),
+                             baseline_seeds=study.seeds_of(second.init))
         found.append(Winner(k, best, second, difference, difference is not None and interval_of(difference).excludes_zero))
     return found
 
@@ -106,13 +107,15 @@ def format_share(value: float | str | None) -> str:
 
 
 def format_cell(row: ResultRow | None) -> str:
-    """``accuracy ± std / macro-F1 ± std`` of an aggregated row (no spread for one draw); ``-`` when absent.
+    """``accuracy ± std / macro-F1 ± std`` of an aggregated row (the std over its seeds and draws; no
+    spread for a single job); ``-`` when absent.
 
     A row with collapsed jobs (one predicted class, or a loss that never fell) is marked ``!n``.
     """
     if row is None:
         return "-"
-    spread = f" ± {row.std['accuracy']:.3f}" if row.n_draws > 1 else ""
-    f1_spread = f" ± {row.std['macro_f1']:.3f}" if row.n_draws > 1 else ""
+    several = row.n_draws > 1 or row.n_seeds > 1
+    spread = f" ± {row.std['accuracy']:.3f}" if several else ""
+    f1_spread = f" ± {row.std['macro_f1']:.3f}" if several else ""
     flag = f" !{row.degenerate}" if row.degenerate else ""
     return f"{row.mean['accuracy']:.3f}{spread} / {row.mean['macro_f1']:.3f}{f1_spread}{flag}"

@@ -1,38 +1,24 @@
-"""Proxy tasks, one module each (the contract: :mod:`proxytask.tasks.base`); ``TASKS`` maps the
-``--task`` name to its class, and registers each task's settings sections."""
+"""Proxy tasks, one module each (the contract: :mod:`proxytask.tasks.base`). Every module of this
+package is imported here, and each task registers itself (:func:`proxytask.tasks.registry.register_task`),
+so adding a task is adding its module."""
 
 from __future__ import annotations
 
-from proxytask.config import ConfigError, PretrainConfig, register_sections
+import importlib
+import pkgutil
+
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.base import ProxyTask
-from proxytask.tasks.colorization import Colorization
-from proxytask.tasks.colorization_lab import LabBinsColorization, LabRegressionColorization
-from proxytask.tasks.contrastive import Contrastive
-from proxytask.tasks.denoising import Denoising
-from proxytask.tasks.inpainting import Inpainting
-from proxytask.tasks.jigsaw import Jigsaw
-from proxytask.tasks.masked_autoencoding import MaskedAutoencoding
-from proxytask.tasks.rotation import Rotation
-from proxytask.tasks.supervised import Supervised
+from proxytask.tasks.base import ProxyTask, RunSettings
+from proxytask.tasks.registry import TASKS, task_class, task_sections
 
-TASKS: dict[str, type[ProxyTask]] = {
-    task.name: task for task in (Colorization, LabBinsColorization, LabRegressionColorization, Denoising, Inpainting,
-                                 Jigsaw, Rotation, Supervised, Contrastive, MaskedAutoencoding)
-}
-for _task in TASKS.values():
-    register_sections(_task.settings)
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["TASKS", "build_task", "task_class", "task_input", "task_sections"]
 
 
-def task_class(name: str) -> type[ProxyTask]:
-    """The class of task ``name``, or a ConfigError listing the available ones."""
-    if name not in TASKS:
-        raise ConfigError(f"unknown task {name!r}; available: {', '.join(sorted(TASKS))}")
-    return TASKS[name]
-
-
-def task_input(config: PretrainConfig) -> NetworkInput:
+def task_input(config: RunSettings) -> NetworkInput:
     """The network input of ``config.task`` on ``config.input``, or a ConfigError if the task cannot
     read it or cannot train with ``config`` (:meth:`ProxyTask.check_config`)."""
     chosen = task_class(config.task)
@@ -41,17 +27,11 @@ def task_input(config: PretrainConfig) -> NetworkInput:
     return network_input
 
 
-def build_task(config: PretrainConfig, num_classes: int | None = None) -> ProxyTask:
+def build_task(config: RunSettings, num_classes: int | None = None) -> ProxyTask:
     """The task ``config.task`` with a fresh backbone ``config.model.backbone`` reading ``config.input``.
 
     ``num_classes`` is the number of identities, for tasks that train on labels.
     """
-    chosen = task_class(config.task)
     network_input = task_input(config)
     backbone = Backbone(config.model.backbone, network_input.channels, config.model.batchnorm)
-    sections = [getattr(config, section) for section in chosen.settings]
-    if chosen.needs_labels:
-        if num_classes is None:
-            raise ValueError(f"task {config.task!r} needs the number of classes")
-        return chosen(backbone, config.input, *sections, num_classes)
-    return chosen(backbone, config.input, *sections)
+    return task_class(config.task).create(backbone, config, num_classes)

@@ -1,53 +1,76 @@
 """The task contract: what every proxy task module provides.
 
-A task module owns everything task-specific: its settings (``settings``: section name -> a
-:class:`proxytask.config.Settings` dataclass, checked by the generic walk and read as
-``config.<section>``), its network input (``inputs``, ``normalization``; the conversion pretraining
-and transfer share, saved with the run), which pool pictures it trains on and with which labels
-(:meth:`ProxyTask.pool_images`, :meth:`ProxyTask.pool_labels`), how a batch becomes (inputs, targets),
-its head, and a ``forward`` returning named loss terms. Adding a task is one module and one line in
-:data:`proxytask.tasks.TASKS`.
+A task module owns everything task-specific: its settings (the :class:`proxytask.config.TaskSettings`
+classes its constructor takes, each a section of a run's settings, checked by the generic walk),
+its network input (``inputs``, ``normalization``; the conversion pretraining and transfer share,
+saved with the run), which pool pictures it trains on and with which labels
+(:meth:`ProxyTask.pool_images`, :meth:`ProxyTask.pool_labels`), how a batch becomes (inputs,
+targets), its head, a ``forward`` returning named loss terms, and its pretext metrics. It registers
+itself with :func:`proxytask.tasks.registry.register_task`; adding a task is adding its module.
+
+A task reads a run's settings through :class:`RunSettings` (what it needs of them), never through
+the composed settings class of the layer above.
 """
 
 from __future__ import annotations
 
+import inspect
+import typing
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from proxytask.config import INPUT_KINDS, ConfigError, PretrainConfig, Settings
+from proxytask.config import INPUT_KINDS, ConfigError, DataConfig, ModelConfig, TaskSettings
 from proxytask.data.batches import BatchRandom
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
 from proxytask.models.dropout import FastDropout
+
+S = TypeVar("S", bound=TaskSettings)
+
+
+class RunSettings(Protocol):
+    """What a task reads of a pretraining run's settings (:class:`proxytask.runs.PretrainConfig` is one)."""
+
+    task: str
+    input: str
+    data: DataConfig
+    model: ModelConfig
+
+    def section(self, kind: type[S]) -> S: ...
 
 
 class ProxyTask(nn.Module, ABC):
     """A backbone plus a task head. ``forward(inputs, targets)`` returns the loss, so the whole
     task can be wrapped in DistributedDataParallel.
 
+    The constructor is ``(backbone, input_kind, <one argument per settings section>)``, plus
+    ``num_classes`` for a task that trains on pool labels; its annotations declare the settings.
+
     Class attributes:
         name: the ``--task`` name.
         inputs: the network inputs (``PretrainConfig.input``) the task can train on.
         normalization: how its input is centered (:class:`proxytask.inputs.NetworkInput`).
         needs_color: grayscale pictures are left out of the training images.
-        needs_labels: the task trains on labels of the pool's pictures (:meth:`pool_labels`).
-        settings: its settings sections, in the order its constructor takes them after the input
-            kind (the number of classes follows when it needs labels).
+        changes_pictures: in pretraining the backbone never reads the picture as transfer feeds it,
+            only changed ones (tiles, corruptions, views, hidden patches); rotation reads it, with
+            its rotated copies. Checked both ways by the contract tests.
         loss_terms: the named terms ``forward`` returns beside ``"loss"`` (logged, not optimized).
+        pretext_metrics: the held-out numbers :meth:`visualize` returns, key -> what it measures
+            (the report's label).
     """
 
     name: ClassVar[str]
     inputs: ClassVar[tuple[str, ...]] = INPUT_KINDS
     normalization: ClassVar[str] = "scale"
     needs_color: ClassVar[bool] = False
-    needs_labels: ClassVar[bool] = False
-    settings: ClassVar[dict[str, type[Settings]]] = {}
+    changes_pictures: ClassVar[bool] = False
     loss_terms: ClassVar[tuple[str, ...]] = ()
+    pretext_metrics: ClassVar[dict[str, str]] = {}
 
     def __init__(self, backbone: Backbone, input_kind: str) -> None:
         super().__init__()
@@ -60,6 +83,33 @@ class ProxyTask(nn.Module, ABC):
         self.backbone = backbone
 
     @classmethod
+    def settings_arguments(cls) -> dict[str, type[TaskSettings]]:
+        """The constructor's settings arguments: argument name -> settings class."""
+        hints = typing.get_type_hints(cls.__init__)
+        return {name: hint for name, hint in hints.items()
+                if name != "return" and isinstance(hint, type) and issubclass(hint, TaskSettings)}
+
+    @classmethod
+    def sections(cls) -> dict[str, type[TaskSettings]]:
+        """The task's settings sections, by section name (``colorization``, ``lab``...)."""
+        return {kind.section: kind for kind in cls.settings_arguments().values()}
+
+    @classmethod
+    def trains_on_labels(cls) -> bool:
+        """True for a task that learns labels of the pool's pictures (its constructor takes ``num_classes``)."""
+        return "num_classes" in inspect.signature(cls.__init__).parameters
+
+    @classmethod
+    def create(cls, backbone: Backbone, config: RunSettings, num_classes: int | None = None) -> ProxyTask:
+        """The task on ``backbone``, with its sections of ``config`` (and ``num_classes`` if it trains on labels)."""
+        arguments: dict[str, Any] = {name: config.section(kind) for name, kind in cls.settings_arguments().items()}
+        if cls.trains_on_labels():
+            if num_classes is None:
+                raise ValueError(f"task {cls.name!r} needs the number of classes")
+            arguments["num_classes"] = num_classes
+        return cls(backbone, config.input, **arguments)
+
+    @classmethod
     def input_for(cls, input_kind: str) -> NetworkInput:
         """The network input of this task on ``input_kind``, or a ConfigError if the task cannot read it."""
         if input_kind not in cls.inputs:
@@ -67,7 +117,7 @@ class ProxyTask(nn.Module, ABC):
         return NetworkInput(input_kind, cls.normalization)
 
     @classmethod
-    def check_config(cls, config: PretrainConfig) -> None:
+    def check_config(cls, config: RunSettings) -> None:
         """Raise a ConfigError naming the settings if the task cannot train with ``config`` (checked
         before a run writes anything or a study starts any work); nothing to check by default."""
 
@@ -78,9 +128,10 @@ class ProxyTask(nn.Module, ABC):
         return ~is_gray if cls.needs_color else np.ones_like(is_gray)
 
     @classmethod
-    def pool_labels(cls, folders: np.ndarray, config: PretrainConfig) -> tuple[np.ndarray, np.ndarray, int] | None:
+    def pool_labels(cls, folders: np.ndarray, config: RunSettings) -> tuple[np.ndarray, np.ndarray, int] | None:
         """For a task that trains on labels, from the parent folder of each chosen pool picture (N,):
-        the indices of the pictures it keeps, their labels, and the class count; None otherwise."""
+        the indices of the pictures it keeps, their labels, and the class count (a ConfigError
+        where the pool holds too few); None otherwise."""
         return None
 
     @abstractmethod
@@ -99,7 +150,7 @@ class ProxyTask(nn.Module, ABC):
 
         Returns:
             panels: (title, (B, 3, H, W) in [0, 1]) columns for the gallery;
-            metrics: held-out numbers for ``metrics.json``.
+            metrics: held-out numbers for ``metrics.json``, the keys of :attr:`pretext_metrics`.
         """
 
 

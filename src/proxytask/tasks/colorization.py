@@ -15,24 +15,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from proxytask import color
-from proxytask.config import PROBABILITY, Settings, setting
+from proxytask.config import PROBABILITY, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.dropout import FastDropout
 from proxytask.models.hypercolumn import dense_points, pixel_points, sample_hypercolumns
 from proxytask.tasks.base import ProxyTask
+from proxytask.tasks.registry import register_task
 
 # Points per forward pass of the head when predicting every pixel (bounds memory).
 DENSE_CHUNK = 16384
 
 
 @dataclass
-class ColorizationConfig(Settings):
+class ColorizationConfig(TaskSettings):
     """Larsson et al. 2017 hue/chroma colorization (METHOD.md section 2).
 
     ``hypercolumn`` off makes every colorization head read only the backbone's last level at each
     point (the last-layer-only ablation) instead of the intensity plus every level.
     """
+
+    section = "colorization"
 
     bins: int = setting(32, low=2)
     samples_per_image: int = setting(128, low=1)
@@ -103,6 +106,8 @@ class SparseColorization(ProxyTask):
 
     inputs = ("intensity",)
     needs_color = True
+    pretext_metrics = {"psnr_colorized": "held-out PSNR of the colorized pictures (dB)",
+                       "psnr_gray": "held-out PSNR of the gray input (dB)"}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig, head: nn.Module) -> None:
         super().__init__(backbone, input_kind)
@@ -166,13 +171,14 @@ class SparseColorization(ProxyTask):
         return [("intensity", gray_rgb), ("predicted", colorized), ("true", images)], metrics
 
 
+@register_task
 class Colorization(SparseColorization):
     """Hue/chroma colorization of Larsson et al. with a sparse hypercolumn head."""
 
     name = "colorization"
     loss_terms = ("chroma", "hue")
-
-    settings = {"colorization": ColorizationConfig}
+    pretext_metrics = {**SparseColorization.pretext_metrics, "heldout_loss": "held-out loss",
+                       "heldout_loss_constant": "held-out loss of the best constant prediction"}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig) -> None:
         super().__init__(backbone, input_kind, config, ColorizationHead(hypercolumn_channels(backbone, config), config.head_width, config.bins,

@@ -19,19 +19,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from proxytask import color, distributed, lab
-from proxytask.config import POSITIVE, PROBABILITY, Settings, setting
+from proxytask.config import POSITIVE, PROBABILITY, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.dropout import FastDropout
 from proxytask.models.hypercolumn import pixel_points
 from proxytask.tasks.colorization import ColorizationConfig, SparseColorization, gather_points, hypercolumn_channels
+from proxytask.tasks.registry import register_task
 
 AB_SCALE = 110.0  # ab / AB_SCALE is the regression target, about [-1, 1]
 
 
 @dataclass
-class LabConfig(Settings):
+class LabConfig(TaskSettings):
     """Lab-bin colorization (Zhang et al. 2016): soft encoding, rebalancing, annealed mean."""
+
+    section = "lab"
 
     neighbours: int = setting(5, low=1)
     sigma: float = setting(5.0, **POSITIVE)
@@ -51,9 +54,9 @@ def ab_at_pixels(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -
     return gather_points(lab.rgb_to_ab(images).permute(0, 3, 1, 2), rows, cols)
 
 
+@register_task
 class LabBinsColorization(SparseColorization):
     name = "colorization-lab"
-    settings = {"colorization": ColorizationConfig, "lab": LabConfig}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig, lab_config: LabConfig) -> None:
         centers = lab.in_gamut_ab_bins()
@@ -89,9 +92,9 @@ class LabBinsColorization(SparseColorization):
         return lab.lab_rgb(gray, ab)
 
 
+@register_task
 class LabRegressionColorization(SparseColorization):
     name = "colorization-l2"
-    settings = {"colorization": ColorizationConfig}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ColorizationConfig) -> None:
         super().__init__(backbone, input_kind, config, hypercolumn_head(hypercolumn_channels(backbone, config), config, 2))

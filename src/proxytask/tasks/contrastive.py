@@ -24,16 +24,17 @@ from torch import nn
 
 from proxytask import distributed
 from proxytask.color import intensity
-from proxytask.config import POSITIVE, Settings, setting
+from proxytask.config import POSITIVE, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.tasks.base import ProxyTask, rgb_panel
+from proxytask.tasks.registry import register_task
 
 VIEWS = 2
 
 
 @dataclass
-class ContrastiveConfig(Settings):
+class ContrastiveConfig(TaskSettings):
     """SimCLR's recipe, scaled to small faces: crops cover ``min_scale``..1 of the image at aspect
     3/4..4/3; jitter (probability ``jitter_probability``) scales saturation by 1 +- ``jitter`` and
     turns hue by up to ``hue_jitter`` of a turn (RGB views, which then turn gray with
@@ -50,6 +51,8 @@ class ContrastiveConfig(Settings):
     jitter_probability: float = setting(0.8, low=0.0, high=1.0)
     gray_probability: float = setting(0.2, low=0.0, high=1.0)
     blur_probability: float = setting(0.5, low=0.0, high=1.0)
+
+    section = "contrastive"
 
 
 def nt_xent(projections: torch.Tensor, temperature: float, across_ranks: bool = False) -> torch.Tensor:
@@ -83,11 +86,14 @@ def partner_retrieval(projections: torch.Tensor) -> torch.Tensor:
     return nearest == (torch.arange(2 * half, device=z.device) + half) % (2 * half)
 
 
+@register_task
 class Contrastive(ProxyTask):
     """Two views per image -> backbone -> global average pool -> projection MLP -> NT-Xent."""
 
     name = "contrastive"
-    settings = {"contrastive": ContrastiveConfig}
+    changes_pictures = True
+    pretext_metrics = {"heldout_view_retrieval_top1": "held-out share of views whose nearest view is their partner",
+                       "retrieval_chance": "that share by chance"}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: ContrastiveConfig) -> None:
         super().__init__(backbone, input_kind)

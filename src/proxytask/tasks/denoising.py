@@ -10,14 +10,18 @@ from dataclasses import dataclass
 
 import torch
 
-from proxytask.config import PROBABILITY, ConfigError, Settings, setting
+from proxytask.config import PROBABILITY, ConfigError, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
+from proxytask.models.backbones import Backbone
 from proxytask.tasks.reconstruction import ReconstructionTask, grid_mask
+from proxytask.tasks.registry import register_task
 
 
 @dataclass
-class DenoisingConfig(Settings):
+class DenoisingConfig(TaskSettings):
     """Denoising autoencoder (Vincent et al.): masking noise and/or Gaussian noise."""
+
+    section = "denoising"
 
     mask_fraction: float = setting(0.3, **PROBABILITY)
     mask_cell: int = setting(1, low=1)
@@ -28,10 +32,13 @@ class DenoisingConfig(Settings):
             raise ConfigError(f"denoising needs a corruption: set {where}mask_fraction or {where}gaussian_std")
 
 
+@register_task
 class Denoising(ReconstructionTask):
     name = "denoising"
-    settings = {"denoising": DenoisingConfig}
-    config: DenoisingConfig
+
+    def __init__(self, backbone: Backbone, input_kind: str, config: DenoisingConfig) -> None:
+        super().__init__(backbone, input_kind)
+        self.config = config
 
     def corrupt(self, clean: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, torch.Tensor]:
         batch, _, height, width = clean.shape

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
-from proxytask.config import Settings, setting
+from proxytask.config import TaskSettings, setting
 from proxytask.data.batches import BatchRandom
+from proxytask.models.backbones import Backbone
 from proxytask.tasks.reconstruction import ReconstructionTask, grid_mask
+from proxytask.tasks.registry import register_task
 
 FILL = 0.5  # mid-gray, 0 in the network's [-1, 1] scale
 
@@ -29,18 +31,23 @@ def center_mask(batch: int, height: int, width: int, fraction: float, device: to
 
 
 @dataclass
-class InpaintingConfig(Settings):
+class InpaintingConfig(TaskSettings):
     """Context encoder (Pathak et al.): a central square or random blocks, about ``fraction`` of the image."""
+
+    section = "inpainting"
 
     region: str = setting("center", choices=("center", "random"))
     fraction: float = setting(0.25, low=0.0, high=1.0, low_open=True, high_open=True)
     block: int = setting(8, low=1)
 
 
+@register_task
 class Inpainting(ReconstructionTask):
     name = "inpainting"
-    settings = {"inpainting": InpaintingConfig}
-    config: InpaintingConfig
+
+    def __init__(self, backbone: Backbone, input_kind: str, config: InpaintingConfig) -> None:
+        super().__init__(backbone, input_kind)
+        self.config = config
 
     def corrupt(self, clean: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, torch.Tensor]:
         batch, _, height, width = clean.shape

@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from proxytask.config import PROBABILITY, Settings, setting
+from proxytask.config import PROBABILITY, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.dropout import FastDropout
 from proxytask.tasks.base import ProxyTask, rgb_panel
+from proxytask.tasks.registry import register_task
 
 GRID = 3
 TILES = GRID * GRID
@@ -68,8 +69,10 @@ def cut_tiles(images: torch.Tensor, tile: int, rng: BatchRandom) -> torch.Tensor
 
 
 @dataclass
-class JigsawConfig(Settings):
+class JigsawConfig(TaskSettings):
     """Jigsaw puzzles (Noroozi and Favaro 2016): 3x3 tiles, a fixed set of permutations."""
+
+    section = "jigsaw"
 
     permutations: int = setting(100, low=2, high=362880, hint="(9! orders of 9 tiles)")
     tile_fraction: float = setting(0.85, low=0.0, high=1.0, low_open=True)
@@ -77,13 +80,14 @@ class JigsawConfig(Settings):
     head_dropout: float = setting(0.5, **PROBABILITY)
 
 
+@register_task
 class Jigsaw(ProxyTask):
     """Standardized tiles; a shared trunk (the backbone, globally pooled) per tile; an MLP over the 9 codes."""
 
     name = "jigsaw"
     normalization = "standardize"
-
-    settings = {"jigsaw": JigsawConfig}
+    changes_pictures = True
+    pretext_metrics = {"heldout_permutation_accuracy": "held-out share of puzzles whose permutation is found"}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: JigsawConfig) -> None:
         super().__init__(backbone, input_kind)

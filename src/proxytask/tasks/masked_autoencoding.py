@@ -23,18 +23,19 @@ import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 from torch import nn
 
-from proxytask.config import ConfigError, PretrainConfig, Settings, setting
+from proxytask.config import ConfigError, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.models.decoder import LightDecoder
-from proxytask.tasks.base import ProxyTask, rgb_panel
+from proxytask.tasks.base import ProxyTask, RunSettings, rgb_panel
+from proxytask.tasks.registry import register_task
 
 # Added to a patch's variance before its targets are divided by the standard deviation (MAE's 1e-6).
 PATCH_EPS = 1e-6
 
 
 @dataclass
-class MaskedAutoencodingConfig(Settings):
+class MaskedAutoencodingConfig(TaskSettings):
     """``mask_ratio``: the share of whole patches hidden in each image; ``normalize_targets``:
     per-patch normalized targets (MAE's norm_pix_loss); ``sparse_encoder`` off lets the encoder read
     the zeros of hidden patches like a plain denoising autoencoder (the ablation)."""
@@ -43,6 +44,8 @@ class MaskedAutoencodingConfig(Settings):
     normalize_targets: bool = True
     sparse_encoder: bool = True
     decoder_width: int = setting(256, low=1)
+
+    section = "masked_autoencoding"
 
 
 def hidden_patches(batch: int, rows: int, cols: int, ratio: float, rng: BatchRandom) -> torch.Tensor:
@@ -144,11 +147,15 @@ class VisibleOnlyEncoding:
         return dense.view(features.shape[0], *features.shape[2:], -1).permute(0, 3, 1, 2)
 
 
+@register_task
 class MaskedAutoencoding(ProxyTask):
     """Hide patches -> encode the visible pixels only -> fill the grid with a mask token -> decode -> L2 on hidden patches."""
 
     name = "masked-autoencoding"
-    settings = {"masked_autoencoding": MaskedAutoencodingConfig}
+    changes_pictures = True
+    pretext_metrics = {"psnr_hidden": "held-out PSNR of the hidden patches (dB)",
+                       "psnr_hidden_blurred_context": "that PSNR of a blur of the visible context (dB)",
+                       "psnr_hidden_patch_mean": "that PSNR of each patch's true mean (dB)"}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: MaskedAutoencodingConfig) -> None:
         super().__init__(backbone, input_kind)
@@ -164,7 +171,7 @@ class MaskedAutoencoding(ProxyTask):
         self.decoder = LightDecoder(width, self.patch, out_channels=self.network_input.channels)
 
     @classmethod
-    def check_config(cls, config: PretrainConfig) -> None:
+    def check_config(cls, config: RunSettings) -> None:
         stride = Backbone(config.model.backbone, 1, config.model.batchnorm).reductions[-1]
         patches = (config.data.crop_size // stride) ** 2
         if patches < 2:

@@ -9,7 +9,6 @@ pixels, in the [-1, 1] scale.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,9 +22,12 @@ from proxytask.tasks.base import ProxyTask, rgb_panel
 class ReconstructionTask(ProxyTask):
     """Corrupt -> encode -> decode -> masked L2 against the clean image."""
 
-    def __init__(self, backbone: Backbone, input_kind: str, config: Any) -> None:
+    changes_pictures = True
+    pretext_metrics = {"psnr_reconstructed": "held-out PSNR of the reconstruction (dB)",
+                       "psnr_corrupted": "held-out PSNR of the corrupted input (dB)"}
+
+    def __init__(self, backbone: Backbone, input_kind: str) -> None:
         super().__init__(backbone, input_kind)
-        self.config = config
         self.decoder = LightDecoder(backbone.channels[-1], backbone.reductions[-1], out_channels=self.network_input.channels)
 
     @abstractmethod

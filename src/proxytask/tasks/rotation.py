@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import torch
 
-from proxytask.config import PROBABILITY, Settings, setting
+from proxytask.config import PROBABILITY, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
 from proxytask.tasks.base import PooledClassificationTask, rgb_panel
+from proxytask.tasks.registry import register_task
 
 ROTATIONS = 4
 
@@ -31,17 +32,20 @@ def all_rotations(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @dataclass
-class RotationConfig(Settings):
+class RotationConfig(TaskSettings):
     """Rotation prediction (Gidaris et al. 2018)."""
+
+    section = "rotation"
 
     head_dropout: float = setting(0.0, **PROBABILITY)
 
 
+@register_task
 class Rotation(PooledClassificationTask):
     """Global average pool of the last stage, dropout, linear over the 4 rotations."""
 
     name = "rotation"
-    settings = {"rotation": RotationConfig}
+    pretext_metrics = {"heldout_rotation_accuracy": "held-out share of rotations found"}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: RotationConfig) -> None:
         super().__init__(backbone, input_kind, ROTATIONS, config.head_dropout)

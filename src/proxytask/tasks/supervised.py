@@ -11,15 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from proxytask.config import PROBABILITY, ConfigError, PretrainConfig, Settings, setting
+from proxytask.config import PROBABILITY, ConfigError, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.base import PooledClassificationTask, rgb_panel
+from proxytask.tasks.base import PooledClassificationTask, RunSettings, rgb_panel
+from proxytask.tasks.registry import register_task
 
 
 @dataclass
-class SupervisedConfig(Settings):
+class SupervisedConfig(TaskSettings):
     """Supervised pretraining on pool identities: the ceiling a proxy task tries to reach."""
+
+    section = "supervised"
 
     min_images_per_identity: int = setting(5, low=2)
     head_dropout: float = setting(0.0, **PROBABILITY)
@@ -34,21 +37,21 @@ def identity_labels(groups: np.ndarray, min_images: int) -> tuple[np.ndarray, np
     return np.flatnonzero(kept), labels, int((counts >= min_images).sum())
 
 
+@register_task
 class Supervised(PooledClassificationTask):
     """Identity classification: global average pool of the last stage, dropout, linear."""
 
     name = "supervised"
-    needs_labels = True
-    settings = {"supervised": SupervisedConfig}
+    pretext_metrics = {"heldout_accuracy": "held-out share of identities found"}
 
     def __init__(self, backbone: Backbone, input_kind: str, config: SupervisedConfig, num_classes: int) -> None:
         super().__init__(backbone, input_kind, num_classes, config.head_dropout)
         self.config = config
 
     @classmethod
-    def pool_labels(cls, folders: np.ndarray, config: PretrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    def pool_labels(cls, folders: np.ndarray, config: RunSettings) -> tuple[np.ndarray, np.ndarray, int]:
         """A picture's identity is its parent folder; people with fewer than ``min_images_per_identity`` are left out."""
-        least = config.supervised.min_images_per_identity
+        least = config.section(SupervisedConfig).min_images_per_identity
         kept, labels, num_classes = identity_labels(folders, least)
         if num_classes < 2:
             raise ConfigError(f"{cls.name} pretraining needs at least 2 identities (parent folders of the pool with >= "

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
-from proxytask.transfer.finetune import center_batches
+from proxytask.transfer.features import center_batches
 
 CKA_GRID = 8
 

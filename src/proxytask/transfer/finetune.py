@@ -4,56 +4,31 @@ Below all labels the recipe is fixed (steps, learning rates, schedule) and the l
 so no label outside the budget influences the result; with all labels the step kept is chosen on
 the validation part of the train split. The seed of draw d is ``config.seed + d`` (weights of a
 random init and of the head, batch order, crops and flips), so draws differ in their fine-tuning
-randomness as well as their labels, and every init sees the same draw with the same seed.
+randomness as well as their labels, and every init sees the same draw with the same seed. The
+optimizer, schedule, augmentation and step are the training engine's (:mod:`proxytask.engine`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from proxytask.config import FinetuneConfig, OptimConfig
-from proxytask.data.batches import BatchRandom, StepSampler, center_crop, to_float
+from proxytask.config import FinetuneConfig
+from proxytask.data.batches import BatchRandom, StepSampler
 from proxytask.data.splits import Split
+from proxytask.engine import augment, make_optimizer, make_scheduler, optimize
 from proxytask.precision import Precision
-from proxytask.train import augment, lr_factor
-from proxytask.transfer.classifier import Classifier, pooled_features
-from proxytask.transfer.inits import Init, build_backbone
-from proxytask.transfer.metrics import classification_metrics, selection_score
+from proxytask.transfer.classifier import Classifier
+from proxytask.transfer.features import center_batches, transfer_precision
+from proxytask.transfer.inits import BackboneInit
+from proxytask.transfer.metrics import ModeResult, TrainingTrace, classification_metrics, selection_score
 
-EVAL_BATCH = 256
 # Share of the steps at the start and at the end whose mean losses tell whether training loss fell.
 LOSS_WINDOW = 0.1
-
-
-def center_batches(pixels: torch.Tensor, rows: np.ndarray, crop: int, device: torch.device,
-                   memory_format: torch.memory_format = torch.contiguous_format) -> Iterator[torch.Tensor]:
-    """Evaluation batches of cached rows: (B, S, S, 3) uint8 -> centre crop (B, 3, crop, crop) in [0, 1]."""
-    for start in range(0, len(rows), EVAL_BATCH):
-        chunk = torch.from_numpy(rows[start:start + EVAL_BATCH])
-        yield center_crop(to_float(pixels[chunk].to(device)), crop).contiguous(memory_format=memory_format)
-
-
-def transfer_precision(config: FinetuneConfig, device: torch.device) -> Precision:
-    """How transfer networks compute on ``device``: ``finetune.bf16`` and ``finetune.channels_last``
-    where the device runs bf16 natively (:mod:`proxytask.precision`), fp32 elsewhere."""
-    return Precision.choose(device, config.bf16, config.channels_last)
-
-
-@torch.no_grad()
-def extract_features(init: Init, pixels: torch.Tensor, crop: int, device: torch.device, precision: Precision) -> np.ndarray:
-    """Frozen pooled features of every image: (N, S, S, 3) uint8 -> (N, D) float32."""
-    backbone = build_backbone(init).to(device).to(memory_format=precision.memory_format).eval()
-    rows = np.arange(len(pixels))
-    with precision.autocast():
-        return torch.cat([pooled_features(backbone, init.network_input, batch).cpu()
-                          for batch in center_batches(pixels, rows, crop, device, precision.memory_format)]).numpy()
 
 
 @torch.no_grad()
@@ -78,9 +53,9 @@ def finetune_steps(config: FinetuneConfig, train_images: int) -> int:
     return int(min(max(math.ceil(config.epochs * train_images / batch), config.min_steps), config.max_steps))
 
 
-def finetune(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
-             config: FinetuneConfig, device: torch.device) -> dict[str, Any]:
-    """Fine-tune ``init`` on the split's training images; returns the test metrics of the model kept.
+def finetune(init: BackboneInit, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
+             config: FinetuneConfig, device: torch.device) -> ModeResult:
+    """Fine-tune ``init`` on the split's training images; returns the test result of the model kept.
 
     Args:
         pixels: (N, S, S, 3) uint8 images of the whole task; labels: (N,) class indices.
@@ -88,20 +63,20 @@ def finetune(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split,
     return finetune_model(init, pixels, labels, split, class_names, crop, config, device)[1]
 
 
-def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
-                   config: FinetuneConfig, device: torch.device) -> tuple[Classifier, dict[str, Any]]:
+def finetune_model(init: BackboneInit, pixels: torch.Tensor, labels: np.ndarray, split: Split, class_names: list[str], crop: int,
+                   config: FinetuneConfig, device: torch.device) -> tuple[Classifier, ModeResult]:
     """:func:`finetune`, also returning the fine-tuned network."""
     seed = finetune_seed(config, split.draw)
     precision = transfer_precision(config, device)
-    model = Classifier(build_backbone(init, seed), init.network_input, len(class_names)).to(device)
+    model = Classifier(init.backbone(seed), init.network_input, len(class_names)).to(device)
     model = model.to(memory_format=precision.memory_format)
-    optimizer = torch.optim.AdamW([
+    optim = config.optimizer_settings()
+    optimizer = make_optimizer([
         {"params": model.backbone.parameters(), "lr": config.lr * config.backbone_lr_factor},
         {"params": model.head.parameters(), "lr": config.lr},
-    ], weight_decay=config.weight_decay)
+    ], optim)
     total_steps = finetune_steps(config, len(split.train))
-    schedule = OptimConfig(schedule="cosine", warmup_steps=config.warmup_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, schedule))
+    scheduler = make_scheduler(optimizer, total_steps, optim)
     batch = min(config.batch_size, len(split.train))
     sampler = StepSampler(len(split.train), batch, seed=seed)
     train_labels = torch.from_numpy(labels[split.train])
@@ -117,10 +92,7 @@ def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: 
         with precision.autocast():
             logits = model(images)
         loss = F.cross_entropy(logits.float(), train_labels[torch.from_numpy(local)].to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        optimize(loss, optimizer, scheduler)
         losses.append(loss.detach())
         done = step + 1
         if on_validation and (done % config.eval_every == 0 or done == total_steps):
@@ -135,6 +107,5 @@ def finetune_model(init: Init, pixels: torch.Tensor, labels: np.ndarray, split: 
         selection = f"step with the best macro-F1 on the validation part ({len(split.validation)} images of the train split)"
     window = max(1, round(LOSS_WINDOW * len(losses)))
     loss_first, loss_last = (torch.stack(part).mean().item() for part in (losses[:window], losses[-window:]))
-    result = classification_metrics(labels[split.test], predict(model, pixels, split.test, crop, device, precision), class_names)
-    return model, {**result, "chosen": kept, "selection": selection, "steps": total_steps, "seed": seed,
-                   "loss_first": loss_first, "loss_last": loss_last}
+    scores = classification_metrics(labels[split.test], predict(model, pixels, split.test, crop, device, precision), class_names)
+    return model, ModeResult(scores, kept, selection, TrainingTrace(total_steps, seed, loss_first, loss_last))

@@ -1,7 +1,9 @@
-"""Classification metrics (scikit-learn) and honest model selection: cross-validation inside the labels a job may read."""
+"""Classification metrics (scikit-learn), a transfer job's typed result, and honest model selection:
+cross-validation inside the labels a job may read."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -13,19 +15,61 @@ CV_FOLDS = 5
 CV_SEED = 0
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1, the per-class report, the confusion matrix (rows: true class), the
-    predictions themselves and how many classes they use (1: a collapsed model)."""
+@dataclass(frozen=True)
+class TestScores:
+    """Scores on the test images: accuracy, macro-F1, the per-class report, the confusion matrix
+    (rows: true class), the predictions themselves and how many classes they use (1: a collapsed model)."""
+
+    accuracy: float
+    macro_f1: float
+    per_class: dict[str, Any]
+    confusion: list[list[int]]
+    predicted_classes: int
+    predictions: list[int]
+
+
+@dataclass(frozen=True)
+class TrainingTrace:
+    """How a fine-tuning job trained: its steps, its seed, and its mean loss over the first and the last steps."""
+
+    steps: int
+    seed: int
+    loss_first: float
+    loss_last: float
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    """What one transfer job found: its test scores, the settings it chose and how, and (fine-tuning) how it trained."""
+
+    scores: TestScores
+    chosen: dict[str, Any]
+    selection: str
+    training: TrainingTrace | None = None
+
+    @property
+    def collapsed(self) -> bool:
+        """Every test prediction in one class, or a training loss that never fell."""
+        never_fell = self.training is not None and not self.training.loss_last < self.training.loss_first
+        return self.scores.predicted_classes <= 1 or never_fell
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields a job record holds (results.json's ``jobs``)."""
+        return {**asdict(self.scores), "chosen": self.chosen, "selection": self.selection,
+                **(asdict(self.training) if self.training is not None else {})}
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> TestScores:
+    """The test scores of predictions ``y_pred`` against ``y_true``."""
     labels = list(range(len(class_names)))
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "per_class": classification_report(y_true, y_pred, labels=labels, target_names=class_names,
-                                           output_dict=True, zero_division=0),
-        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-        "predicted_classes": int(len(np.unique(y_pred))),
-        "predictions": [int(p) for p in y_pred],
-    }
+    return TestScores(
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        macro_f1=float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        per_class=classification_report(y_true, y_pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0),
+        confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        predicted_classes=int(len(np.unique(y_pred))),
+        predictions=[int(p) for p in y_pred],
+    )
 
 
 def selection_score(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:

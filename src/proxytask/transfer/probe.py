@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
@@ -11,14 +9,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
 from proxytask.data.splits import Split
-from proxytask.transfer.metrics import choose_by_cross_validation, classification_metrics, smallest_fold_train
+from proxytask.transfer.metrics import ModeResult, choose_by_cross_validation, classification_metrics, smallest_fold_train
 
 PROBE_C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 PROBE_C_DEFAULT = 1.0
 KNN_NEIGHBOURS = (1, 3, 5, 10, 20)
 
 
-def linear_probe(features: np.ndarray, labels: np.ndarray, split: Split, class_names: list[str]) -> dict[str, Any]:
+def linear_probe(features: np.ndarray, labels: np.ndarray, split: Split, class_names: list[str]) -> ModeResult:
     """Logistic regression on standardized features (N, D); C chosen by cross-validation inside the labels.
 
     Test labels are read only to score the final predictions.
@@ -27,16 +25,16 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, split: Split, class_n
     estimator = make_pipeline(StandardScaler(), LogisticRegression(C=PROBE_C_DEFAULT, max_iter=5000))
     model, chosen, how = choose_by_cross_validation(estimator, {"logisticregression__C": list(PROBE_C_GRID)},
                                                     features[rows], labels[rows], {"logisticregression__C": PROBE_C_DEFAULT})
-    result = classification_metrics(labels[split.test], model.predict(features[split.test]), class_names)
-    return {**result, "chosen": {"C": chosen["logisticregression__C"]}, "selection": how}
+    scores = classification_metrics(labels[split.test], model.predict(features[split.test]), class_names)
+    return ModeResult(scores, {"C": chosen["logisticregression__C"]}, how)
 
 
-def knn(features: np.ndarray, labels: np.ndarray, split: Split, class_names: list[str]) -> dict[str, Any]:
+def knn(features: np.ndarray, labels: np.ndarray, split: Split, class_names: list[str]) -> ModeResult:
     """k-nearest neighbours by cosine similarity (L2-normalized features); k chosen by cross-validation inside the labels."""
     x = normalize(features)
     rows = split.labeled
     options = [n for n in KNN_NEIGHBOURS if n <= smallest_fold_train(labels[rows])] or [1]
     model, chosen, how = choose_by_cross_validation(KNeighborsClassifier(), {"n_neighbors": options}, x[rows], labels[rows],
                                                     {"n_neighbors": 1})
-    result = classification_metrics(labels[split.test], model.predict(x[split.test]), class_names)
-    return {**result, "chosen": chosen, "selection": how}
+    scores = classification_metrics(labels[split.test], model.predict(x[split.test]), class_names)
+    return ModeResult(scores, chosen, how)

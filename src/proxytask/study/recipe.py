@@ -23,13 +23,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from proxytask.config import ConfigError, FinetuneConfig, StudyConfig, save_yaml
+from proxytask.config import ConfigError, FinetuneConfig, save_yaml
+from proxytask.data.downstream import load_downstream
 from proxytask.data.lfw import DEV_TASK
 from proxytask.data.splits import budget_split
 from proxytask.files import write_json_atomic
-from proxytask.study import load_downstream
+from proxytask.inputs import NetworkInput
+from proxytask.study.settings import StudyConfig
 from proxytask.transfer.finetune import finetune
-from proxytask.transfer.inits import RANDOM, resolve_init
+from proxytask.transfer.inits import RANDOM, RandomInit
 
 LR_FACTORS = (0.5, 1.0, 2.0)
 LENGTH_FACTORS = (1.0, 2.0, 4.0)
@@ -53,7 +55,7 @@ def tune_recipe(config: StudyConfig, out: Path, draws: int) -> dict[str, Any]:
     data_config = dataclasses.replace(config.pretrain.data, downstream=DEV_TASK)
     data = load_downstream(data_config)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    init = resolve_init(RANDOM, config.pretrain.model.backbone, config.pretrain.input)
+    init = RandomInit(RANDOM, config.pretrain.model.backbone, NetworkInput(config.pretrain.input))
     grid = candidates(config.finetune)
     jobs = [(index, k, draw) for index in range(len(grid)) for k in budgets for draw in range(draws)]
     scores: dict[int, list[dict[str, Any]]] = {index: [] for index in range(len(grid))}
@@ -63,10 +65,10 @@ def tune_recipe(config: StudyConfig, out: Path, draws: int) -> dict[str, Any]:
         path = out / "jobs" / f"c{index}-k{k}-d{draw}.json"  # a restarted tune keeps the jobs it finished
         if not path.is_file():
             split = budget_split(data.images, k, draw)
-            result = finetune(init, data.pixels, data.labels, split, data.images.class_names, data_config.crop_size,
-                              grid[index], device)
-            write_json_atomic(path, {"candidate": dataclasses.asdict(grid[index]), "k": k, "draw": draw, "accuracy": result["accuracy"],
-                                     "macro_f1": result["macro_f1"], "predicted_classes": result["predicted_classes"]})
+            test = finetune(init, data.pixels, data.labels, split, data.images.class_names, data_config.crop_size,
+                            grid[index], device).scores
+            write_json_atomic(path, {"candidate": dataclasses.asdict(grid[index]), "k": k, "draw": draw, "accuracy": test.accuracy,
+                                     "macro_f1": test.macro_f1, "predicted_classes": test.predicted_classes})
         record = json.loads(path.read_text())
         if record["candidate"] != dataclasses.asdict(grid[index]):
             raise ConfigError(f"{out} holds a tune of other candidates ({path}); choose another --out")

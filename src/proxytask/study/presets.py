@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from proxytask.config import ConfigError, StudyConfig, apply_overrides
+from proxytask.config import ConfigError, apply_overrides
+from proxytask.study.settings import StudyConfig
 
 # Fine-tuning recipes fixed on the development task lfw-dev-7 by `proxytask tune --preset NAME`
 # (random init, never a label of the test task; docs/recipe.md holds the runs).

@@ -1,0 +1,240 @@
+"""A study as a typed plan: a pure function from its settings to everything it will do.
+
+:func:`plan_study` lists the pretraining runs ``(variant, seed)``, the inits they and the baselines
+become (each at its seeds and budgets, with its modes), every transfer job ``(init, seed, mode, k,
+draw)``, the feature-change jobs, the splits, the paired comparisons and the variant sets the report
+shows. Nothing runs and no file is read, so a plan can be printed (``proxytask study --plan``),
+counted and tested; :mod:`proxytask.study.run` carries it out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from proxytask.budgets import Budget, budget_name
+from proxytask.paired import CEILING, FLOOR
+from proxytask.study.analyses import SUPERVISED, main_trained_tasks, variant_sets
+from proxytask.study.settings import FEATURE_CHANGE, StudyConfig, run_settings
+from proxytask.tasks import task_input
+from proxytask.transfer.inits import BASELINE_INITS, RANDOM, random_init_name
+from proxytask.variants import ALL_PAIRS, SAME_VARIANT, Variant, VariantSet
+
+# Where an init comes from: random weights, a pretraining run, or a baseline with features of its own.
+RANDOM_SOURCE, RUN_SOURCE, BASELINE_SOURCE = "random", "run", "baseline"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One pretraining run: ``variant`` at pretraining seed ``seed``."""
+
+    variant: Variant
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+
+@dataclass(frozen=True)
+class PlannedInit:
+    """An init at one seed, as the study transfers it: its ``name``, where it comes from (``source``:
+    random, run, baseline), what it reads (``input_kind``), the ``budgets`` and ``modes`` it is
+    transferred at; ``main``: a row of the main tables (else only of a variant set); ``extra``: a
+    seed only a variant set asks for (left out of the init's other comparisons)."""
+
+    name: str
+    seed: int
+    source: str
+    input_kind: str
+    budgets: tuple[Budget, ...]
+    modes: tuple[str, ...]
+    main: bool
+    extra: bool = False
+
+
+@dataclass(frozen=True)
+class TransferJob:
+    """One transfer job: ``mode`` of ``init`` at its seed ``seed``, on draw ``draw`` of budget ``k``."""
+
+    init: str
+    seed: int
+    mode: str
+    k: Budget
+    draw: int
+
+
+@dataclass(frozen=True)
+class FeatureChangeJob:
+    """Fine-tune ``init`` (seed ``seed``) on draw ``draw`` of budget ``k`` again and measure how far each stage moved."""
+
+    init: str
+    seed: int
+    k: Budget
+    draw: int
+
+
+@dataclass(frozen=True)
+class PlannedComparison:
+    """``init`` minus ``baseline``, paired over draws, over the seeds given of each, in every mode and
+    budget both have; ``role``: against the random init on the same input (``floor``), against the
+    supervised ceiling (``ceiling``), or the name of the variant set that pairs them."""
+
+    init: str
+    baseline: str
+    init_seeds: tuple[int, ...]
+    baseline_seeds: tuple[int, ...]
+    role: str = FLOOR
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """Everything a study does, typed; see :func:`plan_study`."""
+
+    runs: tuple[PlannedRun, ...]
+    inits: tuple[PlannedInit, ...]
+    transfer: tuple[TransferJob, ...]
+    feature_change: tuple[FeatureChangeJob, ...]
+    splits: tuple[tuple[Budget, int], ...]
+    comparisons: tuple[PlannedComparison, ...]
+    sets: tuple[VariantSet, ...]
+
+    def init(self, name: str, seed: int) -> PlannedInit:
+        return next(planned for planned in self.inits if (planned.name, planned.seed) == (name, seed))
+
+    def seeds_of(self, name: str) -> tuple[int, ...]:
+        """The seeds of init ``name`` its comparisons cover (those no variant set alone asks for)."""
+        return tuple(planned.seed for planned in self.inits if planned.name == name and not planned.extra)
+
+    def jobs_of(self, name: str, seed: int) -> list[TransferJob]:
+        return [job for job in self.transfer if (job.init, job.seed) == (name, seed)]
+
+
+def _input_kind(config: StudyConfig, chosen: Variant) -> str:
+    return run_settings(config, chosen, 0).input
+
+
+def _draws(config: StudyConfig, modes: tuple[str, ...], k: Budget) -> range:
+    return range(max(config.draws_for(mode, k) for mode in modes))
+
+
+def plan_study(config: StudyConfig) -> StudyPlan:
+    """The plan of ``config`` (validated first; a ConfigError names a setting no run can be built with)."""
+    config.validate()
+    budgets = tuple(config.budget_values())
+    analysis_budgets = tuple(k for k in budgets if budget_name(k) in config.analysis_budgets)
+    main_input = config.pretrain.input
+    main_seeds = tuple(range(config.pretrain_seeds))
+    sets = tuple(variant_sets(config))
+
+    # Trained inits: (variant, seed) -> (budgets, main, extra), the main table's first.
+    wanted: dict[tuple[Variant, int], tuple[set[Budget], bool, bool]] = {}
+
+    def want(chosen: Variant, seeds: tuple[int, ...], at: tuple[Budget, ...], main: bool) -> None:
+        for seed in seeds:
+            found, was_main, was_extra = wanted.get((chosen, seed), (set(), False, True))
+            wanted[(chosen, seed)] = (found | set(at), was_main or main, was_extra and seed not in main_seeds)
+
+    for task in main_trained_tasks(config):
+        want(Variant(task), main_seeds, budgets, main=True)
+    for group in sets:
+        at = analysis_budgets if group.at_analysis_budgets else budgets
+        for member in group.members:
+            seeds = member.seeds if member.seeds is not None else main_seeds
+            want(member.variant, seeds, at, main=False)
+
+    modes = tuple(config.modes)
+    runs = tuple(PlannedRun(chosen, seed) for chosen, seed in wanted)
+    for run in runs:
+        task_input(run_settings(config, run.variant, run.seed))  # every run can be built: checked before any work
+    inits: list[PlannedInit] = []
+    if RANDOM in config.baselines:
+        inits.append(PlannedInit(RANDOM, 0, RANDOM_SOURCE, main_input, budgets, modes, main=True))
+    inputs = sorted({_input_kind(config, chosen) for chosen, _ in wanted} - {main_input})
+    for kind in inputs:  # a random init on every other input a run reads, at the budgets of those runs
+        at = {k for (chosen, _), (found, _, _) in wanted.items() if _input_kind(config, chosen) == kind for k in found}
+        inits.append(PlannedInit(random_init_name(kind, main_input), 0, RANDOM_SOURCE, kind,
+                                 tuple(k for k in budgets if k in at), modes, main=False))
+    for (chosen, seed), (found, main, extra) in wanted.items():
+        inits.append(PlannedInit(chosen.name, seed, RUN_SOURCE, _input_kind(config, chosen),
+                                 tuple(k for k in budgets if k in found), modes, main, extra))
+    for name, baseline in BASELINE_INITS.items():  # baselines with features of their own, in their own modes
+        if name in config.baselines:
+            inits.append(PlannedInit(name, 0, BASELINE_SOURCE, baseline().input_kind, budgets, baseline.modes, main=True))
+
+    transfer = tuple(TransferJob(planned.name, planned.seed, mode, k, draw) for planned in inits for mode in planned.modes
+                     for k in planned.budgets for draw in range(config.draws_for(mode, k)))
+    feature_change = tuple(FeatureChangeJob(planned.name, planned.seed, k, 0) for planned in inits
+                           if FEATURE_CHANGE in config.analyses and planned.main and not planned.extra
+                           and planned.source != BASELINE_SOURCE for k in analysis_budgets)
+    all_modes = tuple({mode for planned in inits for mode in planned.modes})
+    splits = tuple((k, draw) for k in budgets for draw in _draws(config, all_modes, k))
+    plan = StudyPlan(runs, tuple(inits), transfer, feature_change, splits, (), sets)
+    return dataclasses.replace(plan, comparisons=_comparisons(config, plan))
+
+
+def _comparisons(config: StudyConfig, plan: StudyPlan) -> tuple[PlannedComparison, ...]:
+    """Every trained init against the random init on its input and, on the main input, against
+    supervised pretraining; then the pairs each variant set asks for."""
+    main_input = config.pretrain.input
+    kinds = {planned.name: planned.input_kind for planned in plan.inits}
+    randoms = {planned.input_kind: planned.name for planned in plan.inits if planned.source == RANDOM_SOURCE}
+    found: list[PlannedComparison] = []
+
+    def add(init: str, baseline: str, init_seeds: tuple[int, ...], baseline_seeds: tuple[int, ...], role: str) -> None:
+        entry = (init, baseline, init_seeds, baseline_seeds, role)
+        if all((c.init, c.baseline, c.init_seeds, c.baseline_seeds, c.role) != entry for c in found):
+            found.append(PlannedComparison(init, baseline, init_seeds, baseline_seeds, role))
+
+    for name in dict.fromkeys(planned.name for planned in plan.inits if planned.source == RUN_SOURCE):
+        seeds = plan.seeds_of(name)
+        if kinds[name] in randoms:
+            add(name, randoms[kinds[name]], seeds, (0,), FLOOR)
+        if kinds[name] == main_input and SUPERVISED in kinds and name != SUPERVISED:
+            add(name, SUPERVISED, seeds, plan.seeds_of(SUPERVISED), CEILING)
+    for group in plan.sets:
+        members = [(member.variant.name, member.seeds or plan.seeds_of(member.variant.name)) for member in group.members]
+        for index, (name, seeds) in enumerate(members):
+            for other, other_seeds in members[:index]:
+                paired = name == other if group.pairing == SAME_VARIANT else group.pairing == ALL_PAIRS and kinds[name] == kinds[other]
+                if paired:
+                    add(name, other, seeds, other_seeds, group.name)
+    return tuple(found)
+
+
+def _mode_lines(config: StudyConfig, planned: PlannedInit, done: set[TransferJob]) -> list[str]:
+    lines = []
+    for mode in planned.modes:
+        parts = []
+        for k in planned.budgets:
+            draws = config.draws_for(mode, k)
+            finished = sum(TransferJob(planned.name, planned.seed, mode, k, d) in done for d in range(draws))
+            parts.append(f"k={budget_name(k)} d0-{draws - 1}" + (f" ({finished} done)" if finished else "") if draws > 1
+                         else f"k={budget_name(k)} d0" + (" (done)" if finished else ""))
+        lines.append(f"      {mode:<9} {', '.join(parts)}")
+    return lines
+
+
+def describe_plan(config: StudyConfig, plan: StudyPlan, finished_runs: set[PlannedRun] = frozenset(),
+                  done: set[TransferJob] = frozenset()) -> str:
+    """The plan as text: its counts, every pretraining run, every init's jobs by mode and budget, the
+    comparisons and variant sets; what is ``finished`` or ``done`` already is marked."""
+    lines = [f"{len(plan.runs)} pretraining runs ({config.pretrain_steps} steps of {config.pretrain.train.batch_size} pool images "
+             f"each), {len(plan.inits)} inits, {len(plan.transfer)} transfer jobs ({len(done)} done), "
+             f"{len(plan.feature_change)} feature-change jobs, {len(plan.comparisons)} paired comparisons", "", "pretraining runs:"]
+    lines += [f"  {run.name:<40} seed {run.seed}  task {run.variant.task}{'  (finished)' if run in finished_runs else ''}"
+              for run in plan.runs]
+    lines += ["", "inits (name, seed, input: mode, budgets and draws):"]
+    for planned in plan.inits:
+        where = "main table" if planned.main else "variant sets only"
+        lines.append(f"  {planned.name} seed {planned.seed}, {planned.input_kind} ({planned.source}; {where})")
+        lines += _mode_lines(config, planned, done)
+    if plan.sets:
+        lines += ["", "variant sets:"]
+        for group in plan.sets:
+            members = [member.variant.name + (f" seeds {','.join(map(str, member.seeds))}" if member.seeds else "") for member in group.members]
+            lines.append(f"  {group.name}: {', '.join(members)}")
+    lines += ["", "paired comparisons (init minus baseline, over draws, in every mode and budget both have):"]
+    lines += [f"  {c.init} [seeds {','.join(map(str, c.init_seeds))}] - {c.baseline} [seeds {','.join(map(str, c.baseline_seeds))}]"
+              + f"  ({c.role})" for c in plan.comparisons]
+    return "\n".join(lines)
