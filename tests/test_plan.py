@@ -21,32 +21,49 @@ def planned(*overrides):
     return plan_study(study_config("quick", [NOWHERE, *overrides]))
 
 
-def test_the_quick_study_plans_every_job_of_every_init_once():
+def test_the_quick_study_plans_every_job_of_every_init_at_every_seed_once():
     plan = planned()
-    assert [(run.name, run.seed) for run in plan.runs] == [("colorization", 0), ("supervised", 0)]
-    assert [(i.name, i.seed, i.source) for i in plan.inits] == [("random", 0, "random"), ("colorization", 0, "run"),
-                                                                  ("supervised", 0, "run"), ("eigenfaces", 0, "baseline")]
+    assert [(run.name, run.seed) for run in plan.runs] == [("colorization", 0), ("colorization", 1), ("supervised", 0), ("supervised", 1)]
+    assert [(i.name, i.seed, i.source) for i in plan.inits] == [
+        ("random", 0, "random"), ("random", 1, "random"), ("colorization", 0, "run"), ("colorization", 1, "run"),
+        ("supervised", 0, "run"), ("supervised", 1, "run"), ("eigenfaces", 0, "baseline")]
     per_backbone_init = (3 + 3 + 1) + 2 * (10 + 10 + 1)  # finetune at 5, 10, all; probe and k-NN with 10 draws
-    assert len(plan.transfer) == 3 * per_backbone_init + (10 + 10 + 1)
+    assert len(plan.transfer) == 3 * 2 * per_backbone_init + (10 + 10 + 1)
     assert len(set(plan.transfer)) == len(plan.transfer)
     assert {job.mode for job in plan.transfer if job.init == "eigenfaces"} == {"svm"}
     roles = {(c.init, c.baseline): c.role for c in plan.comparisons}
     assert roles == {("colorization", "random"): FLOOR, ("colorization", "supervised"): CEILING, ("supervised", "random"): FLOOR}
+    assert all(c.init_seeds == c.baseline_seeds == (0, 1) for c in plan.comparisons)
     assert len(plan.splits) == 10 + 10 + 1
 
 
-def test_pretraining_seeds_are_an_axis_of_every_trained_init():
-    plan = planned("pretrain_seeds=2", "tasks=colorization,rotation")
-    assert [(run.name, run.seed) for run in plan.runs] == [(t, s) for t in ("colorization", "rotation", "supervised") for s in (0, 1)]
-    assert {(i.name, i.seed) for i in plan.inits if i.source == "random"} == {("random", 0)}
-    for task in ("colorization", "rotation", "supervised"):
-        assert plan.seeds_of(task) == (0, 1)
-        assert {job.seed for job in plan.transfer if job.init == task} == {0, 1}
+def test_pretraining_seeds_are_an_axis_of_every_trained_init_and_of_random_init():
+    plan = planned("pretrain_seeds=3", "tasks=colorization,rotation")
+    assert [(run.name, run.seed) for run in plan.runs] == [(t, s) for t in ("colorization", "rotation", "supervised") for s in (0, 1, 2)]
+    assert {(i.name, i.seed) for i in plan.inits if i.source == "random"} == {("random", 0), ("random", 1), ("random", 2)}
+    for task in ("colorization", "rotation", "supervised", "random"):
+        assert plan.seeds_of(task) == (0, 1, 2)
+        assert {job.seed for job in plan.transfer if job.init == task} == {0, 1, 2}
+    # The same draws at every seed: job (init, seed s, draw d).
+    assert {(job.k, job.draw) for job in plan.transfer if job.seed == 2 and job.mode == "finetune"} == \
+        {(job.k, job.draw) for job in plan.transfer if job.seed == 0 and job.mode == "finetune"}
     config = study_config("quick", [NOWHERE, "pretrain_seeds=2"])
     first, second = (run_settings(config, Variant("colorization"), seed) for seed in (0, 1))
     assert (first.train.seed, second.train.seed) == (0, 1) and first.train.max_steps == config.pretrain_steps
     floor = next(c for c in plan.comparisons if (c.init, c.role) == ("rotation", FLOOR))
-    assert floor.init_seeds == (0, 1) and floor.baseline_seeds == (0,)
+    assert floor.init_seeds == (0, 1, 2) and floor.baseline_seeds == (0, 1, 2)
+    assert planned("pretrain_seeds=1").seeds_of("random") == (0,)
+
+
+def test_jigsaw_is_compared_with_a_random_init_reading_its_standardized_input():
+    plan = planned("tasks=colorization,jigsaw")
+    standardized = [i for i in plan.inits if i.name == "random-standardized"]
+    assert [(i.seed, i.input_kind, i.normalization, i.main) for i in standardized] == [(0, "intensity", "standardize", True),
+                                                                                       (1, "intensity", "standardize", True)]
+    floors = {c.init: c.baseline for c in plan.comparisons if c.role == FLOOR}
+    assert floors["jigsaw"] == "random-standardized" and floors["colorization"] == "random"
+    assert ("jigsaw", "supervised") in {(c.init, c.baseline) for c in plan.comparisons if c.role == CEILING}
+    assert "random-standardized" not in {i.name for i in planned().inits}
 
 
 def test_analyses_are_named_variant_sets_whose_runs_are_planned_once():
@@ -55,7 +72,7 @@ def test_analyses_are_named_variant_sets_whose_runs_are_planned_once():
     assert sets == {"loss": ["colorization", "colorization-lab", "colorization-l2"],
                     "data": ["colorization+data.pool_fraction=0.1", "colorization+data.pool_fraction=0.3", "colorization"],
                     "head": ["colorization", "colorization+hypercolumn=false"]}
-    names = [run.name for run in plan.runs]
+    names = list(dict.fromkeys(run.name for run in plan.runs))
     assert names == ["colorization", "rotation", "supervised", "colorization-lab", "colorization-l2",
                      "colorization+data.pool_fraction=0.1", "colorization+data.pool_fraction=0.3", "colorization+hypercolumn=false"]
     variants = {i.name: i for i in plan.inits}
@@ -68,22 +85,18 @@ def test_analyses_are_named_variant_sets_whose_runs_are_planned_once():
     assert pool10.task == "colorization" and pool10.data.pool_fraction == 0.1
     last = run_settings(config, plan.sets[2].members[1].variant, 0)
     assert last.section(ColorizationConfig).hypercolumn is False
-    assert [run.name for run in planned("analyses=head", "tasks=rotation").runs] == \
+    assert list(dict.fromkeys(run.name for run in planned("analyses=head", "tasks=rotation").runs)) == \
         ["rotation", "supervised", "colorization", "colorization+hypercolumn=false"]
 
 
-def test_the_input_and_seeds_analyses_plan_rgb_forms_a_random_init_on_rgb_and_one_more_seed():
-    plan = planned("analyses=input,seeds", "tasks=colorization,rotation")
-    rgb = {i.name: i for i in plan.inits if i.input_kind == "rgb"}
-    assert set(rgb) == {"rotation+input=rgb", "supervised+input=rgb", "random-rgb"}
-    assert rgb["random-rgb"].budgets == (10,) and not rgb["random-rgb"].main
-    extra = [(i.name, i.seed) for i in plan.inits if i.extra]
-    assert extra == [("colorization", 1), ("supervised", 1)]
-    assert plan.seeds_of("colorization") == (0,)  # the main comparisons leave the extra seed out
-    seeds = {(c.init, c.init_seeds, c.baseline_seeds) for c in plan.comparisons if c.role == "seeds"}
-    assert seeds == {("colorization", (1,), (0,)), ("supervised", (1,), (0,))}
+def test_the_input_analysis_plans_rgb_forms_and_a_random_init_on_rgb():
+    plan = planned("analyses=input", "tasks=colorization,rotation")
+    rgb = {(i.name, i.seed): i for i in plan.inits if i.input_kind == "rgb"}
+    assert set(rgb) == {(name, seed) for name in ("rotation+input=rgb", "supervised+input=rgb", "random-rgb") for seed in (0, 1)}
+    assert rgb[("random-rgb", 0)].budgets == (10,) and not rgb[("random-rgb", 0)].main
     assert ("rotation+input=rgb", "random-rgb") in {(c.init, c.baseline) for c in plan.comparisons if c.role == FLOOR}
-    assert len(planned("analyses=seeds", "pretrain_seeds=2").runs) == 4  # two seeds already: nothing extra
+    with pytest.raises(ConfigError, match="analyses: each must be one of .*got 'seeds'"):
+        planned("analyses=seeds")  # every comparison covers the seeds now
 
 
 def test_vary_makes_a_set_per_task_compared_with_random_and_with_the_default():
@@ -128,7 +141,7 @@ def test_the_plan_prints_its_runs_jobs_and_comparisons():
     assert text.startswith("4 pretraining runs") and f"{len(plan.transfer)} transfer jobs (1 done)" in text
     assert "colorization                             seed 1" in text and "(finished)" in text
     assert "finetune  k=5 d0-2 (1 done), k=all d0" in text
-    assert "colorization [seeds 0,1] - random [seeds 0]  (floor)" in text
+    assert "colorization [seeds 0,1] - random [seeds 0,1]  (floor)" in text
 
 
 @pytest.mark.parametrize("override, message", [

@@ -2,7 +2,7 @@ import pytest
 
 from proxytask.paired import Comparison, compare, paired_interval
 from proxytask.records import JobRecord, ResultRow, StudyResults
-from proxytask.report.summary import SATURATED, gap_closed, headline, winners
+from proxytask.report.summary import BELOW_RANDOM, SATURATED, Share, format_share, headline, winners
 
 
 def job(init, k, draw, accuracy, mode="finetune"):
@@ -41,25 +41,36 @@ def test_compare_pairs_draws_and_ignores_unmatched_ones():
     assert compare(jobs, "colorization", "random", "probe", 10) is None
 
 
-def test_gap_closed_share():
-    assert gap_closed(0.7, 0.5, 0.9) == pytest.approx(0.5)
-    assert gap_closed(0.7, 0.5, 0.5) is None  # supervised does not beat random: undefined
-
-
 def comparison(init, baseline, k, low, high, mean=None, n_draws=3):
     mean = (low + high) / 2 if mean is None else mean
     return Comparison(init, baseline, "finetune", k, "accuracy", mean, low, high, n_draws)
 
 
-def test_gap_closed_is_shown_only_where_supervised_beats_random_significantly():
+def test_gap_closed_has_its_interval_and_is_shown_only_where_supervised_beats_random_significantly():
+    # k=10: random 0.50, supervised 0.90, colorization 0.70 (+-0.01 per draw): half the gap, a narrow interval.
+    wiggles = {"random": (0.0, 0.01, -0.01), "supervised": (0.01, 0.0, -0.01), "colorization": (-0.01, 0.01, 0.0)}
+    jobs = [job(name, 10, d, base + w) for name, base in (("random", 0.5), ("supervised", 0.9), ("colorization", 0.7))
+            for d, w in enumerate(wiggles[name])]
+    jobs += [job(name, 25, d, base + w) for name, base in (("random", 0.5), ("supervised", 0.52), ("colorization", 0.53))
+             for d, w in enumerate(wiggles[name] if name != "supervised" else (0.0, 0.03, -0.05))]
     results = [row("random", k, 0.5) for k in (10, 25)] + [row("supervised", 10, 0.9), row("supervised", 25, 0.52)]
     results += [row("colorization", 10, 0.7), row("colorization", 25, 0.53)]
-    comparisons = [comparison("supervised", "random", 10, 0.3, 0.5), comparison("supervised", "random", 25, -0.01, 0.05),
-                   comparison("colorization", "random", 10, 0.1, 0.3)]
-    lines = {line.k: line for line in headline(study(results, comparisons), results, ["colorization"], [10, 25])}
-    assert lines[10].gap_closed["accuracy"] == pytest.approx(0.5)
-    assert lines[10].vs_random.ci_low == pytest.approx(0.1)
-    assert lines[25].gap_closed["accuracy"] == SATURATED
+    comparisons = [compare(jobs, a, b, "finetune", k) for a, b in (("supervised", "random"), ("colorization", "random")) for k in (10, 25)]
+    lines = {line.k: line for line in headline(study(results, comparisons, jobs), results, ["colorization"], [10, 25])}
+    share = lines[10].gap_closed["accuracy"]
+    assert isinstance(share, Share) and share.estimate == pytest.approx(0.5) and share.low < 0.5 < share.high
+    assert share.high - share.low < 0.2 and format_share(share).startswith("50% [")
+    assert lines[10].vs_random.ci_low > 0
+    assert lines[25].gap_closed["accuracy"] == SATURATED  # supervised minus random includes zero
+
+
+def test_gap_closed_reads_below_random_for_a_proxy_below_it():
+    jobs = [job(name, 10, d, base + w) for name, base in (("random", 0.5), ("supervised", 0.9), ("colorization", 0.45))
+            for d, w in enumerate((0.0, 0.01, -0.01))]
+    results = [row("random", 10, 0.5), row("supervised", 10, 0.9), row("colorization", 10, 0.45)]
+    comparisons = [compare(jobs, a, "random", "finetune", 10) for a in ("supervised", "colorization")]
+    (line,) = headline(study(results, comparisons, jobs), results, ["colorization"], [10])
+    assert line.gap_closed["accuracy"] == BELOW_RANDOM
 
 
 def test_winners_state_whether_the_paired_interval_excludes_zero():
@@ -79,7 +90,8 @@ def test_gap_closed_says_why_it_is_not_shown():
     results = [row("random", None, 0.5), row("supervised", None, 0.9), row("colorization", None, 0.7),
                row("random", 5, 0.5), row("supervised", 5, 0.3), row("colorization", 5, 0.4)]
     comparisons = [comparison("supervised", "random", None, None, None, mean=0.4, n_draws=1),
-                   comparison("supervised", "random", 5, -0.3, -0.1)]
+                   comparison("colorization", "random", None, None, None, mean=0.2, n_draws=1),
+                   comparison("supervised", "random", 5, -0.3, -0.1), comparison("colorization", "random", 5, -0.2, 0.0)]
     lines = {line.k: line for line in headline(study(results, comparisons), results, ["colorization"], [None, 5])}
     assert lines[None].gap_closed["accuracy"] == "n/a (one draw)"
     assert lines[5].gap_closed["accuracy"] == "n/a (supervised below random)"

@@ -21,11 +21,11 @@ def tiny_study(lfw, *extra):
     pretrain = [f"pretrain.{o}" for o in tiny_overrides(lfw) if not o.startswith("train.max_steps")]
     return study_config("quick", [*pretrain, "pretrain.supervised.min_images_per_identity=3", "pretrain_steps=2", "budgets=1,all",
                                   "draws=2", "frozen_draws=3", "finetune.min_steps=2", "finetune.max_steps=2",
-                                  "finetune.eval_every=1", "finetune.batch_size=4", *extra])
+                                  "finetune.eval_every=1", "finetune.batch_size=4", "pretrain_seeds=1", *extra])
 
 
 def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
-    results = run_study(tiny_study(fake_lfw), tmp_path / "study")
+    results = run_study(tiny_study(fake_lfw, "pretrain_seeds=2"), tmp_path / "study")
     out = tmp_path / "study"
     for name in ("results.json", "report.md", "report.html", "budgets_finetune.png", "budgets_frozen.png",
                  "confusion_best.png", "pretrain_loss.png", "gallery_colorization.png", "config.yaml"):
@@ -52,17 +52,24 @@ def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
     assert ("supervised", "random", "knn", "all") in pairs
     one = next(c for c in saved["comparisons"] if (c["init"], c["baseline"], c["mode"], c["k"]) == ("colorization", "random", "probe", 1))
     assert one["n_draws"] == 3 and one["ci_low"] <= one["diff_mean"] <= one["ci_high"]
+    assert one["n_seeds"] == 2 and one["init_seeds"] == one["baseline_seeds"] == [0, 1]
+    assert one["seed_sd"] >= 0 and one["draw_sd"] >= 0 and one["detectable"] > 0
+    assert all(c["n_seeds"] == 2 for c in saved["comparisons"] if c["baseline"] != "eigenfaces")
     assert [(run["name"], run["seed"], run["folder"]) for run in saved["pretraining"]] == [
-        ("colorization", 0, "pretrain/colorization/seed0"), ("supervised", 0, "pretrain/supervised/seed0")]
+        (name, seed, f"pretrain/{name}/seed{seed}") for name in ("colorization", "supervised") for seed in (0, 1)]
     for entry in (run["metrics"] for run in saved["pretraining"]):
         assert entry["images_seen"] == 2 * 4 and entry["flops_per_image"] > 0 and entry["train_seconds"] > 0
         assert entry["input"] == "intensity"
-    assert all(job["pretrain_seed"] == 0 for job in saved["jobs"]) and (out / "jobs/finetune/colorization/seed0/k1-d1.json").is_file()
+    assert {job["pretrain_seed"] for job in saved["jobs"] if job["init"] != "eigenfaces"} == {0, 1}
+    assert (out / "jobs/finetune/colorization/seed1/k1-d1.json").is_file() and (out / "jobs/finetune/random/seed1/k1-d1.json").is_file()
+    assert {job["weights_seed"] for job in saved["jobs"] if job["init"] == "random"} == {0, 1}
     assert set(saved["selection"]) == {"finetune", "probe", "knn", "svm"}
     stages = saved["time_by_stage"]
-    assert {"pretraining colorization", "pretraining supervised", "fine-tuning k=1", "fine-tuning k=all", "linear probe",
+    assert {"pretraining colorization", "pretraining supervised seed 1", "fine-tuning k=1", "fine-tuning k=all", "linear probe",
             "k-NN", "eigenfaces + SVM", "report"} <= set(stages) and all(v >= 0 for v in stages.values())
     assert "Where the time went" in (out / "report.md").read_text()
+    assert "over 2 pretraining seeds and the draws" in (out / "report.md").read_text()
+    assert "Where the spread comes from" in (out / "report.md").read_text()
     assert "held-out PSNR of the colorized pictures (dB)" in (out / "report.md").read_text()  # the task's own label, not its key
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 5 and "gap closed" in html.lower() and "95% CI" in html
@@ -175,27 +182,55 @@ def test_local_workers_through_submitit_give_the_same_results_as_one_process(fak
         assert run.metrics["loss_last"] == pytest.approx(spread.run(run.name).metrics["loss_last"], rel=1e-5)
 
 
-def test_input_and_seeds_analyses_add_rgb_forms_beside_random_rgb_and_a_second_seed(fake_lfw, tmp_path):
+def test_the_input_analysis_adds_rgb_forms_beside_random_rgb(fake_lfw, tmp_path):
     config = tiny_study(fake_lfw, "tasks=colorization,rotation", "baselines=random,supervised", "modes=finetune",
-                        "analyses=input,seeds", "analysis_budgets=1")
+                        "analyses=input", "analysis_budgets=1")
     results = run_study(config, tmp_path / "study")
     runs = {(run.name, run.seed) for run in results.pretraining}
-    assert {("rotation+input=rgb", 0), ("supervised+input=rgb", 0), ("colorization", 1), ("supervised", 1)} <= runs
+    assert {("rotation+input=rgb", 0), ("supervised+input=rgb", 0)} <= runs
     assert not any(name.startswith("colorization+input") for name, _ in runs)  # colorization reads intensity only
     assert results.run("rotation+input=rgb").metrics["input"] == "rgb"
-    assert (tmp_path / "study" / "pretrain" / "colorization" / "seed1" / "model.safetensors").is_file()
     pairs = {(c.init, c.baseline, c.init_seeds) for c in results.comparisons}
-    assert {("rotation+input=rgb", "random-rgb", (0,)), ("supervised+input=rgb", "random-rgb", (0,)), ("rotation", "random", (0,)),
-            ("colorization", "colorization", (1,))} <= pairs
+    assert {("rotation+input=rgb", "random-rgb", (0,)), ("supervised+input=rgb", "random-rgb", (0,)), ("rotation", "random", (0,))} <= pairs
     assert not {("rotation+input=rgb", "random", (0,)), ("rotation+input=rgb", "supervised", (0,))} & pairs
     main_rows = {r.init for r in results.rows if r.k is None}
     assert main_rows == {"random", "colorization", "rotation", "supervised"}  # analysis runs only at k=1
-    assert next(r for r in results.rows if (r.init, r.mode, r.k) == ("colorization", "finetune", 1)).n_seeds == 1  # not the extra seed
     report = (tmp_path / "study" / "report.md").read_text()
-    assert "RGB or intensity input" in report and "Pretraining seed against label draws" in report
-    assert "| colorization | 1 |" in report.split("Pretraining seed against label draws")[1]
+    assert "RGB or intensity input" in report
     headline_rows = report.split("## Headline")[1].split("##")[0]
-    assert "input=rgb" not in headline_rows and "seed 1" not in headline_rows
+    assert "input=rgb" not in headline_rows
+
+
+def test_jigsaw_is_compared_with_random_init_on_its_standardized_input(fake_lfw, tmp_path):
+    results = run_study(tiny_study(fake_lfw, "tasks=jigsaw", "baselines=random", "modes=probe", "budgets=1", "pretrain.data.image_size=64",
+                                   "pretrain.data.crop_size=56"), tmp_path / "study")
+    floor = results.floor("jigsaw", "probe", 1)
+    assert floor.baseline == "random-standardized"
+    standardized = [job for job in results.jobs if job.init == "random-standardized"]
+    assert standardized and all(job.details["input_detail"] == "intensity (mean of RGB), standardized per image" for job in standardized)
+    assert "random-standardized" in results.main_inits
+    assert "| jigsaw | probe | minus random-standardized |" in (tmp_path / "study" / "report.md").read_text()
+
+
+def test_a_study_folder_of_protocol_2_continues_with_random_inits_fine_tuning_recomputed(fake_lfw, tmp_path, monkeypatch):
+    config = tiny_study(fake_lfw, "baselines=random", "modes=finetune,probe")
+    out = tmp_path / "study"
+    run_study(config, out)
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    (out / "config.yaml").write_text(yaml.safe_dump({**saved, "protocol": 2}))
+    for job in (out / "jobs").glob("*/random/seed0/*.json"):  # as protocol 2 wrote them
+        record = json.loads(job.read_text())
+        record.pop("weights_seed")
+        job.write_text(json.dumps(record))
+    ran = []
+    real_job = study_module.run_job
+    monkeypatch.setattr(study_module, "pretrain", lambda *a, **k: pytest.fail("a finished run trained again"))
+    monkeypatch.setattr(study_module, "run_job", lambda mode, init, split, *a: ran.append((init.name, mode, split.k, split.draw))
+                        or real_job(mode, init, split, *a))
+    run_study(config, out)
+    assert ran == [("random", "finetune", 1, 1)]  # draw 0 drew its weights from seed 0 under both protocols
+    assert (out / "superseded" / "jobs" / "finetune" / "random" / "seed0" / "k1-d1.json").is_file()
+    assert yaml.safe_load((out / "config.yaml").read_text())["protocol"] == 3
 
 
 def test_a_study_folder_of_the_earlier_protocol_is_refused(fake_lfw, tmp_path):
@@ -267,7 +302,7 @@ def test_pretraining_seeds_are_run_folders_of_their_own_and_a_finished_study_ext
     monkeypatch.setattr(study_module, "run_job", lambda mode, init, *a: jobs.append((init.name, init.seed)) or real_job(mode, init, *a))
     extended = run_study(two, out)
     assert trained == [str(out / "pretrain" / "colorization" / "seed1")]  # only the new seed trains
-    assert set(jobs) == {("colorization", 1)} and len(jobs) == 3 + 1  # probe: 3 draws at k=1, one with all labels
+    assert set(jobs) == {("colorization", 1), ("random", 1)} and len(jobs) == 2 * (3 + 1)  # probe: 3 draws at k=1, one with all labels
 
     def scores(results):
         return sorted((j.init, j.pretrain_seed, j.mode, str(j.k), j.draw, j.accuracy) for j in results.jobs)
@@ -277,7 +312,7 @@ def test_pretraining_seeds_are_run_folders_of_their_own_and_a_finished_study_ext
     row = next(r for r in extended.rows if (r.init, r.mode, r.k) == ("colorization", "probe", 1))
     assert (row.n_seeds, row.n_draws) == (2, 3)
     floor = extended.comparison("colorization", "random", "probe", 1)
-    assert floor.init_seeds == (0, 1) and floor.n_draws == 3
+    assert floor.init_seeds == floor.baseline_seeds == (0, 1) and (floor.n_seeds, floor.n_draws) == (2, 3)
     seed_one = run_study(one, tmp_path / "alone")  # seed 0 of the two-seed study is the one-seed study
     assert scores(seed_one) == [s for s in scores(straight) if s[1] == 0]
 

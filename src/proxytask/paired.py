@@ -1,10 +1,21 @@
-"""Paired statistics over label draws: every init sees the same draws, so differences are paired.
+"""Paired statistics over pretraining seeds and label draws (shared/docs/PROTOCOL.md, protocol 3).
 
-For an init and a baseline, per mode and budget, the difference of their test scores on each draw
-(same labels, same fine-tuning seed) is averaged, with a two-sided 95% Student-t confidence
-interval: ``mean +- t(0.975, n - 1) * sd / sqrt(n)``. "Better" means the interval excludes zero.
-An init pretrained at several seeds enters each draw with its mean over those seeds, so the
-interval covers the label draws only.
+Every init of a study sees the same label draws, and an init pretrained at S seeds is transferred on
+each of its seeds, so the paired differences of an init and its baseline form an S x D array (seed
+s of the init against seed s of the baseline, or against its only seed, on draw d). The model it
+must cover is crossed: ``diff[s, d] = mu + a_s + b_d + e_sd``: a seed effect (the two pretraining
+runs), a draw effect shared by every seed (the labels), and the rest.
+
+:func:`hierarchical_interval` gives the 95% interval of ``mu`` from the two-way mean squares of the
+array: the variance of the grand mean is estimated by ``(MS_seed + MS_draw) / (S D)`` with
+Satterthwaite's degrees of freedom. Its expectation is ``sa^2/S + sb^2/D + 2 se^2/(S D)``, one
+residual term above the true variance: the usual unbiased estimate subtracts ``MS_resid`` once, a
+negative coefficient that makes Satterthwaite's degrees of freedom unreliable and, with two seeds
+and no seed spread, covers 91% instead of 95%. The conservative form covers 94-97% over the cases
+bench/interval_coverage.py simulates (docs/statistics.md). With one seed it is the paired
+Student-t interval over the draws (it holds for that one pretraining run); with one draw there is
+no interval. "Better" means the interval excludes zero; :meth:`Interval.detectable` is the
+smallest difference the seeds and draws could detect (80% power, two-sided 5%).
 """
 
 from __future__ import annotations
@@ -15,48 +26,140 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from proxytask.budgets import budget_json, parse_budget
 
 CONFIDENCE = 0.95
+POWER = 0.8
 METRICS = ("accuracy", "macro_f1")
 # What a comparison is for: against the random init on the same input, against the supervised
 # ceiling; any other role names the variant set that pairs its members.
 FLOOR, CEILING = "floor", "ceiling"
+# How far from the point estimate a ratio's interval is searched before it is called unbounded.
+RATIO_SEARCH = 1e6
 
 
 @dataclass(frozen=True)
 class Interval:
-    """Mean paired difference and its confidence interval (None with a single draw)."""
+    """A mean paired difference and its confidence interval (``low``/``high`` None with one draw).
+
+    ``n``: draws, ``n_seeds``: seeds; ``seed_sd``, ``draw_sd``, ``residual_sd``: the estimated spread
+    of each source (with one seed ``draw_sd`` is the spread over draws of everything, and the others
+    are None); ``standard_error`` and ``df`` give the interval and the detectable difference.
+    """
 
     mean: float
     low: float | None
     high: float | None
     n: int
+    n_seeds: int = 1
+    seed_sd: float | None = None
+    draw_sd: float | None = None
+    residual_sd: float | None = None
+    standard_error: float | None = None
+    df: float | None = None
 
     @property
     def excludes_zero(self) -> bool:
         return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
 
+    def contains(self, value: float) -> bool:
+        return self.low is not None and self.high is not None and self.low <= value <= self.high
+
+    def detectable(self, confidence: float = CONFIDENCE, power: float = POWER) -> float | None:
+        """The smallest true difference a two-sided test at ``1 - confidence`` detects with ``power``,
+        from the estimated spread: ``(t(1 - alpha/2) + t(power)) * standard_error``."""
+        if self.standard_error is None or self.df is None:
+            return None
+        return float((stats.t.ppf(0.5 + confidence / 2, self.df) + stats.t.ppf(power, self.df)) * self.standard_error)
+
 
 def paired_interval(differences: Iterable[float], confidence: float = CONFIDENCE) -> Interval:
-    """Mean of paired differences with its Student-t interval; no interval from one difference."""
+    """Mean of paired differences (one seed) with its Student-t interval; no interval from one difference."""
     values = np.asarray(list(differences), dtype=float)
     if len(values) == 0:
         raise ValueError("no paired differences")
     mean = float(values.mean())
     if len(values) < 2:
         return Interval(mean, None, None, 1)
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
-    return Interval(mean, mean - half, mean + half, len(values))
+    sd = float(values.std(ddof=1))
+    error, df = sd / math.sqrt(len(values)), len(values) - 1
+    return _interval(mean, error, df, confidence, len(values), 1, None, sd, None)
+
+
+def _interval(mean: float, error: float, df: float, confidence: float, draws: int, seeds: int,
+              seed_sd: float | None, draw_sd: float | None, residual_sd: float | None) -> Interval:
+    half = float(stats.t.ppf(0.5 + confidence / 2, df) * error) if error > 0 else 0.0
+    return Interval(mean, mean - half, mean + half, draws, seeds, seed_sd, draw_sd, residual_sd, error, df)
+
+
+def hierarchical_interval(differences: np.ndarray, confidence: float = CONFIDENCE) -> Interval:
+    """The interval of ``mu`` in ``diff[s, d] = mu + a_s + b_d + e_sd`` (module docstring).
+
+    Args:
+        differences: (seeds, draws) paired differences; draw d is the same labels in every row.
+    """
+    values = np.asarray(differences, dtype=float)
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"paired differences must be a non-empty (seeds, draws) array, got shape {values.shape}")
+    seeds, draws = values.shape
+    if seeds == 1:
+        return paired_interval(values[0], confidence)
+    mean = float(values.mean())
+    if draws == 1:
+        return Interval(mean, None, None, 1, seeds)
+    seed_means, draw_means = values.mean(axis=1), values.mean(axis=0)
+    ms_seed = draws * float(((seed_means - mean) ** 2).sum()) / (seeds - 1)
+    ms_draw = seeds * float(((draw_means - mean) ** 2).sum()) / (draws - 1)
+    residual = values - seed_means[:, None] - draw_means[None, :] + mean
+    ms_residual = float((residual ** 2).sum()) / ((seeds - 1) * (draws - 1))
+    pooled = ms_seed + ms_draw
+    error = math.sqrt(pooled / (seeds * draws))
+    df = pooled ** 2 / (ms_seed ** 2 / (seeds - 1) + ms_draw ** 2 / (draws - 1)) if pooled > 0 else math.inf
+    return _interval(mean, error, df, confidence, draws, seeds, math.sqrt(max(0.0, (ms_seed - ms_residual) / draws)),
+                     math.sqrt(max(0.0, (ms_draw - ms_residual) / seeds)), math.sqrt(ms_residual))
+
+
+def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float] | None:
+    """A ratio of two paired means with its interval by Fieller's test inversion: ``rho`` is inside when
+    the :func:`hierarchical_interval` of ``numerator - rho * denominator`` contains zero.
+
+    Both (seeds, draws), paired cell by cell. Returns (estimate, low, high), or None where the set is
+    not a bounded interval (the denominator is not told apart from zero) or there is no interval.
+    """
+    top, bottom = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    if top.shape != bottom.shape:
+        raise ValueError(f"numerator {top.shape} and denominator {bottom.shape} must pair cell by cell")
+    gap = hierarchical_interval(bottom, confidence)
+    if not gap.excludes_zero:
+        return None
+    estimate = float(top.mean() / bottom.mean())
+
+    def outside(rho: float) -> float:  # > 0 where rho is rejected
+        interval = hierarchical_interval(top - rho * bottom, confidence)
+        return abs(interval.mean) - (interval.mean - interval.low)
+
+    if outside(estimate) >= 0:  # no spread at all: the interval is the point
+        return estimate, estimate, estimate
+    ends = []
+    for direction in (-1.0, 1.0):
+        step = max(1.0, abs(estimate))
+        while outside(estimate + direction * step) <= 0:
+            step *= 4
+            if step > RATIO_SEARCH:
+                return None
+        ends.append(optimize.brentq(outside, estimate, estimate + direction * step, xtol=1e-9))
+    return estimate, min(ends), max(ends)
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """One entry of results.json's ``comparisons``: ``init`` (its mean over ``init_seeds``) minus
-    ``baseline`` (over ``baseline_seeds``) in one mode and budget; ``role``: :data:`FLOOR`,
-    :data:`CEILING`, or the name of the variant set that asks for it."""
+    """One entry of results.json's ``comparisons``: ``init`` minus ``baseline`` in one mode and budget,
+    over ``init_seeds`` and ``baseline_seeds`` (paired by position, or against the one seed of a side
+    that has one) and ``n_draws`` draws; ``role``: :data:`FLOOR`, :data:`CEILING`, or the name of the
+    variant set that asks for it. ``seed_sd``, ``draw_sd``, ``residual_sd``: the estimated spread of
+    each source; ``detectable``: the smallest difference its seeds and draws could detect."""
 
     init: str
     baseline: str
@@ -70,14 +173,27 @@ class Comparison:
     init_seeds: tuple[int, ...] = (0,)
     baseline_seeds: tuple[int, ...] = (0,)
     role: str = FLOOR
+    n_seeds: int = 1
+    seed_sd: float | None = None
+    draw_sd: float | None = None
+    residual_sd: float | None = None
+    detectable: float | None = None
+    standard_error: float | None = None
+    df: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "k": budget_json(self.k), "init_seeds": list(self.init_seeds), "baseline_seeds": list(self.baseline_seeds)}
+        return {**asdict(self), "k": budget_json(self.k), "init_seeds": list(self.init_seeds), "baseline_seeds": list(self.baseline_seeds),
+                "df": None if self.df is None or math.isinf(self.df) else self.df}
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> Comparison:
         seeds = {name: tuple(values.get(name, (0,))) for name in ("init_seeds", "baseline_seeds")}
         return cls(**{**values, **seeds, "k": parse_budget(values["k"])})
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.diff_mean, self.ci_low, self.ci_high, self.n_draws, self.n_seeds, self.seed_sd, self.draw_sd,
+                        self.residual_sd, self.standard_error, self.df)
 
 
 class Scored(Protocol):
@@ -92,28 +208,45 @@ class Scored(Protocol):
     def score(self, metric: str) -> float: ...
 
 
+def seed_pairs(init_seeds: Sequence[int], baseline_seeds: Sequence[int]) -> list[tuple[int, int]]:
+    """The rows of a comparison: seed pairs by position, or every seed of one side against the one
+    seed of the other (a ValueError for two different counts above one)."""
+    if len(init_seeds) == len(baseline_seeds):
+        return list(zip(init_seeds, baseline_seeds, strict=True))
+    if len(baseline_seeds) == 1:
+        return [(seed, baseline_seeds[0]) for seed in init_seeds]
+    if len(init_seeds) == 1:
+        return [(init_seeds[0], seed) for seed in baseline_seeds]
+    raise ValueError(f"cannot pair {len(init_seeds)} seeds with {len(baseline_seeds)}")
+
+
+def differences(records: Sequence[Scored], init: str, baseline: str, mode: str, k: int | None, metric: str = "accuracy",
+                init_seeds: Sequence[int] = (0,), baseline_seeds: Sequence[int] = (0,),
+                only_draws: Iterable[int] | None = None) -> tuple[np.ndarray, list[int]]:
+    """(seeds, draws) paired differences over the draws (of ``only_draws``, if given) every seed of both
+    sides has in (mode, k), and those draws; (S, 0) if none."""
+    scores: dict[tuple[str, int], dict[int, float]] = {}
+    for r in records:
+        if r.mode == mode and r.k == k:
+            scores.setdefault((r.init, r.pretrain_seed), {})[r.draw] = r.score(metric)
+    pairs = seed_pairs(tuple(init_seeds), tuple(baseline_seeds))
+    tables = [(scores.get((init, ours), {}), scores.get((baseline, theirs), {})) for ours, theirs in pairs]
+    common = set.intersection(*(set(a) & set(b) for a, b in tables))
+    draws = sorted(common if only_draws is None else common & set(only_draws))
+    return np.array([[a[d] - b[d] for d in draws] for a, b in tables], dtype=float).reshape(len(pairs), len(draws)), draws
+
+
 def compare(records: Sequence[Scored], init: str, baseline: str, mode: str, k: int | None, metric: str = "accuracy",
             init_seeds: tuple[int, ...] = (0,), baseline_seeds: tuple[int, ...] = (0,), role: str = FLOOR) -> Comparison | None:
-    """``init`` (its mean over ``init_seeds``) minus ``baseline`` (over ``baseline_seeds``) over the draws
-    where both have every seed asked for in (mode, k); None when they share none."""
-    def scores(name: str, seeds: tuple[int, ...]) -> dict[int, float]:
-        by_draw: dict[int, dict[int, float]] = {}
-        for r in records:
-            if r.init == name and r.mode == mode and r.k == k and r.pretrain_seed in seeds:
-                by_draw.setdefault(r.draw, {})[r.pretrain_seed] = r.score(metric)
-        return {draw: float(np.mean([found[s] for s in seeds])) for draw, found in by_draw.items() if len(found) == len(seeds)}
-
-    ours, theirs = scores(init, init_seeds), scores(baseline, baseline_seeds)
-    draws = sorted(set(ours) & set(theirs))
-    if not draws:
+    """``init`` minus ``baseline`` over their seeds and the draws both have at every seed in (mode, k),
+    with its :func:`hierarchical_interval`; None when they share no draw."""
+    table, _ = differences(records, init, baseline, mode, k, metric, init_seeds, baseline_seeds)
+    if table.shape[1] == 0:
         return None
-    interval = paired_interval(ours[d] - theirs[d] for d in draws)
+    interval = hierarchical_interval(table)
     return Comparison(init, baseline, mode, k, metric, interval.mean, interval.low, interval.high, interval.n,
-                      tuple(init_seeds), tuple(baseline_seeds), role)
-
-
-def interval_of(comparison: Comparison) -> Interval:
-    return Interval(comparison.diff_mean, comparison.ci_low, comparison.ci_high, comparison.n_draws)
+                      tuple(init_seeds), tuple(baseline_seeds), role, interval.n_seeds, interval.seed_sd, interval.draw_sd,
+                      interval.residual_sd, interval.detectable(), interval.standard_error, interval.df)
 
 
 def format_interval(comparison: Comparison | None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxytask.budgets import Budget, budget_json, parse_budget
-from proxytask.paired import METRICS, Comparison
+from proxytask.paired import FLOOR, METRICS, Comparison
 from proxytask.variants import VariantSet
 
 
@@ -186,6 +186,10 @@ class StudyResults:
         """``init`` minus ``baseline`` in (mode, k, metric) (over the seeds given, else the first found), or None."""
         return next((c for c in self.comparisons if (c.init, c.baseline, c.mode, c.k, c.metric) == (init, baseline, mode, k, metric)
                      and init_seeds in (None, c.init_seeds) and baseline_seeds in (None, c.baseline_seeds)), None)
+
+    def floor(self, init: str, mode: str, k: Budget, metric: str = "accuracy") -> Comparison | None:
+        """``init`` minus the random init reading its input (its conversion included), or None."""
+        return next((c for c in self.comparisons if (c.init, c.mode, c.k, c.metric, c.role) == (init, mode, k, metric, FLOOR)), None)
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> StudyResults:

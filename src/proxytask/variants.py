@@ -13,7 +13,7 @@ from typing import Any
 
 from proxytask.config import ConfigError
 
-SAME_VARIANT, ALL_PAIRS, NO_PAIRS = "same-variant", "all", "none"
+ALL_PAIRS, NO_PAIRS = "all", "none"
 
 
 def value_text(value: Any) -> str:
@@ -62,7 +62,7 @@ class Member:
 @dataclass(frozen=True)
 class VariantSet:
     """One question: ``members`` compared with random init and, as ``pairing`` says (``all`` pairs
-    reading the same input, pairs of the ``same-variant`` at other seeds, or ``none``), with each other,
+    reading the same input, or ``none``), with each other,
     at the analysis budgets (``at_analysis_budgets``) or every budget. ``note`` sets it beside the
     paper or says how to read it; ``against``: a pretraining measure (a key of a run's metrics) to plot
     the members' accuracy against, else the report draws bars."""

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from proxytask.budgets import Budget, budget_name, parse_budget
-from proxytask.paired import FLOOR, Comparison, format_interval
-from proxytask.records import JobRecord, StudyResults, find
+from proxytask.paired import format_interval
+from proxytask.records import StudyResults, find
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table
 from proxytask.report.figures import comparison_bars, feature_change_lines, measure_curve
 from proxytask.report.summary import format_cell
 from proxytask.tasks import task_class
 from proxytask.transfer.modes import FINETUNE, PROBE
-from proxytask.variants import NO_PAIRS, SAME_VARIANT, VariantSet
+from proxytask.variants import NO_PAIRS, VariantSet
 
 FEATURE_CHANGE_NOTE = ("Paper (recollected, not checked against the PDF): fine-tuning changes the upper layers far more than "
                        "the lower ones, and a colorization-pretrained network changes more than an ImageNet-pretrained one.")
 MEASURES = {"train_images": "unlabeled pretraining images"}
-
-
-def _floor(study: StudyResults, init: str, mode: str, k: Budget) -> Comparison | None:
-    """``init`` minus the random init on its input."""
-    return next((c for c in study.comparisons if (c.init, c.mode, c.k, c.metric, c.role) == (init, mode, k, "accuracy", FLOOR)), None)
 
 
 def _pretext(study: StudyResults, group: VariantSet) -> tuple[str, list[str]] | None:
@@ -59,7 +52,7 @@ def _members_table(study: StudyResults, group: VariantSet, budgets: list[Budget]
             row += [str(metrics.get(group.against, "-")), f"{metrics['epochs']:.1f}" if "epochs" in metrics else "-"]
         row += [pretext[1][index]] if pretext else []
         row += [format_cell(find(study.rows, name, mode, k)) for k in budgets for mode in (FINETUNE, PROBE)]
-        row += [format_interval(_floor(study, name, FINETUNE, k)) for k in budgets]
+        row += [format_interval(study.floor(name, FINETUNE, k)) for k in budgets]
         rows.append(row)
     return Table(header, rows)
 
@@ -84,44 +77,16 @@ def _input_table(study: StudyResults, group: VariantSet, budgets: list[Budget]) 
         for name, label in ((member.variant.task, "main input"), (member.variant.name, member.label)):
             row = [name, label]
             for k in budgets:
-                row += [format_cell(find(study.rows, name, FINETUNE, k)), format_interval(_floor(study, name, FINETUNE, k))]
+                row += [format_cell(find(study.rows, name, FINETUNE, k)), format_interval(study.floor(name, FINETUNE, k))]
             rows.append(row)
     header = ["run", "input"] + [h for k in map(budget_name, budgets)
                                  for h in (f"finetune k={k}", f"minus random, same input, k={k} [95% CI]")]
     return Table(header, rows)
 
 
-def _seed_stats(jobs: list[JobRecord], init: str, seed: int, k: Budget) -> tuple[float, float, int] | None:
-    """Mean and standard deviation over draws of fine-tuned accuracy of ``init`` at ``seed``, and the draws."""
-    values = [job.accuracy for job in jobs if (job.init, job.pretrain_seed, job.mode, job.k) == (init, seed, FINETUNE, k)]
-    if not values:
-        return None
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values)
-
-
-def _seeds_table(study: StudyResults, group: VariantSet, budgets: list[Budget]) -> Table:
-    """Per pair of seeds of one init: both means, their paired difference, the pretraining-seed spread
-    (|difference of means|) beside the label-draw spread (standard deviation over draws)."""
-    rows = []
-    for comparison in study.comparisons:
-        if comparison.role != group.name or comparison.mode != FINETUNE or comparison.metric != "accuracy" or comparison.k not in budgets:
-            continue
-        later, earlier = (_seed_stats(study.jobs, comparison.init, seeds[0], comparison.k)
-                          for seeds in (comparison.init_seeds, comparison.baseline_seeds))
-        if later is None or earlier is None:
-            continue
-        rows.append([comparison.init, budget_name(comparison.k), f"{earlier[0]:.3f} ± {earlier[1]:.3f} (seed {comparison.baseline_seeds[0]})",
-                     f"{later[0]:.3f} ± {later[1]:.3f} (seed {comparison.init_seeds[0]})", format_interval(comparison),
-                     f"{abs(later[0] - earlier[0]):.3f}", f"{np.mean([later[1], earlier[1]]):.3f}"])
-    return Table(["init", "k", "first seed: accuracy ± std over draws", "second seed", "second minus first [95% CI]",
-                  "pretraining-seed spread |difference of means|", "label-draw spread (std over draws)"], rows)
-
-
 def set_blocks(study: StudyResults, group: VariantSet, budgets: list[Budget], out: Path) -> list[Block]:
     """A variant set's section: its tables, its figure, its note."""
     blocks: list[Block] = [Heading(group.title, 3)]
-    if group.pairing == SAME_VARIANT:
-        return blocks + [_seeds_table(study, group, budgets), Paragraph(group.note)]
     if group.pairing == NO_PAIRS:
         return blocks + [_input_table(study, group, budgets), Paragraph(group.note)]
     blocks.append(_members_table(study, group, budgets))

@@ -9,7 +9,7 @@ import numpy as np
 
 from proxytask.budgets import Budget, budget_name
 from proxytask.files import write_text_atomic
-from proxytask.paired import format_interval
+from proxytask.paired import Comparison, format_interval
 from proxytask.records import JobRecord, PretrainingRecord, ResultRow, StudyResults, find
 from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
@@ -43,15 +43,37 @@ def results_table(rows: list[ResultRow], modes: list[str], budgets: list[Budget]
 
 
 def paired_table(study: StudyResults, rows: list[ResultRow], modes: list[str], budgets: list[Budget]) -> Table:
-    """Rows: (init, mode, baseline); columns: budgets; cells: mean paired accuracy difference [95% CI]."""
+    """Rows: (init, mode, baseline); columns: budgets; cells: mean paired accuracy difference [95% CI]
+    against the random init reading the init's input and against supervised pretraining."""
     table = []
     for mode in modes:
         for init in _inits(rows, mode):
-            for baseline in (RANDOM, SUPERVISED):
+            floors = {c.baseline for k in budgets if (c := study.floor(init, mode, k)) is not None}
+            for baseline in [*sorted(floors), SUPERVISED]:
                 cells = [format_interval(study.comparison(init, baseline, mode, k)) for k in budgets]
                 if any(cell != "-" for cell in cells):
                     table.append([init, mode, f"minus {baseline}"] + cells)
     return Table(["init", "mode", "difference"] + [f"k={budget_name(k)}" for k in budgets], table)
+
+
+def spread_table(study: StudyResults, rows: list[ResultRow], modes: list[str], budgets: list[Budget]) -> Table:
+    """Per init's comparison with its random init: seeds x draws, the estimated spread of each source
+    (pretraining seed, label draw, the rest) and the smallest difference the study could detect."""
+    table = []
+    for mode in modes:
+        for init in _inits(rows, mode):
+            for k in budgets:
+                c = study.floor(init, mode, k)
+                if c is None:
+                    continue
+                table.append([init, mode, budget_name(k), f"{c.n_seeds} x {c.n_draws}", _sd(c.seed_sd), _sd(c.draw_sd),
+                              _sd(c.residual_sd), _sd(c.detectable)])
+    return Table(["init", "mode", "k", "seeds x draws", "pretraining seed sd", "label draw sd", "rest sd",
+                  "smallest detectable difference"], table)
+
+
+def _sd(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def best_model(jobs: list[JobRecord], rows: list[ResultRow], budget: Budget) -> tuple[str, str, list[JobRecord]] | None:
@@ -85,8 +107,8 @@ def _setup_blocks(study: StudyResults) -> list[Block]:
         f"(seed 42); k labeled images per class drawn from train, {config['draws']} draws for fine-tuning and "
         f"{config['frozen_draws']} for the linear probe, k-NN and eigenfaces (seeds 0, 1, ...; every init sees the same "
         f"draws, and fine-tuning seed d goes with draw d); every trained init pretrained with {config.get('pretrain_seeds', 1)} "
-        "seed(s), random init with one. Cells: test accuracy / macro-F1, mean ± standard deviation over the seeds and draws "
-        "of each row.")]
+        "seed(s), random init with as many weight seeds (seed s of every init on draw d). Cells: test accuracy / macro-F1, "
+        "mean ± standard deviation over the seeds and draws of each row.")]
     blocks += [Heading("How every choice was made", 3),
                Table(["mode", "choice"], [[mode, text] for mode, text in study.selection.items()]),
                Paragraph("No label outside a budget's k per class influences any result at that budget: the test labels "
@@ -94,21 +116,41 @@ def _setup_blocks(study: StudyResults) -> list[Block]:
     return blocks
 
 
+def _verdict(comparison: Comparison | None) -> str:
+    """A headline cell: the difference and interval where it excludes zero, else "not shown" with the
+    smallest difference the study could have detected."""
+    if comparison is None or comparison.ci_low is None:
+        return format_interval(comparison)
+    if comparison.interval.excludes_zero:
+        return format_interval(comparison)
+    below = f"; differences below {comparison.detectable:.3f} cannot be told apart with this preset" if comparison.detectable else ""
+    return f"not shown: {format_interval(comparison)}{below}"
+
+
 def _headline_blocks(study: StudyResults, results: list[ResultRow], proxies: list[str], budgets: list[Budget]) -> list[Block]:
     rows = []
     for h in headline(study, results, proxies, budgets):
         random, supervised = (f"{row.mean['accuracy']:.3f}" if row else "-" for row in (h.random, h.supervised))
+        floor = h.vs_random.baseline if h.vs_random is not None else RANDOM
         rows.append([h.task, budget_name(h.k), f"{random} / {h.proxy.mean['accuracy']:.3f} / {supervised}",
-                     format_interval(h.vs_random), format_interval(h.vs_supervised),
+                     _verdict(h.vs_random) + ("" if floor == RANDOM else f" (against {floor})"), _verdict(h.vs_supervised),
                      format_share(h.gap_closed["accuracy"]), format_share(h.gap_closed["macro_f1"])])
+    seeds = max((c.n_seeds for c in study.comparisons), default=1)
+    spread = (f"over {seeds} pretraining seeds and the draws: a two-way interval (seed effect, draw effect, the rest) with "
+              "Satterthwaite degrees of freedom, so a verdict covers another pretraining run as well as other labels"
+              if seeds > 1 else "over the draws of one pretraining run per init: a Student-t interval that holds for that "
+              "run only (set pretrain_seeds to 2 or more to cover the pretraining seed)")
     blocks: list[Block] = [Heading("Headline: each proxy task against random init and supervised pretraining (fine-tuning)"), Table(
         ["proxy task", "k", "accuracy: random / proxy / supervised", "proxy - random [95% CI]", "proxy - supervised [95% CI]",
-         "gap closed (accuracy)", "gap closed (macro-F1)"], rows), Paragraph(
-        "Differences are paired over draws (same labels, same fine-tuning seed): the mean difference in test accuracy "
-        "with a 95% Student-t interval; a proxy task is better than its baseline where the interval excludes zero. Gap "
-        "closed = (proxy - random) / (supervised - random), shown only where supervised minus random is itself "
-        "significant: 'saturated' where its interval includes zero, 'n/a (one draw)' where there is no interval "
-        "(all labels: one draw).")]
+         "gap closed (accuracy) [95% CI]", "gap closed (macro-F1) [95% CI]"], rows), Paragraph(
+        f"Differences are paired (same labels, same fine-tuning seed on each draw) and their 95% intervals are {spread}. "
+        "A proxy task is better than its baseline where the interval excludes zero; where it includes zero the "
+        "difference is not shown either way (never 'no effect'), and the cell gives the smallest difference this "
+        "study could detect (80% power, two-sided 5%). Each proxy is compared with a random init reading the same input "
+        "and conversion (jigsaw: standardized per image). Gap closed = (proxy - random) / (supervised - random) with a "
+        "Fieller interval, shown only where supervised minus random is itself significant: 'saturated' where its "
+        "interval includes zero, 'below random' where the proxy is below random, 'n/a (one draw)' where there is no "
+        "interval (all labels: one draw).")]
     if len(proxies) > 1:
         blocks.append(Heading("Which proxy task wins (fine-tuning accuracy)", 3))
         blocks.append(Table(["k", "best proxy", "accuracy", "runner-up", "accuracy", "best - runner-up [95% CI]", "interval excludes zero"],
@@ -163,8 +205,13 @@ def write_report(study: StudyResults, out: Path) -> None:
     downstream = study.downstream
     blocks = _setup_blocks(study) + _headline_blocks(study, results, proxies, budgets)
     modes = [m for m in TRAINED_MODES + FROZEN_MODES if any(r.mode == m for r in results)]
-    blocks += [Heading("Paired differences in every mode (test accuracy, mean [95% CI] over draws)"),
-               paired_table(study, results, modes, budgets)]
+    blocks += [Heading("Paired differences in every mode (test accuracy, mean [95% CI] over seeds and draws)"),
+               paired_table(study, results, modes, budgets),
+               Heading("Where the spread comes from (each init minus its random init, test accuracy)", 3),
+               spread_table(study, results, modes, budgets), Paragraph(
+                   "Standard deviations estimated from the paired differences: between pretraining seeds, between label "
+                   "draws (shared by every seed), and what is left; with one seed the draw column holds all of it. The "
+                   "last column is the smallest true difference the study detects with 80% power at two-sided 5%.")]
     blocks += [Heading("All results"), results_table(results, modes, budgets)]
     shorts = sorted({c for r in results for c in r.short_classes})
     if shorts:
@@ -210,7 +257,8 @@ def write_report(study: StudyResults, out: Path) -> None:
     blocks.append(Paragraph(
         f"Color pictures go to every model as they are; each backbone converts them to the input it was pretrained on "
         f"(saved with its run as input.json): here {config['pretrain']['input']} for every init of the main tables. "
-        "Jigsaw standardizes each tile in pretraining and each whole image in transfer; the others scale to [-1, 1]. The "
+        "Jigsaw standardizes each tile in pretraining and each whole image in transfer, and is compared with a random "
+        "init reading the same standardized input (random-standardized); the others scale to [-1, 1]. The "
         "eigenfaces baseline reads gray 50x37 crops as in the scikit-learn example. Every network sees the central "
         f"128x128 face crop resized to {data['image_size']} px (random {data['crop_size']} px crops and flips in training, "
         "the centre crop in evaluation)."))

@@ -3,11 +3,10 @@ the share of the gap closed (where the gap itself is significant), and which pro
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from proxytask.budgets import Budget
-from proxytask.paired import Comparison, compare, interval_of
+from proxytask.paired import Comparison, compare, differences, ratio_interval
 from proxytask.records import ResultRow, StudyResults, find
 from proxytask.tasks.supervised import Supervised
 from proxytask.transfer.inits import RANDOM
@@ -17,23 +16,41 @@ SUPERVISED = Supervised.name
 SATURATED = "saturated"
 ONE_DRAW = "n/a (one draw)"
 CEILING_BELOW = "n/a (supervised below random)"
+BELOW_RANDOM = "below random"
 
 
-def gap_closed(proxy: float, random: float, supervised: float) -> float | None:
-    """``(proxy - random) / (supervised - random)``; None when supervised does not beat random."""
-    gap = supervised - random
-    return (proxy - random) / gap if gap > 0 else None
+@dataclass(frozen=True)
+class Share:
+    """The share of the supervised-minus-random gap a proxy closes, with its 95% interval."""
+
+    estimate: float
+    low: float
+    high: float
 
 
-def gap_state(study: StudyResults, mode: str, k: Budget, metric: str = "accuracy") -> str | None:
-    """None where supervised beats random significantly (the gap-closed share means something), else why not:
-    one draw (no interval), the interval includes zero (saturated), or supervised is significantly worse."""
-    gap = study.comparison(SUPERVISED, RANDOM, mode, k, metric)
-    if gap is None or gap.ci_low is None:
+def gap_share(study: StudyResults, proxy: str, mode: str, k: Budget, metric: str = "accuracy") -> Share | str | None:
+    """``(proxy - random) / (supervised - random)`` over the seeds and draws the three share, with its Fieller
+    interval (:func:`proxytask.paired.ratio_interval`); why it is not shown otherwise: one draw, the gap
+    itself not told apart from zero (saturated), supervised below random, the proxy below random. None
+    where a comparison is missing."""
+    floor, gap = study.floor(proxy, mode, k, metric), study.comparison(SUPERVISED, RANDOM, mode, k, metric)
+    if floor is None or gap is None:
+        return None
+    if gap.ci_low is None or floor.ci_low is None:
         return ONE_DRAW
-    if gap.ci_high is not None and gap.ci_high < 0:
+    if gap.ci_high < 0:
         return CEILING_BELOW
-    return None if gap.ci_low > 0 else SATURATED
+    if gap.ci_low <= 0:
+        return SATURATED
+    if floor.diff_mean < 0:
+        return BELOW_RANDOM
+    top, draws = differences(study.jobs, proxy, floor.baseline, mode, k, metric, floor.init_seeds, floor.baseline_seeds)
+    bottom, shared = differences(study.jobs, SUPERVISED, RANDOM, mode, k, metric, gap.init_seeds, gap.baseline_seeds, draws)
+    top, _ = differences(study.jobs, proxy, floor.baseline, mode, k, metric, floor.init_seeds, floor.baseline_seeds, shared)
+    if top.shape != bottom.shape:  # seeds the two comparisons do not share
+        return None
+    found = ratio_interval(top, bottom)
+    return SATURATED if found is None else Share(*found)
 
 
 @dataclass(frozen=True)
@@ -48,26 +65,21 @@ class HeadlineRow:
     supervised: ResultRow | None
     vs_random: Comparison | None
     vs_supervised: Comparison | None
-    gap_closed: dict[str, float | str | None]
+    gap_closed: dict[str, Share | str | None]
 
 
 def headline(study: StudyResults, rows: list[ResultRow], proxies: list[str], budgets: list[Budget],
              mode: str = FINETUNE) -> list[HeadlineRow]:
-    """Per proxy task and budget: its paired difference to random init and to supervised, and the
-    share of the gap it closes, shown only where supervised beats random significantly."""
+    """Per proxy task and budget: its paired difference to the random init reading its input and to
+    supervised, and the share of the gap it closes (:func:`gap_share`)."""
     found = []
     for proxy in proxies:
         for k in budgets:
             proxy_row, random_row, supervised_row = (find(rows, name, mode, k) for name in (proxy, RANDOM, SUPERVISED))
             if proxy_row is None:
                 continue
-            closed: dict[str, float | str | None] = {}
-            for metric in ("accuracy", "macro_f1"):
-                closed[metric] = None
-                if supervised_row is not None and random_row is not None:
-                    closed[metric] = gap_state(study, mode, k, metric) or gap_closed(
-                        proxy_row.mean[metric], random_row.mean[metric], supervised_row.mean[metric])
-            found.append(HeadlineRow(proxy, k, proxy_row, random_row, supervised_row, study.comparison(proxy, RANDOM, mode, k),
+            closed = {metric: gap_share(study, proxy, mode, k, metric) for metric in ("accuracy", "macro_f1")}
+            found.append(HeadlineRow(proxy, k, proxy_row, random_row, supervised_row, study.floor(proxy, mode, k),
                                      study.comparison(proxy, SUPERVISED, mode, k), closed))
     return found
 
@@ -96,14 +108,15 @@ def winners(study: StudyResults, rows: list[ResultRow], proxies: list[str], budg
         best, second = ranked[0], ranked[1]
         difference = compare(study.jobs, best.init, second.init, mode, k, init_seeds=study.seeds_of(best.init),
                              baseline_seeds=study.seeds_of(second.init))
-        found.append(Winner(k, best, second, difference, difference is not None and interval_of(difference).excludes_zero))
+        found.append(Winner(k, best, second, difference, difference is not None and difference.interval.excludes_zero))
     return found
 
 
-def format_share(value: float | str | None) -> str:
+def format_share(value: Share | str | None) -> str:
+    """``61% [20%, 102%]``, or why it is not shown."""
     if isinstance(value, str):
         return value
-    return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
+    return "n/a" if value is None else f"{value.estimate:.0%} [{value.low:.0%}, {value.high:.0%}]"
 
 
 def format_cell(row: ResultRow | None) -> str:

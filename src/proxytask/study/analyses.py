@@ -16,7 +16,7 @@ from proxytask.runs import PretrainConfig
 from proxytask.study.settings import StudyConfig, run_settings
 from proxytask.tasks import task_class, task_sections
 from proxytask.tasks.supervised import Supervised
-from proxytask.variants import ALL_PAIRS, NO_PAIRS, SAME_VARIANT, Member, Variant, VariantSet, value_text, variant
+from proxytask.variants import ALL_PAIRS, NO_PAIRS, Member, Variant, VariantSet, value_text, variant
 
 REFERENCE = "colorization"
 SUPERVISED = Supervised.name
@@ -67,20 +67,9 @@ def _input(config: StudyConfig) -> list[VariantSet]:
         "(the main table): a gain of a proxy task is what it adds over a random network reading the same input."))]
 
 
-def _seeds(config: StudyConfig) -> list[VariantSet]:
-    """Colorization, and the supervised ceiling where it is a baseline, at one more pretraining seed."""
-    tasks = [REFERENCE] + ([SUPERVISED] if SUPERVISED in main_trained_tasks(config) else [])
-    seeds = range(max(2, config.pretrain_seeds))
-    members = tuple(Member(Variant(task), f"{task}, pretraining seed {seed}", (seed,)) for task in tasks for seed in seeds)
-    return [VariantSet("seeds", "Pretraining seed against label draws", members, SAME_VARIANT, note=(
-        "Spread from the pretraining seed (runs that differ only in their seed) set beside the spread from "
-        "the label draws (standard deviation over draws of one run): if the first is comparable to the second, "
-        "one pretraining run per task understates the uncertainty of a comparison."))]
-
-
 # The paper's analyses with runs of their own: analysis name -> its sets (feature-change needs no runs).
 ANALYSIS_SETS: dict[str, Callable[[StudyConfig], list[VariantSet]]] = {
-    "loss": _loss, "data": _data, "head": _head, "input": _input, "seeds": _seeds,
+    "loss": _loss, "data": _data, "head": _head, "input": _input,
 }
 
 

@@ -13,12 +13,13 @@ import dataclasses
 from dataclasses import dataclass
 
 from proxytask.budgets import Budget, budget_name
+from proxytask.inputs import NetworkInput
 from proxytask.paired import CEILING, FLOOR
 from proxytask.study.analyses import SUPERVISED, main_trained_tasks, variant_sets
 from proxytask.study.settings import FEATURE_CHANGE, StudyConfig, run_settings
 from proxytask.tasks import task_input
 from proxytask.transfer.inits import BASELINE_INITS, RANDOM, random_init_name
-from proxytask.variants import ALL_PAIRS, SAME_VARIANT, Variant, VariantSet
+from proxytask.variants import ALL_PAIRS, Variant, VariantSet
 
 # Where an init comes from: random weights, a pretraining run, or a baseline with features of its own.
 RANDOM_SOURCE, RUN_SOURCE, BASELINE_SOURCE = "random", "run", "baseline"
@@ -39,8 +40,8 @@ class PlannedRun:
 @dataclass(frozen=True)
 class PlannedInit:
     """An init at one seed, as the study transfers it: its ``name``, where it comes from (``source``:
-    random, run, baseline), what it reads (``input_kind``), the ``budgets`` and ``modes`` it is
-    transferred at; ``main``: a row of the main tables (else only of a variant set); ``extra``: a
+    random, run, baseline), what it reads (``input_kind``, and how it is ``normalization``-ed), the
+    ``budgets`` and ``modes`` it is transferred at; ``main``: a row of the main tables (else only of a variant set); ``extra``: a
     seed only a variant set asks for (left out of the init's other comparisons)."""
 
     name: str
@@ -51,6 +52,11 @@ class PlannedInit:
     modes: tuple[str, ...]
     main: bool
     extra: bool = False
+    normalization: str = "scale"
+
+    @property
+    def network_input(self) -> NetworkInput:
+        return NetworkInput(self.input_kind, self.normalization)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class FeatureChangeJob:
 
 @dataclass(frozen=True)
 class PlannedComparison:
-    """``init`` minus ``baseline``, paired over draws, over the seeds given of each, in every mode and
+    """``init`` minus ``baseline``, paired over the seeds given of each (by position) and the draws, in every mode and
     budget both have; ``role``: against the random init on the same input (``floor``), against the
     supervised ceiling (``ceiling``), or the name of the variant set that pairs them."""
 
@@ -110,8 +116,8 @@ class StudyPlan:
         return [job for job in self.transfer if (job.init, job.seed) == (name, seed)]
 
 
-def _input_kind(config: StudyConfig, chosen: Variant) -> str:
-    return run_settings(config, chosen, 0).input
+def _network_input(config: StudyConfig, chosen: Variant) -> NetworkInput:
+    return task_input(run_settings(config, chosen, 0))
 
 
 def _draws(config: StudyConfig, modes: tuple[str, ...], k: Budget) -> range:
@@ -148,16 +154,19 @@ def plan_study(config: StudyConfig) -> StudyPlan:
     for run in runs:
         task_input(run_settings(config, run.variant, run.seed))  # every run can be built: checked before any work
     inits: list[PlannedInit] = []
-    if RANDOM in config.baselines:
-        inits.append(PlannedInit(RANDOM, 0, RANDOM_SOURCE, main_input, budgets, modes, main=True))
-    inputs = sorted({_input_kind(config, chosen) for chosen, _ in wanted} - {main_input})
-    for kind in inputs:  # a random init on every other input a run reads, at the budgets of those runs
-        at = {k for (chosen, _), (found, _, _) in wanted.items() if _input_kind(config, chosen) == kind for k in found}
-        inits.append(PlannedInit(random_init_name(kind, main_input), 0, RANDOM_SOURCE, kind,
-                                 tuple(k for k in budgets if k in at), modes, main=False))
+    if RANDOM in config.baselines:  # a random init at every seed, on the main input ...
+        inits += [PlannedInit(RANDOM, seed, RANDOM_SOURCE, main_input, budgets, modes, main=True) for seed in main_seeds]
+    inputs = {chosen: _network_input(config, chosen) for chosen, _ in wanted}
+    for network_input in sorted(set(inputs.values()) - {NetworkInput(main_input)}, key=lambda found: found.describe()):
+        # ... and on every other input (or conversion) a run reads, at the budgets of those runs
+        readers = [(found, main) for (chosen, _), (found, main, _) in wanted.items() if inputs[chosen] == network_input]
+        at = {k for found, _ in readers for k in found}
+        inits += [PlannedInit(random_init_name(network_input, main_input), seed, RANDOM_SOURCE, network_input.kind,
+                              tuple(k for k in budgets if k in at), modes, main=any(main for _, main in readers),
+                              normalization=network_input.normalization) for seed in main_seeds]
     for (chosen, seed), (found, main, extra) in wanted.items():
-        inits.append(PlannedInit(chosen.name, seed, RUN_SOURCE, _input_kind(config, chosen),
-                                 tuple(k for k in budgets if k in found), modes, main, extra))
+        inits.append(PlannedInit(chosen.name, seed, RUN_SOURCE, inputs[chosen].kind, tuple(k for k in budgets if k in found),
+                                 modes, main, extra, inputs[chosen].normalization))
     for name, baseline in BASELINE_INITS.items():  # baselines with features of their own, in their own modes
         if name in config.baselines:
             inits.append(PlannedInit(name, 0, BASELINE_SOURCE, baseline().input_kind, budgets, baseline.modes, main=True))
@@ -174,11 +183,11 @@ def plan_study(config: StudyConfig) -> StudyPlan:
 
 
 def _comparisons(config: StudyConfig, plan: StudyPlan) -> tuple[PlannedComparison, ...]:
-    """Every trained init against the random init on its input and, on the main input, against
-    supervised pretraining; then the pairs each variant set asks for."""
-    main_input = config.pretrain.input
-    kinds = {planned.name: planned.input_kind for planned in plan.inits}
-    randoms = {planned.input_kind: planned.name for planned in plan.inits if planned.source == RANDOM_SOURCE}
+    """Every trained init against the random init reading the same input (its conversion included) and,
+    on the main input, against supervised pretraining; then the pairs each variant set asks for."""
+    main_input = NetworkInput(config.pretrain.input)
+    kinds = {planned.name: planned.network_input for planned in plan.inits if planned.source != BASELINE_SOURCE}
+    randoms = {planned.network_input: planned.name for planned in plan.inits if planned.source == RANDOM_SOURCE}
     found: list[PlannedComparison] = []
 
     def add(init: str, baseline: str, init_seeds: tuple[int, ...], baseline_seeds: tuple[int, ...], role: str) -> None:
@@ -189,14 +198,14 @@ def _comparisons(config: StudyConfig, plan: StudyPlan) -> tuple[PlannedCompariso
     for name in dict.fromkeys(planned.name for planned in plan.inits if planned.source == RUN_SOURCE):
         seeds = plan.seeds_of(name)
         if kinds[name] in randoms:
-            add(name, randoms[kinds[name]], seeds, (0,), FLOOR)
-        if kinds[name] == main_input and SUPERVISED in kinds and name != SUPERVISED:
+            add(name, randoms[kinds[name]], seeds, plan.seeds_of(randoms[kinds[name]]), FLOOR)
+        if kinds[name].kind == main_input.kind and SUPERVISED in kinds and name != SUPERVISED:  # the ceiling on any conversion
             add(name, SUPERVISED, seeds, plan.seeds_of(SUPERVISED), CEILING)
     for group in plan.sets:
         members = [(member.variant.name, member.seeds or plan.seeds_of(member.variant.name)) for member in group.members]
         for index, (name, seeds) in enumerate(members):
             for other, other_seeds in members[:index]:
-                paired = name == other if group.pairing == SAME_VARIANT else group.pairing == ALL_PAIRS and kinds[name] == kinds[other]
+                paired = group.pairing == ALL_PAIRS and kinds[name] == kinds[other]
                 if paired:
                     add(name, other, seeds, other_seeds, group.name)
     return tuple(found)
@@ -234,7 +243,7 @@ def describe_plan(config: StudyConfig, plan: StudyPlan, finished_runs: set[Plann
         for group in plan.sets:
             members = [member.variant.name + (f" seeds {','.join(map(str, member.seeds))}" if member.seeds else "") for member in group.members]
             lines.append(f"  {group.name}: {', '.join(members)}")
-    lines += ["", "paired comparisons (init minus baseline, over draws, in every mode and budget both have):"]
+    lines += ["", "paired comparisons (init minus baseline, over seeds and draws, in every mode and budget both have):"]
     lines += [f"  {c.init} [seeds {','.join(map(str, c.init_seeds))}] - {c.baseline} [seeds {','.join(map(str, c.baseline_seeds))}]"
               + f"  ({c.role})" for c in plan.comparisons]
     return "\n".join(lines)

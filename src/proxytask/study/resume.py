@@ -2,7 +2,8 @@
 
 A folder holds one configuration: a restart must keep every setting that changes what a job
 computes; it may extend the study (:data:`proxytask.study.settings.EXTENT_SETTINGS`) or find LFW
-elsewhere. A folder saved before transfer jobs computed in bf16 continues only in fp32, and one
+elsewhere. A folder of protocol 2 continues with its random init's fine-tuning jobs recomputed
+where protocol 3 draws other weights; one saved before transfer jobs computed in bf16 continues only in fp32, and one
 saved before pretraining seeds (runs in ``pretrain/<init>/``, jobs in ``jobs/<mode>/<init>/``)
 has its runs and jobs moved to seed folders, each run matched to the planned run whose settings
 it holds.
@@ -19,15 +20,20 @@ from typing import Any
 import torch
 import yaml
 
-from proxytask.config import ConfigError, apply_overrides, load_yaml, to_dict
+from proxytask.config import ConfigError, apply_overrides, from_dict, to_dict
 from proxytask.files import write_json_atomic
 from proxytask.runs import RunFolder
 from proxytask.study.folder import StudyFolder
-from proxytask.study.plan import StudyPlan
-from proxytask.study.settings import EXTENT_SETTINGS, StudyConfig, run_settings
+from proxytask.study.plan import RANDOM_SOURCE, StudyPlan
+from proxytask.study.settings import EXTENT_SETTINGS, FEATURE_CHANGE, StudyConfig, run_settings
+from proxytask.transfer.modes import MODES
 
 log = logging.getLogger(__name__)
 
+# Protocols whose folders continue under this one: protocol 2's jobs hold except random init's
+# fine-tuning on draws whose seed drew other weights (:func:`set_aside_protocol2_jobs`).
+CONTINUED_PROTOCOLS = (2,)
+SUPERSEDED = "superseded"
 # A run of the earlier layout is renamed to ``.<name>.moving`` before it takes its new place (a restart finishes the move).
 MOVING = ".moving"
 
@@ -58,12 +64,13 @@ def check_study_folder(config: StudyConfig, folder: StudyFolder) -> None:
         return
     saved_values = yaml.safe_load(folder.config.read_text()) or {}
     made_under = saved_values.get("protocol", 1)
-    if made_under != config.protocol:
+    if made_under not in (config.protocol, *CONTINUED_PROTOCOLS):
         raise ConfigError(f"{out} holds a study made under protocol {made_under} (validation-based choices); its jobs "
                           f"cannot be mixed with protocol {config.protocol}'s: choose another --out")
     # A folder saved before finetune.bf16 existed ran in fp32: it is compared as it ran.
     made_in_fp32 = "bf16" not in (saved_values.get("finetune") or {})
-    as_run = apply_overrides(load_yaml(StudyConfig, folder.config), [f"{name}=false" for name in _fp32_settings()] if made_in_fp32 else [])
+    as_run = apply_overrides(from_dict(StudyConfig, {**saved_values, "protocol": config.protocol}),
+                             [f"{name}=false" for name in _fp32_settings()] if made_in_fp32 else [])
     previous, current = _identity(to_dict(as_run)), _identity(to_dict(config))
     changed = sorted(key for key in current if previous.get(key) != current[key])
     if changed and made_in_fp32 and {"finetune", "pretrain"} >= set(changed):
@@ -126,3 +133,24 @@ def holds_earlier_layout(folder: StudyFolder) -> bool:
     """True when ``folder`` holds runs or jobs where an earlier version put them."""
     return any(folder.pretraining.glob("*/config.yaml")) or any(folder.jobs.glob("*/*/k*-d*.json"))
 
+
+
+def set_aside_protocol2_jobs(config: StudyConfig, plan: StudyPlan, folder: StudyFolder) -> None:
+    """Move the jobs of a protocol-2 folder that protocol 3 computes otherwise to ``superseded/`` (kept,
+    not read): random init's fine-tuning and feature-change jobs whose backbone was drawn from the draw's
+    fine-tuning seed instead of the init's seed (every draw but the one whose seeds coincide). Nothing
+    to do in a folder of another protocol."""
+    if not folder.config.is_file() or (yaml.safe_load(folder.config.read_text()) or {}).get("protocol") not in CONTINUED_PROTOCOLS:
+        return
+    randoms = {planned.name for planned in plan.inits if planned.source == RANDOM_SOURCE}
+    for job_file in sorted(folder.jobs.glob("*/*/seed*/k*-d*.json")):
+        mode, init, seed = job_file.parent.parent.parent.name, job_file.parent.parent.name, job_file.parent.name
+        if init not in randoms or not (mode == FEATURE_CHANGE or mode in MODES and MODES[mode].trains_network):
+            continue
+        record = json.loads(job_file.read_text())
+        if "weights_seed" not in record and config.finetune.seed + record["draw"] != int(seed.removeprefix("seed")):
+            target = folder.root / SUPERSEDED / job_file.relative_to(folder.root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            job_file.rename(target)
+            log.info("protocol 3 draws random init's weights from its seed: %s is recomputed (the earlier one is in %s)",
+                     job_file.relative_to(folder.root), target.parent)

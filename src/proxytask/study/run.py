@@ -23,7 +23,6 @@ from proxytask.data.downstream import DownstreamData, load_downstream
 from proxytask.data.selection import pool_sources
 from proxytask.data.splits import budget_split, write_manifest
 from proxytask.files import write_json_atomic
-from proxytask.inputs import NetworkInput
 from proxytask.records import FeatureChangeRecord, JobRecord, PretrainingRecord, StudyResults
 from proxytask.report.build import write_report
 from proxytask.study.executors import ExecutorSettings, run_all
@@ -40,7 +39,7 @@ from proxytask.study.plan import (
     plan_study,
 )
 from proxytask.study.results import aggregate, downstream_summary, paired_comparisons, selection_summary, table_records, time_by_stage
-from proxytask.study.resume import check_study_folder, holds_earlier_layout, move_earlier_layout
+from proxytask.study.resume import check_study_folder, holds_earlier_layout, move_earlier_layout, set_aside_protocol2_jobs
 from proxytask.study.settings import StudyConfig, run_settings
 from proxytask.tasks import task_class
 from proxytask.train import pretrain
@@ -54,7 +53,7 @@ from proxytask.transfer.runners import TransferContext
 log = logging.getLogger(__name__)
 
 # Job fields kept in each job's file but left out of results.json (one number per test image).
-BULKY_FIELDS = ("predictions",)
+BULKY_FIELDS = ("predictions", "train_predictions")
 # The fewest frozen-feature jobs a unit gets when an init's are spread over the workers (each unit
 # extracts the features once).
 FROZEN_JOBS_PER_UNIT = 10
@@ -67,7 +66,7 @@ def device_here() -> torch.device:
 def make_init(folder: StudyFolder, config: StudyConfig, planned: PlannedInit) -> Init:
     """The init a planned one names: a random backbone, a finished run's, or the eigenfaces baseline."""
     if planned.source == RANDOM_SOURCE:
-        return RandomInit(planned.name, config.pretrain.model.backbone, NetworkInput(planned.input_kind), planned.seed)
+        return RandomInit(planned.name, config.pretrain.model.backbone, planned.network_input, planned.seed)
     if planned.source == BASELINE_SOURCE:
         return BASELINE_INITS[planned.name]()
     return RunInit.of(folder.run_of(planned.name, planned.seed).root, planned.name, planned.seed)
@@ -158,6 +157,7 @@ def prepare(config: StudyConfig, out: Path) -> tuple[StudyPlan, StudyFolder, Dow
     folder.root.mkdir(parents=True, exist_ok=True)
     if holds_earlier_layout(folder):
         move_earlier_layout(config, plan, folder)
+    set_aside_protocol2_jobs(config, plan, folder)
     save_yaml(config, folder.config)
     for k, draw in plan.splits:
         if not folder.split(k, draw).is_file():

@@ -14,12 +14,14 @@ from proxytask.transfer.inits import BASELINE_INITS, RANDOM
 from proxytask.transfer.modes import MODES, backbone_modes
 from proxytask.variants import Variant
 
-# The evaluation protocol a study folder's jobs were made under. 2: choices inside the budget's labels,
-# one input for every init, fine-tuning seeds per draw (1: choices on a shared validation part).
-STUDY_PROTOCOL = 2
+# The evaluation protocol a study folder's jobs were made under. 3: random init's weights drawn from
+# its seed (as many as the pretraining seeds) instead of the draw's fine-tuning seed; 2: choices inside
+# the budget's labels, one input for every init, fine-tuning seeds per draw (1: choices on a shared
+# validation part).
+STUDY_PROTOCOL = 3
 BASELINES = (RANDOM, Supervised.name, *BASELINE_INITS)
 FEATURE_CHANGE = "feature-change"
-ANALYSES = ("loss", "data", "head", FEATURE_CHANGE, "input", "seeds")
+ANALYSES = ("loss", "data", "head", FEATURE_CHANGE, "input")
 
 
 @dataclass
@@ -37,8 +39,8 @@ class StudyConfig(Settings):
     ``analyses`` add the paper's questions (:mod:`proxytask.study.analyses`): ``loss`` (hue/chroma KL
     vs Lab bins vs L2), ``data`` (colorization on ``pool_fractions`` of the pool, same steps),
     ``head`` (hypercolumn vs last layer only), ``feature-change`` (how far fine-tuning moves each
-    backbone stage), ``input`` (the RGB form of every task that has one, beside random init on
-    RGB) and ``seeds`` (colorization and supervised pretraining at one more seed). Their extra runs
+    backbone stage) and ``input`` (the RGB form of every task that has one, beside random init on
+    RGB). Every comparison covers the pretraining seeds and the draws. Their extra runs
     are transferred at ``analysis_budgets`` only. ``vary`` lists the user's own variants,
     ``section.key=value1,value2,...`` each (``--vary``), transferred at every budget.
     """
@@ -49,10 +51,10 @@ class StudyConfig(Settings):
     baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES)
     modes: tuple[str, ...] = field(default_factory=backbone_modes)
     budgets: tuple[str, ...] = ("5", "10", "25", "all")
-    draws: int = setting(5, low=1)
+    draws: int = setting(3, low=1)
     frozen_draws: int = setting(20, low=1)
     pretrain_steps: int = setting(900, low=1)
-    pretrain_seeds: int = setting(1, low=1)
+    pretrain_seeds: int = setting(3, low=1)
     analyses: tuple[str, ...] = setting((), choices=ANALYSES)
     analysis_budgets: tuple[str, ...] = ("10",)
     pool_fractions: tuple[float, ...] = setting((0.1, 0.3), low=0.0, high=1.0, low_open=True, high_open=True,

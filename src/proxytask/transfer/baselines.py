@@ -23,6 +23,7 @@ from proxytask.data.downstream import DownstreamData
 from proxytask.data.images import Crop, describe_skips
 from proxytask.data.lfw import DataError
 from proxytask.data.splits import Split
+from proxytask.transfer.fitted import fitted_digest
 from proxytask.transfer.metrics import ModeResult, choose_by_cross_validation, classification_metrics, smallest_fold_train
 
 EIGENFACES = "eigenfaces"
@@ -74,6 +75,8 @@ def eigenfaces_svm(x: np.ndarray, labels: np.ndarray, split: Split, class_names:
                                  SVC(kernel="rbf", class_weight="balanced"), memory=Memory(cache, verbose=0))
         model, chosen, how = choose_by_cross_validation(pipeline, space, x[rows], labels[rows], SVM_DEFAULT,
                                                         random_draws=SEARCH_DRAWS)
-        predictions = model.predict(x[split.test])
+        predictions, on_labeled = model.predict(x[split.test]), model.predict(x[rows])
+        fitted = fitted_digest(model)
     scores = classification_metrics(labels[split.test], predictions, class_names)
-    return ModeResult(scores, {"C": float(chosen["svc__C"]), "gamma": float(chosen["svc__gamma"]), "pca_components": components}, how)
+    return ModeResult(scores, {"C": float(chosen["svc__C"]), "gamma": float(chosen["svc__gamma"]), "pca_components": components}, how,
+                      fitted=fitted, train_predictions=on_labeled.tolist())

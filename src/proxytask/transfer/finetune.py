@@ -24,6 +24,7 @@ from proxytask.engine import augment, make_optimizer, make_scheduler, optimize
 from proxytask.precision import Precision
 from proxytask.transfer.classifier import Classifier
 from proxytask.transfer.features import center_batches, transfer_precision
+from proxytask.transfer.fitted import fitted_digest
 from proxytask.transfer.inits import BackboneInit
 from proxytask.transfer.metrics import ModeResult, TrainingTrace, classification_metrics, selection_score
 
@@ -108,4 +109,6 @@ def finetune_model(init: BackboneInit, pixels: torch.Tensor, labels: np.ndarray,
     window = max(1, round(LOSS_WINDOW * len(losses)))
     loss_first, loss_last = (torch.stack(part).mean().item() for part in (losses[:window], losses[-window:]))
     scores = classification_metrics(labels[split.test], predict(model, pixels, split.test, crop, device, precision), class_names)
-    return model, ModeResult(scores, kept, selection, TrainingTrace(total_steps, seed, loss_first, loss_last))
+    on_labeled = predict(model, pixels, split.labeled, crop, device, precision).tolist()
+    return model, ModeResult(scores, kept, selection, TrainingTrace(total_steps, seed, loss_first, loss_last), fitted_digest(model),
+                             on_labeled)

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from proxytask.checkpoint import load_weights
-from proxytask.config import ConfigError
+from proxytask.config import INPUT_KINDS, ConfigError
 from proxytask.data.downstream import DownstreamData
-from proxytask.inputs import NetworkInput
+from proxytask.inputs import NORMALIZATIONS, NetworkInput
 from proxytask.models.backbones import Backbone
 from proxytask.precision import Precision
 from proxytask.runs import RunFolder
@@ -27,19 +27,21 @@ RANDOM = "random"
 BACKBONE_PREFIX = "backbone."
 
 
-def random_init_name(kind: str, main_kind: str) -> str:
-    """The random init reading input ``kind`` in a study whose main input is ``main_kind``: ``random``, or ``random-<kind>``."""
-    return RANDOM if kind == main_kind else f"{RANDOM}-{kind}"
+def random_init_name(network_input: NetworkInput, main_kind: str) -> str:
+    """The random init reading ``network_input`` in a study whose main input is ``main_kind`` scaled to
+    [-1, 1]: ``random``, ``random-rgb``, ``random-standardized`` or ``random-rgb-standardized``."""
+    parts = [RANDOM] + ([network_input.kind] if network_input.kind != main_kind else [])
+    return "-".join(parts + ([STANDARDIZED] if network_input.normalization == "standardize" else []))
 
 
-RANDOM_RGB = random_init_name("rgb", "intensity")
+STANDARDIZED = "standardized"
+RANDOM_RGB = random_init_name(NetworkInput("rgb"), "intensity")
 
 
 class Init(ABC):
     """A named initialisation of the downstream classifier. ``seed``: the seed the study plans it
-    at (a run's pretraining seed; 0 for random init, whose fine-tuned weights follow the draw, and
-    for a baseline). ``modes``: the transfer modes it is compared with, or None for every mode a
-    study runs on backbones."""
+    at (a run's pretraining seed; random init's weights seed; 0 for a baseline). ``modes``: the
+    transfer modes it is compared with, or None for every mode a study runs on backbones."""
 
     name: str
     seed: int
@@ -63,8 +65,14 @@ class Init(ABC):
     def features(self, data: DownstreamData, crop: int, device: torch.device, precision: Precision) -> np.ndarray:
         """Frozen features of every downstream picture: (N, D) float32."""
 
-    def backbone(self, weights_seed: int) -> Backbone:
-        """A backbone to fine-tune (random weights drawn from ``weights_seed``)."""
+    @property
+    def weights_seed(self) -> int | None:
+        """The seed its random weights are drawn from (None: its weights are not random)."""
+        return None
+
+    def backbone(self, draw_seed: int) -> Backbone:
+        """A backbone to fine-tune; ``draw_seed`` (the draw's fine-tuning seed) seeds the global random
+        state it leaves behind, the same for every init, so a head made next is the draw's."""
         raise ConfigError(f"init {self.name!r} has no backbone to fine-tune")
 
 
@@ -87,16 +95,26 @@ class BackboneInit(Init):
 
 @dataclass(frozen=True)
 class RandomInit(BackboneInit):
-    """A backbone with random weights: the floor of every comparison."""
+    """A backbone with random weights drawn from ``seed`` (frozen features and fine-tuning alike): the floor
+    of every comparison. On a draw it starts from the same weights as on every other draw, as a
+    pretrained init does."""
 
     name: str
     backbone_name: str
     network_input: NetworkInput
     seed: int = 0
 
-    def backbone(self, weights_seed: int) -> Backbone:
-        torch.manual_seed(weights_seed)
-        return Backbone(self.backbone_name, self.network_input.channels)
+    @property
+    def weights_seed(self) -> int:
+        return self.seed
+
+    def backbone(self, draw_seed: int) -> Backbone:
+        torch.manual_seed(draw_seed)
+        backbone = Backbone(self.backbone_name, self.network_input.channels)  # leaves the draw's random state as a run's init does
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            backbone.load_state_dict(Backbone(self.backbone_name, self.network_input.channels).state_dict())
+        return backbone
 
 
 @dataclass(frozen=True)
@@ -121,8 +139,8 @@ class RunInit(BackboneInit):
         config = run.settings()
         return cls(name or config.task, run, config.model.backbone, config.model.batchnorm, NetworkInput.load(run.input), seed)
 
-    def backbone(self, weights_seed: int) -> Backbone:
-        torch.manual_seed(weights_seed)
+    def backbone(self, draw_seed: int) -> Backbone:
+        torch.manual_seed(draw_seed)
         backbone = Backbone(self.backbone_name, self.network_input.channels, self.batchnorm)
         weights = load_weights(self.run.weights)
         backbone.load_state_dict({k[len(BACKBONE_PREFIX):]: v for k, v in weights.items() if k.startswith(BACKBONE_PREFIX)})
@@ -152,13 +170,21 @@ class EigenfacesInit(Init):
 BASELINE_INITS: dict[str, type[Init]] = {EIGENFACES: EigenfacesInit}
 
 
+def random_inits(main_kind: str) -> dict[str, NetworkInput]:
+    """Every random init's name in a study whose main input is ``main_kind``, with the input it reads
+    (each also under its name with the kind spelled out, ``random-intensity``, ``random-rgb-standardized``)."""
+    inputs = [NetworkInput(kind, how) for kind in INPUT_KINDS for how in NORMALIZATIONS]
+    explicit = {random_init_name(network_input, ""): network_input for network_input in inputs}
+    return {**{random_init_name(network_input, main_kind): network_input for network_input in inputs}, **explicit}
+
+
 def resolve_init(spec: str, backbone_name: str, input_kind: str = "intensity", name: str | None = None) -> BackboneInit:
-    """``random`` (reading ``input_kind``), ``random-rgb``, or a pretraining run folder (its backbone and
-    the input saved with it are used)."""
-    if spec == RANDOM:
-        return RandomInit(name or spec, backbone_name, NetworkInput(input_kind))
-    if spec == RANDOM_RGB:
-        return RandomInit(name or spec, backbone_name, NetworkInput("rgb"))
+    """A random init (``random`` reads ``input_kind``; ``random-rgb``, ``random-standardized``, ...) or a
+    pretraining run folder (its backbone and the input saved with it are used)."""
+    randoms = random_inits(input_kind)
+    if spec in randoms:
+        return RandomInit(name or spec, backbone_name, randoms[spec])
     if not RunFolder(Path(spec)).started:
-        raise ConfigError(f"--init {spec!r} is neither {RANDOM} nor {RANDOM_RGB} nor a pretraining run folder (no config.yaml)")
+        raise ConfigError(f"--init {spec!r} is neither a random init ({', '.join(randoms)}) nor a pretraining run folder "
+                          "(no config.yaml)")
     return RunInit.of(Path(spec), name)

@@ -28,6 +28,8 @@ def run_job(mode: str, init: Init, split: Split, context: TransferContext, featu
     started = time.perf_counter()
     result, model = RUNNERS[mode].run(init, split, context, features)
     detail = {"input_detail": init.input_detail} if init.input_detail is not None else {}
+    if init.weights_seed is not None:
+        detail["weights_seed"] = init.weights_seed
     values = {"init": init.name, "mode": mode, "input": init.input_kind, **detail, **split_fields(split, context.data), **result.as_dict(),
               "degenerate": result.collapsed, "seconds": time.perf_counter() - started, "pretrain_seed": init.seed}
     return JobRecord.from_json(values), model

@@ -3,7 +3,7 @@ cross-validation inside the labels a job may read."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,12 +40,16 @@ class TrainingTrace:
 
 @dataclass(frozen=True)
 class ModeResult:
-    """What one transfer job found: its test scores, the settings it chose and how, and (fine-tuning) how it trained."""
+    """What one transfer job found: its test scores, the settings it chose and how, (fine-tuning) how it
+    trained, the digest of the state it fitted (:func:`proxytask.transfer.fitted.fitted_digest`) and its
+    predictions on the labelled images it read (the split's ``labeled`` rows)."""
 
     scores: TestScores
     chosen: dict[str, Any]
     selection: str
     training: TrainingTrace | None = None
+    fitted: str = ""
+    train_predictions: list[int] = field(default_factory=list)
 
     @property
     def collapsed(self) -> bool:
@@ -56,7 +60,8 @@ class ModeResult:
     def as_dict(self) -> dict[str, Any]:
         """The fields a job record holds (results.json's ``jobs``)."""
         return {**asdict(self.scores), "chosen": self.chosen, "selection": self.selection,
-                **(asdict(self.training) if self.training is not None else {})}
+                **(asdict(self.training) if self.training is not None else {}), "fitted_sha256": self.fitted,
+                "train_predictions": self.train_predictions}
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> TestScores:

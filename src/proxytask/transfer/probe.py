@@ -9,6 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
 from proxytask.data.splits import Split
+from proxytask.transfer.fitted import fitted_digest
 from proxytask.transfer.metrics import ModeResult, choose_by_cross_validation, classification_metrics, smallest_fold_train
 
 PROBE_C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -26,7 +27,8 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, split: Split, class_n
     model, chosen, how = choose_by_cross_validation(estimator, {"logisticregression__C": list(PROBE_C_GRID)},
                                                     features[rows], labels[rows], {"logisticregression__C": PROBE_C_DEFAULT})
     scores = classification_metrics(labels[split.test], model.predict(features[split.test]), class_names)
-    return ModeResult(scores, {"C": chosen["logisticregression__C"]}, how)
+    return ModeResult(scores, {"C": chosen["logisticregression__C"]}, how, fitted=fitted_digest(model),
+                      train_predictions=model.predict(features[rows]).tolist())
 
 
 def knn(features: np.ndarray, labels: np.ndarray, split: Split, class_names: list[str]) -> ModeResult:
@@ -37,4 +39,4 @@ def knn(features: np.ndarray, labels: np.ndarray, split: Split, class_names: lis
     model, chosen, how = choose_by_cross_validation(KNeighborsClassifier(), {"n_neighbors": options}, x[rows], labels[rows],
                                                     {"n_neighbors": 1})
     scores = classification_metrics(labels[split.test], model.predict(x[split.test]), class_names)
-    return ModeResult(scores, chosen, how)
+    return ModeResult(scores, chosen, how, fitted=fitted_digest(model), train_predictions=model.predict(x[rows]).tolist())
