@@ -27,14 +27,14 @@ def test_the_quick_study_plans_every_job_of_every_init_at_every_seed_once():
     assert [(i.name, i.seed, i.source) for i in plan.inits] == [
         ("random", 0, "random"), ("random", 1, "random"), ("colorization", 0, "run"), ("colorization", 1, "run"),
         ("supervised", 0, "run"), ("supervised", 1, "run"), ("eigenfaces", 0, "baseline")]
-    per_backbone_init = (3 + 3 + 1) + 2 * (10 + 10 + 1)  # finetune at 5, 10, all; probe and k-NN with 10 draws
-    assert len(plan.transfer) == 3 * 2 * per_backbone_init + (10 + 10 + 1)
+    per_backbone_init = (3 + 3) + 2 * (10 + 10)  # finetune at 5 and 10; probe and k-NN with 10 draws
+    assert len(plan.transfer) == 3 * 2 * per_backbone_init + (10 + 10)
     assert len(set(plan.transfer)) == len(plan.transfer)
     assert {job.mode for job in plan.transfer if job.init == "eigenfaces"} == {"svm"}
     roles = {(c.init, c.baseline): c.role for c in plan.comparisons}
     assert roles == {("colorization", "random"): FLOOR, ("colorization", "supervised"): CEILING, ("supervised", "random"): FLOOR}
     assert all(c.init_seeds == c.baseline_seeds == (0, 1) for c in plan.comparisons)
-    assert len(plan.splits) == 10 + 10 + 1
+    assert len(plan.splits) == 10 + 10
 
 
 def test_pretraining_seeds_are_an_axis_of_every_trained_init_and_of_random_init():
@@ -105,7 +105,7 @@ def test_vary_makes_a_set_per_task_compared_with_random_and_with_the_default():
     assert [(m.variant.name, m.label) for m in group.members] == [("denoising", "denoising.mask_fraction=0.3 (default)"),
                                                                    ("denoising+mask_fraction=0.6", "denoising.mask_fraction=0.6")]
     varied = next(i for i in plan.inits if i.name == "denoising+mask_fraction=0.6")
-    assert varied.budgets == (5, 10, None) and not varied.main
+    assert varied.budgets == (5, 10) and not varied.main
     comparisons = {(c.init, c.baseline, c.role) for c in plan.comparisons}
     assert {("denoising+mask_fraction=0.6", "random", FLOOR), ("denoising+mask_fraction=0.6", "denoising", group.name)} <= comparisons
     config = study_config("quick", [NOWHERE, "tasks=denoising"])

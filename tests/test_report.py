@@ -2,7 +2,7 @@ import pytest
 
 from proxytask.paired import Comparison, compare, paired_interval
 from proxytask.records import JobRecord, ResultRow, StudyResults
-from proxytask.report.summary import BELOW_RANDOM, SATURATED, Share, format_share, headline, winners
+from proxytask.report.summary import BELOW_RANDOM, SATURATED, Share, format_share, headline, ranking, winners
 
 
 def job(init, k, draw, accuracy, mode="finetune"):
@@ -124,3 +124,15 @@ def test_a_results_file_written_before_pretraining_seeds_still_reads():
     assert {(run.name, run.seed) for run in study.pretraining} == {("colorization", 0), ("supervised", 0)}
     assert set(study.main_inits) == {"random", "colorization", "supervised", "eigenfaces"}
     assert study.seeds_of("colorization") == (0,) and study.comparison("colorization", "random", "finetune", 10) is not None
+
+
+def test_the_ranking_pairs_every_proxy_with_every_lower_one():
+    jobs = [job("rotation", 5, d, a) for d, a in enumerate((0.60, 0.62, 0.61))]
+    jobs += [job("colorization", 5, d, a) for d, a in enumerate((0.50, 0.52, 0.50))]
+    jobs += [job("jigsaw", 5, d, a) for d, a in enumerate((0.49, 0.53, 0.50))]
+    results = [row("rotation", 5, 0.61), row("colorization", 5, 0.507), row("jigsaw", 5, 0.507 - 0.001)]
+    ranked, pairs = ranking(study(results, jobs=jobs), results, ["colorization", "rotation", "jigsaw"], 5)
+    assert ranked == ["rotation", "colorization", "jigsaw"]
+    assert set(pairs) == {("rotation", "colorization"), ("rotation", "jigsaw"), ("colorization", "jigsaw")}
+    assert pairs[("rotation", "colorization")].interval.excludes_zero
+    assert not pairs[("colorization", "jigsaw")].interval.excludes_zero

@@ -14,7 +14,7 @@ from proxytask.records import JobRecord, PretrainingRecord, ResultRow, StudyResu
 from proxytask.report.analyses import analysis_blocks
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
-from proxytask.report.summary import SUPERVISED, format_cell, format_share, headline, winners
+from proxytask.report.summary import SUPERVISED, format_cell, format_share, headline, ranking, winners
 from proxytask.runs import RunFolder
 from proxytask.tasks import task_class
 from proxytask.transfer.baselines import EIGENFACES
@@ -157,7 +157,23 @@ def _headline_blocks(study: StudyResults, results: list[ResultRow], proxies: lis
                             [[budget_name(w.k), w.best.init, f"{w.best.mean['accuracy']:.3f}", w.runner_up.init,
                               f"{w.runner_up.mean['accuracy']:.3f}", format_interval(w.difference), "yes" if w.settled else "no"]
                              for w in winners(study, results, proxies, budgets)]))
+    if len(proxies) > 2:
+        blocks.append(Heading("Every pair of proxy tasks (fine-tuning accuracy, higher minus lower [95% CI])", 3))
+        for k in budgets:
+            ranked, pairs = ranking(study, results, proxies, k)
+            if len(ranked) > 2:
+                blocks.append(Table([f"k={budget_name(k)}", *ranked[1:]], [[upper] + [_pair_cell(pairs.get((upper, lower))) for lower in ranked[1:]]
+                                                                             for upper in ranked[:-1]]))
+        blocks.append(Paragraph("Proxies ranked by mean accuracy; a pair is told apart where its interval excludes zero. "
+                                "Each proxy reads its own input conversion here, as in the headline."))
     return blocks
+
+
+def _pair_cell(comparison: Comparison | None) -> str:
+    if comparison is None:
+        return ""
+    text = format_interval(comparison)
+    return f"{text} told apart" if comparison.interval.excludes_zero else text
 
 
 def _degenerate_blocks(jobs: list[JobRecord]) -> list[Block]:

@@ -112,6 +112,18 @@ def winners(study: StudyResults, rows: list[ResultRow], proxies: list[str], budg
     return found
 
 
+def ranking(study: StudyResults, rows: list[ResultRow], proxies: list[str], k: Budget,
+            mode: str = FINETUNE) -> tuple[list[str], dict[tuple[str, str], Comparison | None]]:
+    """The proxies at budget ``k`` ranked by mean accuracy, and for every pair (higher, lower) the
+    higher one minus the lower one over their seeds and draws: which pairs are told apart."""
+    ranked = [row.init for row in sorted((r for r in (find(rows, p, mode, k) for p in proxies) if r is not None),
+                                         key=lambda row: row.mean["accuracy"], reverse=True)]
+    pairs = {(upper, lower): compare(study.jobs, upper, lower, mode, k, init_seeds=study.seeds_of(upper),
+                                     baseline_seeds=study.seeds_of(lower))
+             for i, upper in enumerate(ranked) for lower in ranked[i + 1:]}
+    return ranked, pairs
+
+
 def format_share(value: Share | str | None) -> str:
     """``61% [20%, 102%]``, or why it is not shown."""
     if isinstance(value, str):
