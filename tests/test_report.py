@@ -136,3 +136,11 @@ def test_the_ranking_pairs_every_proxy_with_every_lower_one():
     assert set(pairs) == {("rotation", "colorization"), ("rotation", "jigsaw"), ("colorization", "jigsaw")}
     assert pairs[("rotation", "colorization")].interval.excludes_zero
     assert not pairs[("colorization", "jigsaw")].interval.excludes_zero
+
+
+def test_a_comparison_of_an_earlier_results_file_counts_its_seed_rows():
+    earlier = {"init": "colorization", "baseline": "random", "mode": "finetune", "k": 10, "metric": "accuracy", "diff_mean": 0.1,
+               "ci_low": 0.0, "ci_high": 0.2, "n_draws": 3, "init_seeds": [0, 1], "baseline_seeds": [0], "role": "floor"}
+    found = Comparison.from_json(earlier)
+    assert found.n_seeds == 2 and found.seed_sd is None and found.detectable is None
+    assert Comparison.from_json({**earlier, "init_seeds": [0]}).n_seeds == 1

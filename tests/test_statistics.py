@@ -101,3 +101,20 @@ def test_compare_over_seeds_and_draws_reports_the_components():
     assert found.diff_mean == pytest.approx(0.12)
     assert found.seed_sd == pytest.approx(0.02, abs=1e-9) and found.draw_sd == pytest.approx(0.0, abs=1e-9)
     assert found.detectable is not None and found.detectable > 0
+
+
+def test_the_ratio_interval_with_seeds_is_exactly_the_set_its_test_accepts():
+    top = np.array([[0.1736, 0.1634, 0.0596], [0.1239, 0.2135, 0.0978]])
+    bottom = np.array([[0.2805, 0.3439, 0.2932], [0.4271, 0.3632, 0.3078]])
+    estimate, low, high = ratio_interval(top, bottom)
+    t = stats.t.ppf(0.975, hierarchical_interval(top - estimate * bottom).df)  # degrees of freedom held at the estimate
+    for rho in np.linspace(-3, 5, 801):
+        interval = hierarchical_interval(top - rho * bottom)
+        accepted = abs(interval.mean) <= t * interval.standard_error
+        assert accepted == (low <= rho <= high) or min(abs(rho - low), abs(rho - high)) < 1e-6
+    assert low < estimate < high
+
+
+def test_equal_seed_and_draw_means_still_give_an_interval_from_the_rest():
+    interval = hierarchical_interval(np.array([[1.1, 0.9], [0.9, 1.1]]))
+    assert interval.mean == pytest.approx(1.0) and interval.high - interval.low > 0.1

@@ -36,7 +36,7 @@ EXAMPLES = {
   proxytask study --preset standard --out runs/study --tasks colorization,denoising,inpainting,rotation,jigsaw \
       --analyses loss,data,head,feature-change --lfw ../shared/data/lfw
   proxytask study --preset quick --out runs/denoising --tasks denoising --vary denoising.mask_fraction=0.3,0.6
-  proxytask study --preset quick --out runs/seeds --set pretrain_seeds=2 --plan     # list the jobs, run nothing""",
+  proxytask study --preset quick --out runs/seeds --set pretrain_seeds=3 --plan     # list the jobs, run nothing""",
     "finetune": """example:
   proxytask finetune --init runs/color --k 10 --draw 0 --out runs/ft-color-k10 --lfw ../shared/data/lfw
   proxytask finetune --init random-rgb --k all --out runs/ft-random-rgb --downstream path/to/root""",
@@ -210,7 +210,7 @@ def _add_study(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="study folder (restart the same command to resume)")
     parser.add_argument("--tasks", help="proxy tasks to compare, comma-separated (default: colorization)")
     parser.add_argument("--analyses", help="the paper's analyses to add, comma-separated: loss, data, head, feature-change, "
-                                           "input, seeds (transferred at --set analysis_budgets=10)")
+                                           "input (transferred at --set analysis_budgets=10)")
     parser.add_argument("--vary", action="append", metavar="SECTION.KEY=V1,V2,...",
                         help="pretrain one variant of every task with that setting per value and compare each with random init "
                              "and with the task at its default value (repeatable), e.g. --vary denoising.mask_fraction=0.3,0.6")

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 from proxytask.budgets import budget_json, parse_budget
 
@@ -36,8 +36,6 @@ METRICS = ("accuracy", "macro_f1")
 # What a comparison is for: against the random init on the same input, against the supervised
 # ceiling; any other role names the variant set that pairs its members.
 FLOOR, CEILING = "floor", "ceiling"
-# How far from the point estimate a ratio's interval is searched before it is called unbounded.
-RATIO_SEARCH = 1e6
 
 
 @dataclass(frozen=True)
@@ -115,15 +113,19 @@ def hierarchical_interval(differences: np.ndarray, confidence: float = CONFIDENC
     residual = values - seed_means[:, None] - draw_means[None, :] + mean
     ms_residual = float((residual ** 2).sum()) / ((seeds - 1) * (draws - 1))
     pooled = ms_seed + ms_draw
-    error = math.sqrt(pooled / (seeds * draws))
-    df = pooled ** 2 / (ms_seed ** 2 / (seeds - 1) + ms_draw ** 2 / (draws - 1)) if pooled > 0 else math.inf
+    if pooled > 0:
+        error, df = math.sqrt(pooled / (seeds * draws)), pooled ** 2 / (ms_seed ** 2 / (seeds - 1) + ms_draw ** 2 / (draws - 1))
+    else:  # seed and draw means all equal: only the rest varies (its expectation is a lower bound of each mean square)
+        error, df = math.sqrt(2 * ms_residual / (seeds * draws)), (seeds - 1) * (draws - 1)
     return _interval(mean, error, df, confidence, draws, seeds, math.sqrt(max(0.0, (ms_seed - ms_residual) / draws)),
                      math.sqrt(max(0.0, (ms_draw - ms_residual) / seeds)), math.sqrt(ms_residual))
 
 
 def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float] | None:
-    """A ratio of two paired means with its interval by Fieller's test inversion: ``rho`` is inside when
-    the :func:`hierarchical_interval` of ``numerator - rho * denominator`` contains zero.
+    """A ratio of two paired means with its Fieller interval: ``rho`` is inside when the
+    :func:`hierarchical_interval` of ``numerator - rho * denominator`` contains zero, its degrees of
+    freedom held at those of the point estimate (so the set is one interval, the roots of a quadratic:
+    the variance of ``numerator - rho * denominator`` is quadratic in ``rho``).
 
     Both (seeds, draws), paired cell by cell. Returns (estimate, low, high), or None where the set is
     not a bounded interval (the denominator is not told apart from zero) or there is no interval.
@@ -131,26 +133,22 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, confidence: f
     top, bottom = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     if top.shape != bottom.shape:
         raise ValueError(f"numerator {top.shape} and denominator {bottom.shape} must pair cell by cell")
-    gap = hierarchical_interval(bottom, confidence)
-    if not gap.excludes_zero:
+    if not hierarchical_interval(bottom, confidence).excludes_zero:
         return None
     estimate = float(top.mean() / bottom.mean())
-
-    def outside(rho: float) -> float:  # > 0 where rho is rejected
-        interval = hierarchical_interval(top - rho * bottom, confidence)
-        return abs(interval.mean) - (interval.mean - interval.low)
-
-    if outside(estimate) >= 0:  # no spread at all: the interval is the point
-        return estimate, estimate, estimate
-    ends = []
-    for direction in (-1.0, 1.0):
-        step = max(1.0, abs(estimate))
-        while outside(estimate + direction * step) <= 0:
-            step *= 4
-            if step > RATIO_SEARCH:
-                return None
-        ends.append(optimize.brentq(outside, estimate, estimate + direction * step, xtol=1e-9))
-    return estimate, min(ends), max(ends)
+    at_estimate = hierarchical_interval(top - estimate * bottom, confidence)
+    t = float(stats.t.ppf(0.5 + confidence / 2, at_estimate.df))
+    variance = {rho: hierarchical_interval(top - rho * bottom, confidence).standard_error ** 2 for rho in (-1.0, 0.0, 1.0)}
+    square, linear, constant = (variance[1.0] + variance[-1.0]) / 2 - variance[0.0], (variance[1.0] - variance[-1.0]) / 2, variance[0.0]
+    mean_top, mean_bottom = float(top.mean()), float(bottom.mean())
+    a = mean_bottom ** 2 - t * t * square  # (top - rho bottom)^2 - t^2 V(rho) <= 0, as a rho^2 + b rho + c <= 0
+    b = -2 * mean_top * mean_bottom - t * t * linear
+    c = mean_top ** 2 - t * t * constant
+    discriminant = b * b - 4 * a * c
+    if a <= 0 or discriminant < 0:
+        return None
+    root = math.sqrt(discriminant)
+    return estimate, (-b - root) / (2 * a), (-b + root) / (2 * a)
 
 
 @dataclass(frozen=True)
@@ -187,8 +185,10 @@ class Comparison:
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> Comparison:
+        """From results.json; one written before protocol 3 has no spreads, and as many seed rows as its seeds pair into."""
         seeds = {name: tuple(values.get(name, (0,))) for name in ("init_seeds", "baseline_seeds")}
-        return cls(**{**values, **seeds, "k": parse_budget(values["k"])})
+        rows = len(seed_pairs(seeds["init_seeds"], seeds["baseline_seeds"]))
+        return cls(**{"n_seeds": rows, **values, **seeds, "k": parse_budget(values["k"])})
 
     @property
     def interval(self) -> Interval:

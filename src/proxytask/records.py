@@ -166,7 +166,7 @@ class StudyResults:
     table_seeds: dict[str, list[int]] = field(default_factory=dict)
 
     def seeds_of(self, init: str) -> tuple[int, ...]:
-        """The pretraining seeds ``init``'s rows and comparisons cover (a seed only a variant set asks for left out)."""
+        """The pretraining seeds ``init``'s rows and comparisons cover."""
         return tuple(self.table_seeds.get(init, [0]))
 
     def table_jobs(self) -> list[JobRecord]:

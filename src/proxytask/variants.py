@@ -52,11 +52,10 @@ def variant(task: str, key: str, value: Any) -> Variant:
 
 @dataclass(frozen=True)
 class Member:
-    """A variant in a set, at the pretraining seeds given (None: the study's), with its label in the report."""
+    """A variant in a set, with its label in the report."""
 
     variant: Variant
     label: str
-    seeds: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,14 +75,13 @@ class VariantSet:
     against: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        members = [{"task": m.variant.task, "overrides": list(m.variant.overrides), "init": m.variant.name, "label": m.label,
-                    "seeds": None if m.seeds is None else list(m.seeds)} for m in self.members]
+        members = [{"task": m.variant.task, "overrides": list(m.variant.overrides), "init": m.variant.name, "label": m.label}
+                   for m in self.members]
         return {"name": self.name, "title": self.title, "pairing": self.pairing, "at_analysis_budgets": self.at_analysis_budgets,
                 "note": self.note, "against": self.against, "members": members}
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> VariantSet:
-        members = tuple(Member(Variant(m["task"], tuple(m["overrides"])), m["label"], None if m["seeds"] is None else tuple(m["seeds"]))
-                        for m in values["members"])
+        members = tuple(Member(Variant(m["task"], tuple(m["overrides"])), m["label"]) for m in values["members"])
         return cls(values["name"], values["title"], members, values["pairing"], values["at_analysis_budgets"], values["note"],
                    values["against"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from proxytask.budgets import Budget, budget_name, parse_budget
 from proxytask.paired import format_interval
 from proxytask.records import StudyResults, find
@@ -13,7 +15,7 @@ from proxytask.report.figures import comparison_bars, feature_change_lines, meas
 from proxytask.report.summary import format_cell
 from proxytask.tasks import task_class
 from proxytask.transfer.modes import FINETUNE, PROBE
-from proxytask.variants import NO_PAIRS, VariantSet
+from proxytask.variants import ALL_PAIRS, NO_PAIRS, VariantSet
 
 FEATURE_CHANGE_NOTE = ("Paper (recollected, not checked against the PDF): fine-tuning changes the upper layers far more than "
                        "the lower ones, and a colorization-pretrained network changes more than an ImageNet-pretrained one.")
@@ -28,9 +30,10 @@ def _pretext(study: StudyResults, group: VariantSet) -> tuple[str, list[str]] | 
         return None
     label = task_class(group.members[0].variant.task).pretext_metrics[key]
     values = []
-    for member in group.members:
-        run = study.run(member.variant.name, (member.seeds or (0,))[0])
-        values.append(f"{run.metrics[key]:.3g}" if run is not None and key in run.metrics else "-")
+    for member in group.members:  # the mean over the member's pretraining seeds
+        found = [run.metrics[key] for seed in study.seeds_of(member.variant.name)
+                 if (run := study.run(member.variant.name, seed)) is not None and key in run.metrics]
+        values.append(f"{np.mean(found):.3g}" if found else "-")
     return label, values
 
 
@@ -89,6 +92,8 @@ def set_blocks(study: StudyResults, group: VariantSet, budgets: list[Budget], ou
     blocks: list[Block] = [Heading(group.title, 3)]
     if group.pairing == NO_PAIRS:
         return blocks + [_input_table(study, group, budgets), Paragraph(group.note)]
+    if group.pairing != ALL_PAIRS:  # a set of an earlier version (the seeds analysis): its comparisons are in every table now
+        return []
     blocks.append(_members_table(study, group, budgets))
     pairs = _pairs_table(study, group, budgets)
     blocks += [pairs] if pairs is not None else []

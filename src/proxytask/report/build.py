@@ -123,7 +123,8 @@ def _verdict(comparison: Comparison | None) -> str:
         return format_interval(comparison)
     if comparison.interval.excludes_zero:
         return format_interval(comparison)
-    below = f"; differences below {comparison.detectable:.3f} cannot be told apart with this preset" if comparison.detectable else ""
+    below = (f"; differences below {comparison.detectable:.3f} cannot be told apart reliably with these {comparison.n_seeds} "
+             f"seed(s) x {comparison.n_draws} draws (80% power)") if comparison.detectable else ""
     return f"not shown: {format_interval(comparison)}{below}"
 
 
@@ -148,9 +149,9 @@ def _headline_blocks(study: StudyResults, results: list[ResultRow], proxies: lis
         "difference is not shown either way (never 'no effect'), and the cell gives the smallest difference this "
         "study could detect (80% power, two-sided 5%). Each proxy is compared with a random init reading the same input "
         "and conversion (jigsaw: standardized per image). Gap closed = (proxy - random) / (supervised - random) with a "
-        "Fieller interval, shown only where supervised minus random is itself significant: 'saturated' where its "
-        "interval includes zero, 'below random' where the proxy is below random, 'n/a (one draw)' where there is no "
-        "interval (all labels: one draw).")]
+        "Fieller interval (the numerator against the proxy's own random init), shown only where supervised minus random "
+        "is itself significant: 'saturated' where its interval includes zero, 'below random' where the proxy is "
+        "significantly below its random init, 'n/a (one draw)' where there is no interval (all labels: one draw).")]
     if len(proxies) > 1:
         blocks.append(Heading("Which proxy task wins (fine-tuning accuracy)", 3))
         blocks.append(Table(["k", "best proxy", "accuracy", "runner-up", "accuracy", "best - runner-up [95% CI]", "interval excludes zero"],

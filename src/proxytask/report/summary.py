@@ -29,10 +29,10 @@ class Share:
 
 
 def gap_share(study: StudyResults, proxy: str, mode: str, k: Budget, metric: str = "accuracy") -> Share | str | None:
-    """``(proxy - random) / (supervised - random)`` over the seeds and draws the three share, with its Fieller
-    interval (:func:`proxytask.paired.ratio_interval`); why it is not shown otherwise: one draw, the gap
-    itself not told apart from zero (saturated), supervised below random, the proxy below random. None
-    where a comparison is missing."""
+    """``(proxy - its random init) / (supervised - random)`` over the seeds and draws they share, with its
+    Fieller interval (:func:`proxytask.paired.ratio_interval`); why it is not shown otherwise: one draw,
+    the gap itself not told apart from zero (saturated), supervised below random, the proxy significantly
+    below its random init. None where a comparison is missing."""
     floor, gap = study.floor(proxy, mode, k, metric), study.comparison(SUPERVISED, RANDOM, mode, k, metric)
     if floor is None or gap is None:
         return None
@@ -42,7 +42,7 @@ def gap_share(study: StudyResults, proxy: str, mode: str, k: Budget, metric: str
         return CEILING_BELOW
     if gap.ci_low <= 0:
         return SATURATED
-    if floor.diff_mean < 0:
+    if floor.ci_high < 0:
         return BELOW_RANDOM
     top, draws = differences(study.jobs, proxy, floor.baseline, mode, k, metric, floor.init_seeds, floor.baseline_seeds)
     bottom, shared = differences(study.jobs, SUPERVISED, RANDOM, mode, k, metric, gap.init_seeds, gap.baseline_seeds, draws)
@@ -128,7 +128,10 @@ def format_share(value: Share | str | None) -> str:
     """``61% [20%, 102%]``, or why it is not shown."""
     if isinstance(value, str):
         return value
-    return "n/a" if value is None else f"{value.estimate:.0%} [{value.low:.0%}, {value.high:.0%}]"
+    if value is None:
+        return "n/a"
+    low, estimate, high = (f"{round(x, 2) + 0.0:.0%}" for x in (value.low, value.estimate, value.high))  # no "-0%"
+    return f"{estimate} [{low}, {high}]"
 
 
 def format_cell(row: ResultRow | None) -> str:

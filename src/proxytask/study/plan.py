@@ -41,8 +41,8 @@ class PlannedRun:
 class PlannedInit:
     """An init at one seed, as the study transfers it: its ``name``, where it comes from (``source``:
     random, run, baseline), what it reads (``input_kind``, and how it is ``normalization``-ed), the
-    ``budgets`` and ``modes`` it is transferred at; ``main``: a row of the main tables (else only of a variant set); ``extra``: a
-    seed only a variant set asks for (left out of the init's other comparisons)."""
+    ``budgets`` and ``modes`` it is transferred at; ``main``: a row of the main tables (else only of a
+    variant set)."""
 
     name: str
     seed: int
@@ -51,7 +51,6 @@ class PlannedInit:
     budgets: tuple[Budget, ...]
     modes: tuple[str, ...]
     main: bool
-    extra: bool = False
     normalization: str = "scale"
 
     @property
@@ -109,8 +108,8 @@ class StudyPlan:
         return next(planned for planned in self.inits if (planned.name, planned.seed) == (name, seed))
 
     def seeds_of(self, name: str) -> tuple[int, ...]:
-        """The seeds of init ``name`` its comparisons cover (those no variant set alone asks for)."""
-        return tuple(planned.seed for planned in self.inits if planned.name == name and not planned.extra)
+        """The seeds of init ``name``, which its rows and comparisons cover."""
+        return tuple(planned.seed for planned in self.inits if planned.name == name)
 
     def jobs_of(self, name: str, seed: int) -> list[TransferJob]:
         return [job for job in self.transfer if (job.init, job.seed) == (name, seed)]
@@ -133,21 +132,19 @@ def plan_study(config: StudyConfig) -> StudyPlan:
     main_seeds = tuple(range(config.pretrain_seeds))
     sets = tuple(variant_sets(config))
 
-    # Trained inits: (variant, seed) -> (budgets, main, extra), the main table's first.
-    wanted: dict[tuple[Variant, int], tuple[set[Budget], bool, bool]] = {}
+    # Trained inits: (variant, seed) -> (budgets, main), the main table's first.
+    wanted: dict[tuple[Variant, int], tuple[set[Budget], bool]] = {}
 
-    def want(chosen: Variant, seeds: tuple[int, ...], at: tuple[Budget, ...], main: bool) -> None:
-        for seed in seeds:
-            found, was_main, was_extra = wanted.get((chosen, seed), (set(), False, True))
-            wanted[(chosen, seed)] = (found | set(at), was_main or main, was_extra and seed not in main_seeds)
+    def want(chosen: Variant, at: tuple[Budget, ...], main: bool) -> None:
+        for seed in main_seeds:
+            found, was_main = wanted.get((chosen, seed), (set(), False))
+            wanted[(chosen, seed)] = (found | set(at), was_main or main)
 
     for task in main_trained_tasks(config):
-        want(Variant(task), main_seeds, budgets, main=True)
+        want(Variant(task), budgets, main=True)
     for group in sets:
-        at = analysis_budgets if group.at_analysis_budgets else budgets
         for member in group.members:
-            seeds = member.seeds if member.seeds is not None else main_seeds
-            want(member.variant, seeds, at, main=False)
+            want(member.variant, analysis_budgets if group.at_analysis_budgets else budgets, main=False)
 
     modes = tuple(config.modes)
     runs = tuple(PlannedRun(chosen, seed) for chosen, seed in wanted)
@@ -159,14 +156,14 @@ def plan_study(config: StudyConfig) -> StudyPlan:
     inputs = {chosen: _network_input(config, chosen) for chosen, _ in wanted}
     for network_input in sorted(set(inputs.values()) - {NetworkInput(main_input)}, key=lambda found: found.describe()):
         # ... and on every other input (or conversion) a run reads, at the budgets of those runs
-        readers = [(found, main) for (chosen, _), (found, main, _) in wanted.items() if inputs[chosen] == network_input]
+        readers = [(found, main) for (chosen, _), (found, main) in wanted.items() if inputs[chosen] == network_input]
         at = {k for found, _ in readers for k in found}
         inits += [PlannedInit(random_init_name(network_input, main_input), seed, RANDOM_SOURCE, network_input.kind,
                               tuple(k for k in budgets if k in at), modes, main=any(main for _, main in readers),
                               normalization=network_input.normalization) for seed in main_seeds]
-    for (chosen, seed), (found, main, extra) in wanted.items():
+    for (chosen, seed), (found, main) in wanted.items():
         inits.append(PlannedInit(chosen.name, seed, RUN_SOURCE, inputs[chosen].kind, tuple(k for k in budgets if k in found),
-                                 modes, main, extra, inputs[chosen].normalization))
+                                 modes, main, inputs[chosen].normalization))
     for name, baseline in BASELINE_INITS.items():  # baselines with features of their own, in their own modes
         if name in config.baselines:
             inits.append(PlannedInit(name, 0, BASELINE_SOURCE, baseline().input_kind, budgets, baseline.modes, main=True))
@@ -174,7 +171,7 @@ def plan_study(config: StudyConfig) -> StudyPlan:
     transfer = tuple(TransferJob(planned.name, planned.seed, mode, k, draw) for planned in inits for mode in planned.modes
                      for k in planned.budgets for draw in range(config.draws_for(mode, k)))
     feature_change = tuple(FeatureChangeJob(planned.name, planned.seed, k, 0) for planned in inits
-                           if FEATURE_CHANGE in config.analyses and planned.main and not planned.extra
+                           if FEATURE_CHANGE in config.analyses and planned.main
                            and planned.source != BASELINE_SOURCE for k in analysis_budgets)
     all_modes = tuple({mode for planned in inits for mode in planned.modes})
     splits = tuple((k, draw) for k in budgets for draw in _draws(config, all_modes, k))
@@ -202,7 +199,7 @@ def _comparisons(config: StudyConfig, plan: StudyPlan) -> tuple[PlannedCompariso
         if kinds[name].kind == main_input.kind and SUPERVISED in kinds and name != SUPERVISED:  # the ceiling on any conversion
             add(name, SUPERVISED, seeds, plan.seeds_of(SUPERVISED), CEILING)
     for group in plan.sets:
-        members = [(member.variant.name, member.seeds or plan.seeds_of(member.variant.name)) for member in group.members]
+        members = [(member.variant.name, plan.seeds_of(member.variant.name)) for member in group.members]
         for index, (name, seeds) in enumerate(members):
             for other, other_seeds in members[:index]:
                 paired = group.pairing == ALL_PAIRS and kinds[name] == kinds[other]
@@ -241,7 +238,7 @@ def describe_plan(config: StudyConfig, plan: StudyPlan, finished_runs: set[Plann
     if plan.sets:
         lines += ["", "variant sets:"]
         for group in plan.sets:
-            members = [member.variant.name + (f" seeds {','.join(map(str, member.seeds))}" if member.seeds else "") for member in group.members]
+            members = [member.variant.name for member in group.members]
             lines.append(f"  {group.name}: {', '.join(members)}")
     lines += ["", "paired comparisons (init minus baseline, over seeds and draws, in every mode and budget both have):"]
     lines += [f"  {c.init} [seeds {','.join(map(str, c.init_seeds))}] - {c.baseline} [seeds {','.join(map(str, c.baseline_seeds))}]"

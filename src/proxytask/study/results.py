@@ -34,12 +34,6 @@ def aggregate(records: list[JobRecord]) -> list[ResultRow]:
     return summary
 
 
-def table_records(plan: StudyPlan, records: list[JobRecord]) -> list[JobRecord]:
-    """The records of the seeds each init's rows cover (a seed only a variant set asks for is left out)."""
-    covered = {(planned.name, planned.seed) for planned in plan.inits if not planned.extra}
-    return [record for record in records if (record.init, record.pretrain_seed) in covered]
-
-
 def paired_comparisons(plan: StudyPlan, records: list[JobRecord]) -> list[Comparison]:
     """Every planned comparison's paired difference per mode, budget and metric present in the records."""
     keys = sorted({(r.mode, r.k) for r in records}, key=lambda key: (key[0], budget_order(key[1])))

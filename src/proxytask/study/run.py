@@ -38,7 +38,7 @@ from proxytask.study.plan import (
     describe_plan,
     plan_study,
 )
-from proxytask.study.results import aggregate, downstream_summary, paired_comparisons, selection_summary, table_records, time_by_stage
+from proxytask.study.results import aggregate, downstream_summary, paired_comparisons, selection_summary, time_by_stage
 from proxytask.study.resume import check_study_folder, holds_earlier_layout, move_earlier_layout, set_aside_protocol2_jobs
 from proxytask.study.settings import StudyConfig, run_settings
 from proxytask.tasks import task_class
@@ -186,7 +186,7 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     computed_on = f"{device} (transfer in {transfer_precision(config.finetune, device).describe()})"
     results = StudyResults(to_dict(config), downstream_summary(data), computed_on,
                            selection_summary(config, data, modes), pretraining, time_by_stage(pretraining, records, feature_change),
-                           aggregate(table_records(plan, records)), paired_comparisons(plan, records), jobs,
+                           aggregate(records), paired_comparisons(plan, records), jobs,
                            list(dict.fromkeys(planned.name for planned in plan.inits if planned.main)), list(plan.sets), feature_change,
                            {name: list(plan.seeds_of(name)) for name in dict.fromkeys(planned.name for planned in plan.inits)})
     started = time.perf_counter()

@@ -112,7 +112,7 @@ class RandomInit(BackboneInit):
         torch.manual_seed(draw_seed)
         backbone = Backbone(self.backbone_name, self.network_input.channels)  # leaves the draw's random state as a run's init does
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+            torch.default_generator.manual_seed(self.seed)  # the CPU generator only: what fork_rng restores
             backbone.load_state_dict(Backbone(self.backbone_name, self.network_input.channels).state_dict())
         return backbone
 
