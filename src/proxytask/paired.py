@@ -221,18 +221,16 @@ def seed_pairs(init_seeds: Sequence[int], baseline_seeds: Sequence[int]) -> list
 
 
 def differences(records: Sequence[Scored], init: str, baseline: str, mode: str, k: int | None, metric: str = "accuracy",
-                init_seeds: Sequence[int] = (0,), baseline_seeds: Sequence[int] = (0,),
-                only_draws: Iterable[int] | None = None) -> tuple[np.ndarray, list[int]]:
-    """(seeds, draws) paired differences over the draws (of ``only_draws``, if given) every seed of both
-    sides has in (mode, k), and those draws; (S, 0) if none."""
+                init_seeds: Sequence[int] = (0,), baseline_seeds: Sequence[int] = (0,)) -> tuple[np.ndarray, list[int]]:
+    """(seeds, draws) paired differences over the draws every seed of both sides has in (mode, k), and
+    those draws; (S, 0) if none."""
     scores: dict[tuple[str, int], dict[int, float]] = {}
     for r in records:
         if r.mode == mode and r.k == k:
             scores.setdefault((r.init, r.pretrain_seed), {})[r.draw] = r.score(metric)
     pairs = seed_pairs(tuple(init_seeds), tuple(baseline_seeds))
     tables = [(scores.get((init, ours), {}), scores.get((baseline, theirs), {})) for ours, theirs in pairs]
-    common = set.intersection(*(set(a) & set(b) for a, b in tables))
-    draws = sorted(common if only_draws is None else common & set(only_draws))
+    draws = sorted(set.intersection(*(set(a) & set(b) for a, b in tables)))
     return np.array([[a[d] - b[d] for d in draws] for a, b in tables], dtype=float).reshape(len(pairs), len(draws)), draws
 
 

@@ -44,10 +44,11 @@ def gap_share(study: StudyResults, proxy: str, mode: str, k: Budget, metric: str
         return SATURATED
     if floor.ci_high < 0:
         return BELOW_RANDOM
-    top, draws = differences(study.jobs, proxy, floor.baseline, mode, k, metric, floor.init_seeds, floor.baseline_seeds)
-    bottom, shared = differences(study.jobs, SUPERVISED, RANDOM, mode, k, metric, gap.init_seeds, gap.baseline_seeds, draws)
-    top, _ = differences(study.jobs, proxy, floor.baseline, mode, k, metric, floor.init_seeds, floor.baseline_seeds, shared)
-    if top.shape != bottom.shape:  # seeds the two comparisons do not share
+    top, top_draws = differences(study.jobs, proxy, floor.baseline, mode, k, metric, floor.init_seeds, floor.baseline_seeds)
+    bottom, bottom_draws = differences(study.jobs, SUPERVISED, RANDOM, mode, k, metric, gap.init_seeds, gap.baseline_seeds)
+    shared = sorted(set(top_draws) & set(bottom_draws))
+    top, bottom = top[:, [top_draws.index(d) for d in shared]], bottom[:, [bottom_draws.index(d) for d in shared]]
+    if top.shape != bottom.shape or not shared:  # seeds or draws the two comparisons do not share
         return None
     found = ratio_interval(top, bottom)
     return SATURATED if found is None else Share(*found)
@@ -101,8 +102,7 @@ def winners(study: StudyResults, rows: list[ResultRow], proxies: list[str], budg
     difference with its 95% interval (does it exclude zero?)."""
     found = []
     for k in budgets:
-        ranked = sorted((row for row in (find(rows, p, mode, k) for p in proxies) if row is not None),
-                        key=lambda row: row.mean["accuracy"], reverse=True)
+        ranked = _by_accuracy(rows, proxies, mode, k)
         if len(ranked) < 2:
             continue
         best, second = ranked[0], ranked[1]
@@ -116,12 +116,17 @@ def ranking(study: StudyResults, rows: list[ResultRow], proxies: list[str], k: B
             mode: str = FINETUNE) -> tuple[list[str], dict[tuple[str, str], Comparison | None]]:
     """The proxies at budget ``k`` ranked by mean accuracy, and for every pair (higher, lower) the
     higher one minus the lower one over their seeds and draws: which pairs are told apart."""
-    ranked = [row.init for row in sorted((r for r in (find(rows, p, mode, k) for p in proxies) if r is not None),
-                                         key=lambda row: row.mean["accuracy"], reverse=True)]
+    ranked = [row.init for row in _by_accuracy(rows, proxies, mode, k)]
     pairs = {(upper, lower): compare(study.jobs, upper, lower, mode, k, init_seeds=study.seeds_of(upper),
                                      baseline_seeds=study.seeds_of(lower))
              for i, upper in enumerate(ranked) for lower in ranked[i + 1:]}
     return ranked, pairs
+
+
+def _by_accuracy(rows: list[ResultRow], proxies: list[str], mode: str, k: Budget) -> list[ResultRow]:
+    """The rows of ``proxies`` in (mode, k), most accurate first."""
+    return sorted((row for row in (find(rows, p, mode, k) for p in proxies) if row is not None),
+                  key=lambda row: row.mean["accuracy"], reverse=True)
 
 
 def format_share(value: Share | str | None) -> str:

@@ -115,10 +115,6 @@ class StudyPlan:
         return [job for job in self.transfer if (job.init, job.seed) == (name, seed)]
 
 
-def _network_input(config: StudyConfig, chosen: Variant) -> NetworkInput:
-    return task_input(run_settings(config, chosen, 0))
-
-
 def _draws(config: StudyConfig, modes: tuple[str, ...], k: Budget) -> range:
     return range(max(config.draws_for(mode, k) for mode in modes))
 
@@ -148,12 +144,12 @@ def plan_study(config: StudyConfig) -> StudyPlan:
 
     modes = tuple(config.modes)
     runs = tuple(PlannedRun(chosen, seed) for chosen, seed in wanted)
-    for run in runs:
-        task_input(run_settings(config, run.variant, run.seed))  # every run can be built: checked before any work
+    inputs: dict[Variant, NetworkInput] = {}
+    for run in runs:  # every run can be built (checked before any work), and what it reads
+        inputs[run.variant] = task_input(run_settings(config, run.variant, run.seed))
     inits: list[PlannedInit] = []
     if RANDOM in config.baselines:  # a random init at every seed, on the main input ...
         inits += [PlannedInit(RANDOM, seed, RANDOM_SOURCE, main_input, budgets, modes, main=True) for seed in main_seeds]
-    inputs = {chosen: _network_input(config, chosen) for chosen, _ in wanted}
     for network_input in sorted(set(inputs.values()) - {NetworkInput(main_input)}, key=lambda found: found.describe()):
         # ... and on every other input (or conversion) a run reads, at the budgets of those runs
         readers = [(found, main) for (chosen, _), (found, main) in wanted.items() if inputs[chosen] == network_input]
