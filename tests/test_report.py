@@ -2,7 +2,7 @@ import pytest
 
 from proxytask.paired import Comparison, compare, paired_interval
 from proxytask.records import JobRecord, ResultRow, StudyResults
-from proxytask.report.summary import BELOW_RANDOM, SATURATED, Share, format_share, headline, ranking, winners
+from proxytask.report.summary import BELOW_RANDOM, BELOW_RANDOM_NOT_SHOWN, SATURATED, Share, format_share, headline, ranking, winners
 
 
 def job(init, k, draw, accuracy, mode="finetune"):
@@ -71,6 +71,13 @@ def test_gap_closed_reads_below_random_for_a_proxy_below_it():
     comparisons = [compare(jobs, a, "random", "finetune", 10) for a in ("supervised", "colorization")]
     (line,) = headline(study(results, comparisons, jobs), results, ["colorization"], [10])
     assert line.gap_closed["accuracy"] == BELOW_RANDOM
+    # Below random on average but not significantly: no negative share, and no claim that it is below.
+    jobs = [job(name, 10, d, base + w) for name, base in (("random", 0.5), ("supervised", 0.9), ("colorization", 0.49))
+            for d, w in enumerate({"random": (0.0, 0.01, -0.01), "supervised": (0.0, 0.01, -0.01), "colorization": (0.05, -0.04, 0.0)}[name])]
+    comparisons = [compare(jobs, a, "random", "finetune", 10) for a in ("supervised", "colorization")]
+    assert comparisons[1].diff_mean < 0 < comparisons[1].ci_high
+    (line,) = headline(study(results, comparisons, jobs), results, ["colorization"], [10])
+    assert line.gap_closed["accuracy"] == BELOW_RANDOM_NOT_SHOWN
 
 
 def test_winners_state_whether_the_paired_interval_excludes_zero():

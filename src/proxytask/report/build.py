@@ -151,7 +151,8 @@ def _headline_blocks(study: StudyResults, results: list[ResultRow], proxies: lis
         "and conversion (jigsaw: standardized per image). Gap closed = (proxy - random) / (supervised - random) with a "
         "Fieller interval (the numerator against the proxy's own random init), shown only where supervised minus random "
         "is itself significant: 'saturated' where its interval includes zero, 'below random' where the proxy is "
-        "significantly below its random init, 'n/a (one draw)' where there is no interval (all labels: one draw).")]
+        "significantly below its random init (and 'not shown' where it is below with an interval including zero), "
+        "'n/a (one draw)' where there is no interval (all labels: one draw).")]
     if len(proxies) > 1:
         blocks.append(Heading("Which proxy task wins (fine-tuning accuracy)", 3))
         blocks.append(Table(["k", "best proxy", "accuracy", "runner-up", "accuracy", "best - runner-up [95% CI]", "interval excludes zero"],

@@ -17,6 +17,7 @@ SATURATED = "saturated"
 ONE_DRAW = "n/a (one draw)"
 CEILING_BELOW = "n/a (supervised below random)"
 BELOW_RANDOM = "below random"
+BELOW_RANDOM_NOT_SHOWN = "not shown (below random, interval includes zero)"
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class Share:
 def gap_share(study: StudyResults, proxy: str, mode: str, k: Budget, metric: str = "accuracy") -> Share | str | None:
     """``(proxy - its random init) / (supervised - random)`` over the seeds and draws they share, with its
     Fieller interval (:func:`proxytask.paired.ratio_interval`); why it is not shown otherwise: one draw,
-    the gap itself not told apart from zero (saturated), supervised below random, the proxy significantly
-    below its random init. None where a comparison is missing."""
+    the gap itself not told apart from zero (saturated), supervised below random, the proxy below its
+    random init (significantly or not: a negative share is never shown). None where a comparison is missing."""
     floor, gap = study.floor(proxy, mode, k, metric), study.comparison(SUPERVISED, RANDOM, mode, k, metric)
     if floor is None or gap is None:
         return None
@@ -42,8 +43,8 @@ def gap_share(study: StudyResults, proxy: str, mode: str, k: Budget, metric: str
         return CEILING_BELOW
     if gap.ci_low <= 0:
         return SATURATED
-    if floor.ci_high < 0:
-        return BELOW_RANDOM
+    if floor.diff_mean < 0:
+        return BELOW_RANDOM if floor.ci_high < 0 else BELOW_RANDOM_NOT_SHOWN
     top, top_draws = differences(study.jobs, proxy, floor.baseline, mode, k, metric, floor.init_seeds, floor.baseline_seeds)
     bottom, bottom_draws = differences(study.jobs, SUPERVISED, RANDOM, mode, k, metric, gap.init_seeds, gap.baseline_seeds)
     shared = sorted(set(top_draws) & set(bottom_draws))
