@@ -54,7 +54,7 @@ def test_errors_name_the_problem(trained_run, tmp_path, capsys):
     image = tmp_path / "x.png"
     face_image(1, size=32).save(image)
     assert main(["colorize", str(image), "--checkpoint", str(tmp_path), "-o", str(tmp_path)]) == 2
-    assert "is not a run folder" in capsys.readouterr().err
+    assert "is not a pretraining run folder" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "r"), "--set", "train.batch_size=0"]) == 2
     assert "train.batch_size must be a whole number >= 1" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "r"), "--lfw", str(tmp_path / "nowhere")]) == 2
@@ -96,7 +96,7 @@ def _with_handler(parser, command, handler):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["study", "--out", "{tmp}/s", "--set", "preset=bogus"], "preset: 'bogus' is not one of"),
+    (["study", "--out", "{tmp}/s", "--set", "preset=bogus"], "preset: unknown preset 'bogus' (known: quick, standard, paper)"),
     (["study", "--out", "{tmp}/s", "--downstream", "{tmp}/one_class"], "1 class subfolder"),
     (["study", "--out", "{tmp}/s", "--downstream", "{tmp}/file.txt"], "is a file; expected a folder"),
     (["study", "--out", "{tmp}/s", "--workers", "0"], "--workers must be >= 1"),

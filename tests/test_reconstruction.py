@@ -59,7 +59,8 @@ def test_reconstruction_loss_counts_only_weighted_pixels_and_trains():
     assert next(task.backbone.parameters()).grad.abs().sum() > 0
     images = torch.rand(2, 3, 16, 16)
     panels, metrics = task.eval().visualize(images)
-    assert [p[0] for p in panels] == ["corrupted", "reconstructed (counted pixels)", "clean"] and "psnr_reconstructed" in metrics
+    assert [p[0] for p in panels] == ["corrupted", "reconstructed", "clean"] and "psnr_reconstructed" in metrics
+    assert "the input elsewhere" in task.gallery_legend  # the caption says what the panel shows
     corrupted, shown = panels[0][1], panels[1][1]
     context = hidden[:1].expand_as(shown) == 0  # the same central square in every image
     assert torch.equal(shown[context], corrupted[context])  # the context is shown as given, not as decoded

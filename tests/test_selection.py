@@ -1,6 +1,6 @@
 import pytest
 
-from proxytask.config import DataConfig
+from proxytask.config import ConfigError, DataConfig
 from proxytask.data.folders import image_tree, labeled_folder
 from proxytask.data.images import CENTER
 from proxytask.data.lfw import DataError
@@ -38,10 +38,19 @@ def test_politicians_spec_uses_70_images_threshold(fake_lfw):
     ("lfw:min_faces=100", "selects 0 people"),
     ("lfw:people=Alice_Alpha", "at least 2"),
     ("lfw:people=Alice_Alpha,Nobody_Here", "Nobody_Here"),
-    ("lfw:colour=red", "expected lfw:min_faces"),
 ])
 def test_bad_specs_are_named(fake_lfw, spec, message):
     with pytest.raises(DataError, match=message):
+        downstream_task(lfw_data(fake_lfw, spec))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("lfw:colour=red", r"downstream spec 'lfw:colour=red': unknown LFW selection 'colour' \(known: min_faces, people\)"),
+    ("lfw:people_=A,B", "unknown LFW selection 'people_'; did you mean people?"),
+    ("lfw-dev7", "unknown downstream 'lfw-dev7'; did you mean lfw-dev-7?"),
+])
+def test_unknown_spec_names_get_the_nearest_one(fake_lfw, spec, message):
+    with pytest.raises(ConfigError, match=message):
         downstream_task(lfw_data(fake_lfw, spec))
 
 

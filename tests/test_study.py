@@ -9,6 +9,7 @@ from proxytask.config import ConfigError
 from proxytask.data.downstream import load_downstream
 from proxytask.data.lfw import DataError
 from proxytask.records import StudyResults
+from proxytask.report.verdicts import verdict
 from proxytask.study import run as study_module
 from proxytask.study.folder import StudyFolder
 from proxytask.study.plan import plan_study
@@ -25,9 +26,16 @@ def tiny_study(lfw, *extra):
 
 
 def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
-    results = run_study(tiny_study(fake_lfw, "pretrain_seeds=2"), tmp_path / "study")
+    photos = tmp_path / "my photos"
+    photos.mkdir()
+    for i, size in enumerate(((90, 60), (40, 40))):
+        face_image(i).resize(size).save(photos / f"photo{i}.jpg")
+    results = run_study(tiny_study(fake_lfw, "pretrain_seeds=2"), tmp_path / "study", gallery=photos)
     out = tmp_path / "study"
-    for name in ("results.json", "report.md", "report.html", "budgets_finetune.png", "budgets_frozen.png",
+    assert (out / "gallery_colorization_downstream.png").is_file()  # the colorization run on the politicians' test faces
+    assert sorted(p.name for p in (out / "photos" / "colorization").glob("*.png")) == ["photo0.png", "photo1.png"]
+    assert "colorizing photo0 (your photo" in (out / "report.md").read_text()
+    for name in ("results.json", "report.md", "report.html", "report.pdf", "budgets_accuracy.png", "budgets_macro_f1.png", "forest_finetune.png",
                  "confusion_best.png", "pretrain_loss.png", "gallery_colorization.png", "config.yaml"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "results.json").read_text())
@@ -74,6 +82,13 @@ def test_study_writes_results_report_and_figures(fake_lfw, tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 5 and "gap closed" in html.lower() and "95% CI" in html
     assert "| colorization | finetune |" in (out / "report.md").read_text()
+    summary = (out / "report.md").read_text().split("## Summary")[1].split("\n## ")[0]
+    for c in results.comparisons:  # the verdict in words follows each comparison of the main table
+        if c.metric == "accuracy" and c.mode in ("finetune", "probe") and c.init in ("colorization", "supervised"):
+            assert verdict(c).clause in summary, c
+    assert summary.count("\n- At k=") == 2 * 2 + 2 * 2  # colorization and supervised at k=1 and all, fine-tuned and probed
+    pdf = (out / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page ") >= 10  # a page per figure and table
     assert len(list((out / "splits").glob("*.csv"))) == 4
     assert results.downstream["images"] == 11
 
@@ -83,9 +98,13 @@ def test_interrupted_study_finishes_the_rest_without_redoing(fake_lfw, tmp_path,
     real_job = study_module.run_job
     calls = []
 
+    # In one process random init's 11 jobs run first (they need no pretraining), then the runs train, then the
+    # interruption comes at the 4th job of a pretrained init.
+    die_at = 11 + 4
+
     def count_then_die(*args, **kwargs):
         calls.append(args[0])
-        if len(calls) == 4:
+        if len(calls) == die_at:
             raise KeyboardInterrupt
         return real_job(*args, **kwargs)
 
@@ -93,13 +112,13 @@ def test_interrupted_study_finishes_the_rest_without_redoing(fake_lfw, tmp_path,
     with pytest.raises(KeyboardInterrupt):
         run_study(config, tmp_path / "study")
     done = sorted(p.name for p in (tmp_path / "study" / "jobs").rglob("*.json"))
-    assert len(done) == 3
+    assert len(done) == die_at - 1 and (tmp_path / "study" / "pretrain" / "supervised" / "seed0" / "metrics.json").is_file()
     calls.clear()
     monkeypatch.setattr(study_module, "run_job", lambda *a, **k: calls.append(a[0]) or real_job(*a, **k))
     monkeypatch.setattr(study_module, "pretrain", lambda *a, **k: pytest.fail("finished pretraining run again"))
     run_study(config, tmp_path / "study")
     total = 3 * (3 + 4 + 4)  # inits (random, colorization, supervised) x jobs (finetune: 2 draws + all; probe, knn: 3 + all)
-    assert len(calls) == total - 3
+    assert len(calls) == total - (die_at - 1)
     calls.clear()
     run_study(config, tmp_path / "study")
     assert calls == []
@@ -139,6 +158,16 @@ def test_study_analyses_add_variant_runs_tables_and_figures(fake_lfw, tmp_path):
         assert heading in report
 
 
+def test_a_gallery_that_is_no_folder_of_photos_is_refused_before_any_work(fake_lfw, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for folder, message in ((tmp_path / "nowhere", "is not a folder"), (tmp_path / "empty", "holds no image files")):
+        with pytest.raises(DataError, match=message):
+            run_study(tiny_study(fake_lfw), tmp_path / "study", gallery=folder)
+    with pytest.raises(ConfigError, match="no task of this study colorizes"):
+        run_study(tiny_study(fake_lfw, "tasks=rotation"), tmp_path / "study", gallery=tmp_path / "empty")
+    assert not (tmp_path / "study").exists()
+
+
 def test_folder_downstream_with_one_image_class_is_a_clear_error(tmp_path, capsys):
     for name, count in (("alice", 6), ("bob", 1)):
         (tmp_path / "faces" / name).mkdir(parents=True)
@@ -162,7 +191,7 @@ def test_single_transfer_commands_write_result_and_manifest(fake_lfw, tmp_path, 
     assert "test accuracy" in capsys.readouterr().out
 
 
-def test_local_workers_through_submitit_give_the_same_results_as_one_process(fake_lfw, tmp_path):
+def test_local_workers_through_submitit_give_the_same_results_as_one_process(fake_lfw, tmp_path, capsys):
     from proxytask.study.executors import ExecutorSettings
 
     # fp32 and contiguous tensors: the workers compute on one thread each, the single process on two, and
@@ -170,8 +199,13 @@ def test_local_workers_through_submitit_give_the_same_results_as_one_process(fak
     plain = [f"{section}.{setting}=false" for section in ("finetune", "pretrain.train") for setting in ("bf16", "channels_last")]
     config = tiny_study(fake_lfw, "baselines=random,supervised", "modes=finetune,probe", "budgets=1", *plain)
     alone = run_study(config, tmp_path / "alone")
+    capsys.readouterr()
     spread = run_study(config, tmp_path / "spread", ExecutorSettings("local", workers=2))
     assert list((tmp_path / "spread" / "executor").iterdir())  # submitit's job logs: the jobs ran in worker processes
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("study: ")]  # the live line, from this process
+    total = len(spread.jobs)
+    assert progress[0].startswith(f"study: 0/2 pretraining runs, 0/{total} transfer jobs | pretraining")
+    assert progress[-1].startswith(f"study: 2/2 pretraining runs, {total}/{total} transfer jobs | done")
 
     def scores(results):
         return sorted((j.init, j.mode, j.k, j.draw, j.accuracy, j.macro_f1, tuple(j.details["confusion"][0]))
@@ -263,10 +297,10 @@ def test_jobs_that_need_no_pretraining_run_while_the_runs_train(fake_lfw, tmp_pa
     calls = []
     real_run_all = study_module.run_all
 
-    def recording(settings, folder, jobs, name, distributed=False, alongside=()):
+    def recording(settings, folder, jobs, name, distributed=False, alongside=(), **progress):
         described = [(job[0].__name__, job[3].name) for job in [*jobs, *alongside]]
         calls.append((name, described))
-        real_run_all(settings, folder, jobs, name, distributed, alongside)
+        real_run_all(settings, folder, jobs, name, distributed, alongside, **progress)
 
     monkeypatch.setattr(study_module, "run_all", recording)
     run_study(tiny_study(fake_lfw, "modes=finetune,probe", "budgets=1,2"), tmp_path / "study")

@@ -18,7 +18,7 @@ from proxytask.transfer.modes import MODES, backbone_modes
 
 EXAMPLES = {
     "pretrain": """example:
-  proxytask pretrain --task colorization --out runs/color --epochs 2 --lfw ../shared/data/lfw
+  proxytask pretrain --task colorization --out runs/color --epochs 2 --lfw ~/data/lfw
   proxytask pretrain --task colorization --out runs/color --resume          # continue after a stop
   proxytask pretrain --out runs/color --resume --extend-steps 2000          # continue, and run on to 2000 steps
   torchrun --nproc_per_node=2 -m proxytask pretrain --out runs/ddp --max-steps 100
@@ -26,24 +26,26 @@ EXAMPLES = {
     "colorize": """example:
   proxytask colorize photo.jpg old_gray.png --checkpoint runs/color -o colorized/""",
     "cache": """example:
-  proxytask cache --lfw ../shared/data/lfw --image-size 64""",
+  proxytask cache --lfw ~/data/lfw --image-size 64""",
     "study": """example:
-  proxytask study --preset quick --out runs/study-quick --lfw ../shared/data/lfw
-  proxytask study --preset standard --out runs/study --lfw ../shared/data/lfw --downstream lfw:min_faces=50
+  proxytask study --preset quick --out runs/study-quick      # LFW from --lfw, $PROXYTASK_LFW, the cache or a download
+  proxytask study --preset standard --out runs/study --lfw ~/data/lfw --downstream lfw:min_faces=50
+  proxytask study --out runs/mine --pool ~/pictures/unlabeled --downstream ~/pictures/labeled --set baselines=random,eigenfaces
   proxytask study --preset standard --out runs/study --set budgets=10,all --set draws=5
   proxytask study --preset standard --out runs/study --executor local --workers 2
   proxytask study --preset paper --out runs/paper --executor slurm --partition gpu --gpus-per-job 8 --workers 32
-  proxytask study --preset standard --out runs/study --tasks colorization,denoising,inpainting,rotation,jigsaw \
-      --analyses loss,data,head,feature-change --lfw ../shared/data/lfw
+  proxytask study --preset standard --out runs/study --tasks colorization,denoising,inpainting,rotation,jigsaw \\
+      --analyses loss,data,head,feature-change
   proxytask study --preset quick --out runs/denoising --tasks denoising --vary denoising.mask_fraction=0.3,0.6
   proxytask study --preset quick --out runs/seeds --set pretrain_seeds=3 --plan     # list the jobs, run nothing""",
     "finetune": """example:
-  proxytask finetune --init runs/color --k 10 --draw 0 --out runs/ft-color-k10 --lfw ../shared/data/lfw
+  proxytask finetune --init runs/color --k 10 --draw 0 --out runs/ft-color-k10
+  proxytask finetune --init runs/study/pretrain/colorization/seed0 --k 10 --out runs/ft-study-color
   proxytask finetune --init random-rgb --k all --out runs/ft-random-rgb --downstream path/to/root""",
     "probe": """example:
-  proxytask probe --init runs/color --k 25 --out runs/probe-color-k25 --lfw ../shared/data/lfw""",
+  proxytask probe --init runs/color --k 25 --out runs/probe-color-k25 --lfw ~/data/lfw""",
     "tune": """example:
-  proxytask tune --preset quick --out runs/recipe-quick --lfw ../shared/data/lfw
+  proxytask tune --preset quick --out runs/recipe-quick
   proxytask tune --preset standard --out runs/recipe --draws 2""",
     "export": """example:
   proxytask export runs/color -o exported/color
@@ -54,8 +56,14 @@ EXAMPLES = {
   proxytask finetune --init runs/color --k 10 --out runs/ft-color     # writes runs/ft-color/classifier/
   proxytask predict photos/ more/face.jpg --model runs/ft-color -o predictions.csv""",
     "knn": """example:
-  proxytask knn --init random --k 10 --out runs/knn-random-k10 --lfw ../shared/data/lfw""",
+  proxytask knn --init random --k 10 --out runs/knn-random-k10""",
 }
+
+
+# Where LFW comes from, said once for every command that reads it (proxytask.data.lfw finds it).
+LFW_HELP = ("LFW: a folder holding lfw-deepfunneled.tgz (or lfw-funneled.tgz, lfw.tgz) or the extracted folder; default: "
+            "$PROXYTASK_LFW, else the cache folder $PROXYTASK_HOME (~/.cache/proxytask), else a download into it from the "
+            "LFW authors' site (UMass Amherst) or scikit-learn's figshare copies, checksums verified")
 
 
 def _command(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -68,7 +76,7 @@ def _add_pretrain(subparsers) -> None:
     parser.add_argument("--task", help="proxy task (default: colorization)")
     parser.add_argument("--out", required=True, type=Path, help="run folder (config, logs, checkpoints, gallery, metrics)")
     parser.add_argument("--config", type=Path, help="YAML file of settings (see config.yaml in any run folder)")
-    parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
+    parser.add_argument("--lfw", help=LFW_HELP)
     _add_pool(parser)
     parser.add_argument("--downstream", help="the downstream task whose images stay out of the pool (default lfw-politicians-7)")
     parser.add_argument("--epochs", type=float, help="passes over the pool (train.epochs)")
@@ -146,7 +154,7 @@ def _pool_overrides(args: argparse.Namespace, key: str) -> list[str]:
 
 def _add_cache(subparsers) -> None:
     parser = _command(subparsers, "cache", "find the images and decode the pool and downstream images into the cache")
-    parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
+    parser.add_argument("--lfw", help=LFW_HELP)
     parser.add_argument("--image-size", type=int, help="cached side in pixels (data.image_size)")
     parser.add_argument("--downstream", help="downstream task spec (data.downstream)")
     _add_pool(parser)
@@ -180,18 +188,21 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _add_study_settings(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=["quick", "standard", "paper"],
+    parser.add_argument("--preset", metavar="NAME",
                         help="quick (minutes on a CPU), standard (the CPU benchmark), paper (VGG-16, a GPU); "
                              "default: standard with a CUDA GPU, else quick")
     parser.add_argument("--downstream", help="lfw-politicians-7 (default), lfw-dev-7 (the development task), lfw:min_faces=N, "
                                              "lfw:people=A,B,... or a folder root/<class>/<image>")
-    parser.add_argument("--lfw", help="folder holding lfw-deepfunneled.tgz or the extracted lfw-deepfunneled/")
+    parser.add_argument("--lfw", help=LFW_HELP)
     parser.add_argument("--config", type=Path, help="YAML file of study settings, on top of the preset (e.g. a study's config.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a study setting, e.g. --set draws=5 or --set finetune.max_steps=300 (repeatable)")
 
 
 def _study_config(args: argparse.Namespace, extra: list[str] = ()):
+    """The study settings the command line asks for; a mistyped downstream name is refused here, before
+    any plan or job (``--plan`` included)."""
+    from proxytask.data.selection import check_downstream_spec
     from proxytask.study.presets import check_preset, study_config
 
     overrides = list(extra)
@@ -202,7 +213,9 @@ def _study_config(args: argparse.Namespace, extra: list[str] = ()):
     config = study_config(args.preset, [])
     if args.config:
         config = merge_yaml(config, args.config)
-    return check_preset(apply_overrides(config, overrides + list(args.set)))
+    config = check_preset(apply_overrides(config, overrides + list(args.set)))
+    check_downstream_spec(config.pretrain.data.downstream)
+    return config
 
 
 def _add_study(subparsers) -> None:
@@ -224,6 +237,9 @@ def _add_study(subparsers) -> None:
     parser.add_argument("--partition", help="Slurm partition")
     parser.add_argument("--gpus-per-job", type=int, default=0, help="Slurm: GPUs per pretraining job (one data-parallel process each)")
     parser.add_argument("--time-limit", type=int, default=240, help="Slurm (and local): minutes per job")
+    parser.add_argument("--gallery", type=Path, metavar="FOLDER",
+                        help="your own photos (any size): seed 0 of each colorization run of the main table colorizes them "
+                             "at full size into photos/<run>/ beside the report, which shows them")
     _add_pool(parser)
     _add_study_settings(parser)
     parser.set_defaults(handler=_study)
@@ -245,8 +261,9 @@ def _study(args: argparse.Namespace) -> int:
     kind = args.executor or (default.kind if args.workers is None else "local")
     workers = args.workers if args.workers is not None else (default_workers() if kind == "local" else 1)
     executor = ExecutorSettings(kind, workers, args.partition, args.gpus_per_job, args.time_limit)
-    results = run_study(config, args.out, executor)
-    print(f"{len(results.rows)} result rows; report: {args.out / 'report.html'} and {args.out / 'report.md'}")
+    results = run_study(config, args.out, executor, args.gallery)
+    reports = ", ".join(str(args.out / name) for name in ("report.html", "report.md", "report.pdf"))
+    print(f"{len(results.rows)} result rows; report: {reports}")
     return 0
 
 

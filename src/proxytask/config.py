@@ -12,9 +12,12 @@ the project above it.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import os
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -28,6 +31,35 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A setting has a wrong name, type or value; the message names the setting."""
+
+
+def did_you_mean(given: str, known: Iterable[str]) -> str:
+    """``"; did you mean NAME?"`` for the known name nearest to ``given`` (difflib's ratio, at least 0.6),
+    or ``""`` when none is near."""
+    close = difflib.get_close_matches(given, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def looks_like_path(value: str) -> bool:
+    """A value the user typed as a path (it has a folder separator or starts with ``~`` or ``.``),
+    not as a name: a missing path is then reported as missing, not as an unknown name."""
+    separators = [sep for sep in (os.sep, os.altsep, "/") if sep]
+    return value.startswith(("~", ".")) or any(sep in value for sep in separators)
+
+
+def unknown_name_error(kind: str, given: str, known: Iterable[str], otherwise: str = "", where: str = "") -> ConfigError:
+    """The error for a name the user typed that is none of ``known``: it suggests the nearest known name
+    and lists them all, e.g. ``unknown preset 'quik'; did you mean quick? (known: quick, standard, paper)``.
+
+    Args:
+        kind: what the name names (``preset``, ``task``, ``setting``...).
+        otherwise: what else the value may be, added to the list (``an existing image folder``).
+        where: the setting or option it was given as, put in front (``tasks``).
+    """
+    names = list(known)
+    listed = (", ".join(names) or "none") + (f"; or {otherwise}" if otherwise else "")
+    prefix = f"{where}: " if where else ""
+    return ConfigError(f"{prefix}unknown {kind} {given!r}{did_you_mean(given, names)} (known: {listed})")
 
 
 # What a backbone reads (proxytask.inputs.NetworkInput): intensity (mean of RGB) or RGB.
@@ -99,7 +131,8 @@ class Settings:
                 if part is not None and not check.accepts(part):
                     each = ": each" if isinstance(value, tuple) else ""
                     whole = str(item.type).startswith(("int", "tuple[int"))
-                    raise ConfigError(f"{path}{each} must be {check.describe(whole)}, got {part!r}")
+                    hint = did_you_mean(part, map(str, check.choices)) if isinstance(part, str) else ""
+                    raise ConfigError(f"{path}{each} must be {check.describe(whole)}, got {part!r}{hint}")
             if isinstance(value, Settings):
                 value.validate(f"{path}.")
             elif item.metadata.get("sections"):
@@ -303,8 +336,8 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
     known = set(fields) - set(grouped) | {section for sections in grouped.values() for section in sections}
     unknown = sorted(set(values) - known)
     if unknown:
-        prefix = f"{where}." if where else ""
-        raise ConfigError(f"unknown setting {prefix}{unknown[0]}; known: {', '.join(sorted(known))}")
+        sections = [where] if where else []
+        raise unknown_name_error("setting", ".".join([*sections, unknown[0]]), _dotted(sections, sorted(known)))
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         path = f"{where}.{name}" if where else name
@@ -357,18 +390,32 @@ def apply_overrides(config: T, overrides: list[str]) -> T:
         if "=" not in override:
             raise ConfigError(f"--set expects section.name=value, got {override!r}")
         key, raw = override.split("=", 1)
-        node = values
         parts = key.strip().split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                raise ConfigError(f"--set {key}: {part!r} is not a section; sections: {', '.join(k for k, v in node.items() if isinstance(v, dict))}")
-            node = node[part]
-        if parts[-1] not in node:
-            raise ConfigError(f"--set {key}: unknown setting; known here: {', '.join(sorted(node))}")
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else raw
+        _section_of(values, parts)[parts[-1]] = yaml.safe_load(raw) if raw.strip() else raw
     result = from_dict(type(config), values)
     result.validate()  # type: ignore[attr-defined]
     return result
+
+
+def _section_of(values: dict[str, Any], parts: list[str]) -> dict[str, Any]:
+    """The mapping in ``values`` that holds the dotted setting ``parts``, or a ConfigError suggesting the
+    nearest known section or setting."""
+    node = values
+    for depth, part in enumerate(parts[:-1]):
+        if part not in node:
+            sections = [name for name, value in node.items() if isinstance(value, dict)]
+            raise unknown_name_error("section", ".".join(parts[:depth + 1]), _dotted(parts[:depth], sections), where="--set")
+        if not isinstance(node[part], dict):
+            raise ConfigError(f"--set: {'.'.join(parts[:depth + 1])} is a setting, not a section")
+        node = node[part]
+    if parts[-1] not in node:
+        raise unknown_name_error("setting", ".".join(parts), _dotted(parts[:-1], sorted(node)), where="--set")
+    return node
+
+
+def _dotted(sections: list[str], names: Iterable[str]) -> list[str]:
+    """``names`` as dotted settings inside ``sections`` (``["train"]``, ``batch_size`` -> ``train.batch_size``)."""
+    return [".".join([*sections, name]) for name in names]
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:

@@ -200,12 +200,26 @@ def load_classifier(path: str | Path) -> TrainedClassifier:
     if not (path / CLASSIFIER_INFO).is_file() and (path / "classifier" / CLASSIFIER_INFO).is_file():
         path = path / "classifier"
     if not (path / CLASSIFIER_INFO).is_file():
-        raise ConfigError(f"{path} holds no fine-tuned classifier ({CLASSIFIER_INFO}); `proxytask finetune --out DIR` writes one")
+        raise ConfigError(_no_classifier(path))
     info = json.loads((path / CLASSIFIER_INFO).read_text())
     network_input = NetworkInput.load_from(info["input"])
     model = Classifier(Backbone(info["backbone"], network_input.channels, info["batchnorm"]), network_input, len(info["class_names"]))
     model.load_state_dict(load_weights(path / CLASSIFIER_WEIGHTS))
     return TrainedClassifier(model.eval(), list(info["class_names"]), Preprocessing.from_dict(info["preprocessing"]))
+
+
+def _no_classifier(path: Path) -> str:
+    """What a folder given for a fine-tuned classifier is instead: missing, a pretraining run, or other."""
+    if not path.is_dir():
+        return f"{path} does not exist; expected the folder `proxytask finetune --out DIR` wrote"
+    run = RunFolder(path)
+    if run.is_study_folder:
+        return (f"{path} is a study folder, which keeps no fine-tuned classifier: fine-tune one of its runs "
+                f"({run.study_runs()}) with `proxytask finetune --init RUN --out DIR`, then --model DIR")
+    if run.started:
+        return (f"{path} is a pretraining run folder, not a fine-tuned classifier: fine-tune it first "
+                f"(`proxytask finetune --init {path} --out DIR`, then --model DIR)")
+    return f"{path} holds no fine-tuned classifier ({CLASSIFIER_INFO}); `proxytask finetune --out DIR` writes one"
 
 
 def read_pictures(paths: list[Path], preprocessing: Preprocessing) -> tuple[list[Path], torch.Tensor, list[tuple[Path, str]]]:

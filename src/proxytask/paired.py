@@ -220,14 +220,30 @@ def seed_pairs(init_seeds: Sequence[int], baseline_seeds: Sequence[int]) -> list
     raise ValueError(f"cannot pair {len(init_seeds)} seeds with {len(baseline_seeds)}")
 
 
-def differences(records: Sequence[Scored], init: str, baseline: str, mode: str, k: int | None, metric: str = "accuracy",
-                init_seeds: Sequence[int] = (0,), baseline_seeds: Sequence[int] = (0,)) -> tuple[np.ndarray, list[int]]:
-    """(seeds, draws) paired differences over the draws every seed of both sides has in (mode, k), and
-    those draws; (S, 0) if none."""
+def _scores(records: Sequence[Scored], mode: str, k: int | None, metric: str) -> dict[tuple[str, int], dict[int, float]]:
+    """(init, pretraining seed) -> draw -> score of the records in (mode, k)."""
     scores: dict[tuple[str, int], dict[int, float]] = {}
     for r in records:
         if r.mode == mode and r.k == k:
             scores.setdefault((r.init, r.pretrain_seed), {})[r.draw] = r.score(metric)
+    return scores
+
+
+def score_table(records: Sequence[Scored], init: str, mode: str, k: int | None, metric: str = "accuracy",
+                seeds: Sequence[int] = (0,)) -> tuple[np.ndarray, list[int]]:
+    """(seeds, draws) scores of ``init`` in (mode, k) over the draws every seed has, and those draws;
+    :func:`hierarchical_interval` of it is the interval of the init's mean score."""
+    scores = _scores(records, mode, k, metric)
+    tables = [scores.get((init, seed), {}) for seed in seeds]
+    draws = sorted(set.intersection(*(set(table) for table in tables))) if tables else []
+    return np.array([[table[d] for d in draws] for table in tables], dtype=float).reshape(len(tables), len(draws)), draws
+
+
+def differences(records: Sequence[Scored], init: str, baseline: str, mode: str, k: int | None, metric: str = "accuracy",
+                init_seeds: Sequence[int] = (0,), baseline_seeds: Sequence[int] = (0,)) -> tuple[np.ndarray, list[int]]:
+    """(seeds, draws) paired differences over the draws every seed of both sides has in (mode, k), and
+    those draws; (S, 0) if none."""
+    scores = _scores(records, mode, k, metric)
     pairs = seed_pairs(tuple(init_seeds), tuple(baseline_seeds))
     tables = [(scores.get((init, ours), {}), scores.get((baseline, theirs), {})) for ours, theirs in pairs]
     draws = sorted(set.intersection(*(set(a) & set(b) for a, b in tables)))

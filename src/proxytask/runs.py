@@ -11,8 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from proxytask.config import INPUT_KINDS, DataConfig, ModelConfig, OptimConfig, Settings, TaskSettings, TrainConfig, load_yaml, setting
-from proxytask.tasks import task_sections
+import yaml
+
+from proxytask.config import (
+    INPUT_KINDS,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    Settings,
+    TaskSettings,
+    TrainConfig,
+    load_yaml,
+    setting,
+    unknown_name_error,
+)
+from proxytask.tasks import TASKS, task_sections
 
 S = TypeVar("S", bound=TaskSettings)
 
@@ -37,12 +51,23 @@ class PretrainConfig(Settings):
     train: TrainConfig = field(default_factory=TrainConfig)
     sections: dict[str, Settings] = field(default_factory=default_sections, metadata={"sections": task_sections})
 
+    def rules(self, where: str) -> None:
+        if self.task not in TASKS:
+            raise unknown_name_error("task", self.task, sorted(TASKS), where=f"{where}task")
+
     def section(self, kind: type[S]) -> S:
         """The task section of class ``kind`` (``config.section(ColorizationConfig).bins``)."""
         found = self.sections.get(kind.section)
         if not isinstance(found, kind):
             raise KeyError(f"these settings hold no {kind.__name__} section {kind.section!r}")
         return found
+
+
+# What a pretraining run folder is, for the errors about a folder that is not one, and the settings
+# files of a study's runs (proxytask.study.folder.StudyFolder names them), to tell a study folder.
+RUN_FOLDER_HINT = "a run folder is what 'proxytask pretrain --out DIR' or a study's pretrain/<task>/seed<s>/ holds"
+TASK_SEEDS = "seed*/config.yaml"
+STUDY_RUNS = f"pretrain/*/{TASK_SEEDS}"
 
 
 @dataclass(frozen=True)
@@ -101,6 +126,38 @@ class RunFolder:
     def finished(self) -> bool:
         return self.metrics.is_file()
 
+    def check_holds_run(self) -> None:
+        """Raise a ConfigError unless the folder holds a pretraining run, saying what it is instead:
+        missing, a study folder, one task's folder of seeds, or a folder without a run's settings."""
+        root = self.root
+        if not root.is_dir():
+            raise ConfigError(f"{root} does not exist; expected a pretraining run folder ({RUN_FOLDER_HINT})")
+        if self.is_study_folder:
+            raise ConfigError(f"{root} is a study folder, not a pretraining run folder: its runs are {self.study_runs()}")
+        seeds = sorted(root.glob(TASK_SEEDS))
+        if seeds and not self.started:
+            raise ConfigError(f"{root} holds the pretraining seeds of one task, not a run: give one of them, e.g. {seeds[0].parent}")
+        if not self.started:
+            raise ConfigError(f"{root} is not a pretraining run folder (no {self.config.name}; {RUN_FOLDER_HINT})")
+
+    @property
+    def is_study_folder(self) -> bool:
+        """It is a study folder: it holds study runs, or its ``config.yaml`` holds a study's settings (a
+        ``pretrain`` section, which a run's never has)."""
+        if any(self.root.glob(STUDY_RUNS)):
+            return True
+        try:
+            values = yaml.safe_load(self.config.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return False
+        return isinstance(values, dict) and isinstance(values.get("pretrain"), dict)
+
+    def study_runs(self) -> str:
+        """Where a study folder's runs are, in words, with its first run as an example."""
+        found = sorted(self.root.glob(STUDY_RUNS))
+        return f"{self.root / 'pretrain'}/<task>/seed<s>/" + (f", e.g. {found[0].parent}" if found else "")
+
     def settings(self) -> PretrainConfig:
-        """The settings the run was started with."""
+        """The settings the run was started with (a ConfigError if the folder holds no run: :meth:`check_holds_run`)."""
+        self.check_holds_run()
         return load_yaml(PretrainConfig, self.config)

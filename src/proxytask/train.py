@@ -240,7 +240,7 @@ def _finish(run: RunFolder, config: PretrainConfig, task: ProxyTask, pool: PoolI
     flops = training_flops_per_image(fresh, center_crop(heldout, config.data.crop_size), heldout_labels)
     task.eval()
     panels, heldout_metrics = task.visualize(heldout, heldout_labels)
-    save_gallery(panels, run.gallery, title=f"{config.task}: held-out pool images")
+    save_gallery(panels, run.gallery, title=f"{config.task}: held-out pool images", legend=task.gallery_legend)
     rows = read_log(run.log)
     previous = json.loads(run.metrics.read_text()) if run.finished else {}
     metrics = {

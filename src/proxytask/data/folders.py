@@ -48,7 +48,8 @@ def _folder(root: Path) -> Path:
     return root
 
 
-def _images_in(folder: Path) -> list[Path]:
+def images_in(folder: Path) -> list[Path]:
+    """The image files under ``folder`` (any depth), sorted."""
     return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -63,13 +64,13 @@ def labeled_folder(root: Path) -> LabeledImages:
     if len(classes) < 2:
         raise DataError(f"image folder {root} has {len(classes)} class subfolder(s); a classification task needs at least 2 "
                         "(expected root/<class>/<image>)")
-    return labeled_from_groups({c.name: _images_in(c) for c in classes}, str(root))
+    return labeled_from_groups({c.name: images_in(c) for c in classes}, str(root))
 
 
 def image_tree(root: Path) -> list[Path]:
     """Every image file below ``root``, for an unlabeled pool."""
     root = _folder(root)
-    files = _images_in(root)
+    files = images_in(root)
     if not files:
         raise DataError(f"image folder {root} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files

@@ -2,7 +2,8 @@
 
 Downstream specs: ``lfw-politicians-7`` (people with >= 70 images), ``lfw-dev-7`` (the development
 task: the next 7 people, 48 to 69 images), ``lfw:min_faces=N``, ``lfw:people=Name_One,Name_Two``
-(LFW folder names), or a path to ``root/<class>/<image>``.
+(LFW folder names), or a path to ``root/<class>/<image>``. A spec that is none of these and no
+existing folder is refused before any picture is looked up, naming the nearest known spec.
 
 Pool sources (``data.pool``): ``lfw`` (LFW without the people of the downstream task and of the
 development task) and any folder of images, searched recursively. LFW is only looked up when an
@@ -15,12 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxytask.config import DataConfig
+from proxytask.config import DataConfig, looks_like_path, unknown_name_error
 from proxytask.data.folders import LabeledImages, image_tree, labeled_folder, labeled_from_groups
 from proxytask.data.images import CENTER, Crop
 from proxytask.data.lfw import DEV_MIN_FACES, DEV_TASK, DOWNSTREAM_DEFAULT, POLITICIANS_MIN_FACES, DataError, PeopleIndex, locate_lfw
 
 LFW_POOL = "lfw"
+# The LFW selections of lfw:key=value specs, and every downstream spec by name (as the errors list them).
+LFW_PREFIX = "lfw:"
+LFW_KEYS = ("min_faces", "people")
+DOWNSTREAM_NAMES = (DOWNSTREAM_DEFAULT, DEV_TASK, "lfw:min_faces=N", "lfw:people=Name_One,Name_Two")
 
 
 @dataclass(frozen=True)
@@ -45,12 +50,30 @@ class Downstream:
 
 def is_lfw_spec(spec: str) -> bool:
     """True for the downstream specs that name LFW people (a folder is never one, whatever its name)."""
-    return spec in (DOWNSTREAM_DEFAULT, DEV_TASK) or spec.startswith("lfw:")
+    return spec in (DOWNSTREAM_DEFAULT, DEV_TASK) or spec.startswith(LFW_PREFIX)
 
 
 def _lfw_index(lfw: str | None) -> PeopleIndex:
     """Every LFW person's pictures, LFW found as :func:`locate_lfw` says."""
     return PeopleIndex.scan(locate_lfw(lfw))
+
+
+def _lfw_key(spec: str) -> tuple[str, str]:
+    """(key, value) of an ``lfw:key=value`` spec, or a ConfigError suggesting the nearest key."""
+    key, _, value = spec[len(LFW_PREFIX):].partition("=")
+    if key not in LFW_KEYS:
+        raise unknown_name_error("LFW selection", key, LFW_KEYS, where=f"downstream spec {spec!r}")
+    return key, value
+
+
+def check_downstream_spec(spec: str) -> None:
+    """Raise a ConfigError, before any picture is looked up, for a spec that names no known task: an
+    unknown LFW selection or name gets the nearest known one. A spec written as a path is a folder
+    (:func:`proxytask.data.folders.labeled_folder` says if it does not exist)."""
+    if spec.startswith(LFW_PREFIX):
+        _lfw_key(spec)
+    elif not (is_lfw_spec(spec) or looks_like_path(spec) or Path(spec).exists()):
+        raise unknown_name_error("downstream", spec, DOWNSTREAM_NAMES, otherwise="an existing image folder root/<class>/<image>")
 
 
 def _lfw_people(spec: str, index: PeopleIndex) -> list[str]:
@@ -59,7 +82,7 @@ def _lfw_people(spec: str, index: PeopleIndex) -> list[str]:
         return index.with_min_faces(POLITICIANS_MIN_FACES)
     if spec == DEV_TASK:
         return dev_people(index)
-    key, _, value = spec[len("lfw:"):].partition("=")
+    key, value = _lfw_key(spec)
     if key == "min_faces":
         try:
             min_faces = int(value)
@@ -69,12 +92,10 @@ def _lfw_people(spec: str, index: PeopleIndex) -> list[str]:
         if len(people) < 2:
             raise DataError(f"downstream spec {spec!r} selects {len(people)} people; a classification task needs at least 2")
         return people
-    if key == "people":
-        names = [n.strip() for n in value.split(",") if n.strip()]
-        if len(names) < 2:
-            raise DataError(f"downstream spec {spec!r} names {len(names)} people; a classification task needs at least 2")
-        return index.check_names(names)
-    raise DataError(f"downstream spec {spec!r}: expected lfw:min_faces=N or lfw:people=Name_One,Name_Two")
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if len(names) < 2:
+        raise DataError(f"downstream spec {spec!r} names {len(names)} people; a classification task needs at least 2")
+    return index.check_names(names)
 
 
 def folder_crop(data: DataConfig) -> Crop:
@@ -85,6 +106,7 @@ def folder_crop(data: DataConfig) -> Crop:
 def downstream_task(data: DataConfig) -> Downstream:
     """The labeled task ``data.downstream`` names."""
     spec = data.downstream
+    check_downstream_spec(spec)
     if not is_lfw_spec(spec):
         return Downstream(spec, labeled_folder(Path(spec)), folder_crop(data))
     index = _lfw_index(data.lfw)
@@ -100,6 +122,7 @@ def pool_sources(data: DataConfig) -> list[ImageSource]:
     Downstream images are kept out: by person for LFW (with the development task's people), and
     by content for any exact copy in a folder (:func:`proxytask.data.pool.load_pool` drops those).
     """
+    check_downstream_spec(data.downstream)
     sources = []
     names = [name if name == LFW_POOL else str(Path(name).expanduser().resolve()) for name in data.pool]
     for name in dict.fromkeys(names):  # a folder given twice (or by two paths) counts once

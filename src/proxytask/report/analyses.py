@@ -6,15 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure as PlotFigure
 
 from proxytask.budgets import Budget, budget_name, parse_budget
 from proxytask.paired import format_interval
 from proxytask.records import StudyResults, find
+from proxytask.report.charts import score_interval
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table
-from proxytask.report.figures import comparison_bars, feature_change_lines, measure_curve
+from proxytask.report.figures import Curve, draw_bars, draw_feature_change, draw_measure_curve, save_png
 from proxytask.report.summary import format_cell
 from proxytask.tasks import task_class
-from proxytask.transfer.modes import FINETUNE, PROBE
+from proxytask.transfer.inits import RANDOM
+from proxytask.transfer.modes import FINETUNE, MODES, PROBE
 from proxytask.variants import ALL_PAIRS, NO_PAIRS, VariantSet
 
 FEATURE_CHANGE_NOTE = ("Paper (recollected, not checked against the PDF): fine-tuning changes the upper layers far more than "
@@ -98,13 +101,29 @@ def set_blocks(study: StudyResults, group: VariantSet, budgets: list[Budget], ou
     pairs = _pairs_table(study, group, budgets)
     blocks += [pairs] if pairs is not None else []
     path = out / f"analysis_{''.join(c if c.isalnum() else '_' for c in group.name)}.png"
+    save_png(_set_figure(study, group, budgets), path)
+    return blocks + [Figure(path, f"{group.title}: fine-tuned and linear-probe test accuracy with 95% intervals over seeds and "
+                                  "draws; random init fine-tuned as the gray line"), Paragraph(group.note)]
+
+
+def _set_figure(study: StudyResults, group: VariantSet, budgets: list[Budget]) -> PlotFigure:
+    """Bars per member and budget, or (a set read against a pretraining measure) accuracy against that measure."""
     names = [member.variant.name for member in group.members]
+    reference = f"random init ({MODES[FINETUNE].stage})"
+    floors = {k: (found.mean if (found := score_interval(study, RANDOM, FINETUNE, k)) else None) for k in budgets}
     if group.against:
-        measures = [study.run(name).metrics[group.against] for name in names]
-        measure_curve(study.rows, names, measures, MEASURES.get(group.against, group.against), budgets, path)
-    else:
-        comparison_bars(study.rows, names, budgets, path)
-    return blocks + [Figure(path, f"{group.title}: fine-tuned and linear-probe test accuracy"), Paragraph(group.note)]
+        measures = [float(study.run(name).metrics[group.against]) for name in names]
+        task = group.members[0].variant.task
+        panels = [(f"k={budget_name(k)}, same number of pretraining steps",
+                   [Curve(task, MODES[mode].stage, {x: found for x, name in zip(measures, names)
+                                                    if (found := score_interval(study, name, mode, k)) is not None}, style)
+                    for mode, style in ((FINETUNE, "-"), (PROBE, "--"))], floors[k]) for k in budgets]
+        return draw_measure_curve(panels, sorted(set(measures)), MEASURES.get(group.against, group.against), reference)
+    panels = []
+    for k in budgets:
+        members = [(name, name, score_interval(study, name, FINETUNE, k), score_interval(study, name, PROBE, k)) for name in names]
+        panels.append((f"k={budget_name(k)}", [m for m in members if m[2] is not None and m[3] is not None], floors[k]))
+    return draw_bars(panels, reference)
 
 
 def analysis_blocks(study: StudyResults, out: Path) -> list[Block]:
@@ -131,6 +150,6 @@ def analysis_blocks(study: StudyResults, out: Path) -> list[Block]:
                             [[r.init, budget_name(r.k), f"{r.accuracy:.3f}"] + [f"{w:.3f} / {c:.3f}" for w, c in zip(r.weight_change, r.cka)]
                              for r in change]))
         path = out / "analysis_feature_change.png"
-        feature_change_lines(change, path)
+        save_png(draw_feature_change(change), path)
         blocks += [Figure(path, "Relative weight change and CKA to the starting features, per stage"), Paragraph(FEATURE_CHANGE_NOTE)]
     return blocks

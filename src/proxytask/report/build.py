@@ -12,16 +12,32 @@ from proxytask.files import write_text_atomic
 from proxytask.paired import Comparison, format_interval
 from proxytask.records import JobRecord, PretrainingRecord, ResultRow, StudyResults, find
 from proxytask.report.analyses import analysis_blocks
-from proxytask.report.document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
-from proxytask.report.figures import budget_curves, confusion_figure, loss_curves
-from proxytask.report.summary import SUPERVISED, format_cell, format_share, headline, ranking, winners
+from proxytask.report.charts import budget_figures, forest_figure, split_counts
+from proxytask.report.claims import claim_rows, limits_text
+from proxytask.report.document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from proxytask.report.figures import draw_confusion, draw_loss_curves, save_png
+from proxytask.report.slides import write_slides
+from proxytask.report.summary import SUPERVISED, format_cell, format_share, headline, pool_pictures, ranking, winners
+from proxytask.report.verdicts import design, summary_sentences
 from proxytask.runs import RunFolder
 from proxytask.tasks import task_class
 from proxytask.transfer.baselines import EIGENFACES
 from proxytask.transfer.inits import RANDOM, RANDOM_RGB
-from proxytask.transfer.modes import MODES
+from proxytask.transfer.modes import FINETUNE, MODES, PROBE
 
 CONFUSION_BUDGET = 10
+
+
+def downstream_gallery(out: Path, run: str) -> Path:
+    """Where the study puts colorization run ``run``'s gallery of downstream test faces, for the report."""
+    return out / f"gallery_{run}_downstream.png"
+
+
+def photo_folder(out: Path, run: str) -> Path:
+    """Where the study puts the figures of the user's photos colorized by ``run`` (``--gallery``)."""
+    return out / "photos" / run
+
+SOLVED_SHARE = 0.99
 # Modes in the report's order: the trained ones (and the eigenfaces baseline beside them), then the frozen ones.
 TRAINED_MODES = [name for name, mode in MODES.items() if mode.trains_network or not mode.on_backbones]
 FROZEN_MODES = [name for name in MODES if name not in TRAINED_MODES]
@@ -95,20 +111,53 @@ def per_class_table(jobs: list[JobRecord], class_names: list[str]) -> Table:
     return Table(["class", "precision", "recall", "F1", "test images"], rows)
 
 
+GLOSSARY = [
+    ("proxy task", "a task whose labels come free with the pictures (colour a gray face, undo a rotation, ...); pretraining "
+                   "on it over the unlabeled pool gives a network's starting weights"),
+    ("init", "the weights the downstream classifier starts from: random init (random weights: the floor), a proxy task's "
+             "network, supervised pretraining on the pool's identity labels (the ceiling), or the eigenfaces baseline"),
+    ("pool", "the unlabeled pictures the proxy tasks learn from (never a downstream picture)"),
+    ("intensity", "the gray (lightness) channel: every init of the main tables reads only it, so colour cannot explain a difference"),
+    ("k", "labeled images per class the downstream classifier may read; nothing else labeled influences a result at k"),
+    ("draw", "one random choice of those k images per class; every init sees the same draws"),
+    ("pretraining seed", "one pretraining run of an init (random init: one set of random weights); another seed is another network"),
+    ("fine-tuning / linear probe / k-NN", "train the whole network on the k labels / a logistic regression on its frozen "
+                                          "features / nearest neighbours on its frozen features"),
+    ("paired difference, points", "one init's test accuracy minus another's on the same draws and seeds, in percentage points"),
+    ("95% interval, told apart", "the interval covers the spread over pretraining seeds and label draws; two inits are told "
+                                 "apart (one is better) only where it excludes zero, and 'not shown' is not 'no effect'"),
+    ("detectable difference", "the smallest true difference this study's seeds and draws find with 80% probability"),
+    ("gap closed", "(proxy - random) / (supervised - random): the share of what supervised pretraining gains that a proxy task recovers"),
+]
+
+
+def _intro_blocks(study: StudyResults) -> list[Block]:
+    """The title and what the study asks, in words."""
+    downstream, config = study.downstream, study.config
+    classes = ", ".join(name.replace("_", " ") for name in downstream["classes"])
+    pool = pool_pictures(study)
+    pool_words = f"{pool:,} unlabeled pool pictures" if pool else "the unlabeled pool"
+    ceiling = " and pretrained on the pool's identity labels (the ceiling)" if SUPERVISED in study.main_inits else ""
+    return [Heading(f"proxytask study: {config['pretrain']['data']['downstream']}", 1), Paragraph(
+        f"Does pretraining on a proxy task help to tell {len(downstream['classes'])} classes apart ({classes}) when only a few "
+        f"labeled pictures per class are given? Each proxy task pretrained a network on {pool_words}; each network was then "
+        f"trained on k labeled pictures per class and scored on {sum(split_counts(study).values())} held-out test pictures, "
+        f"against the same network from random weights (the floor){ceiling}.")]
+
+
 def _setup_blocks(study: StudyResults) -> list[Block]:
     config, downstream = study.config, study.downstream
     counts = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in downstream["images_per_class"].items())
     pretrain = config["pretrain"]
-    blocks: list[Block] = [Heading(f"proxytask study: {pretrain['data']['downstream']}", 1), Paragraph(
-        f"Preset {config['preset']} on {study.device}; backbone {pretrain['model']['backbone']}; "
-        f"{downstream['images']} images in {len(downstream['classes'])} classes ({counts}). Every initialisation in the "
-        f"main tables reads the same input ({pretrain['input']}); every pretraining run saw the same number of pool "
-        f"images ({config['pretrain_steps']} steps of {pretrain['train']['batch_size']}). Stratified 75/25 train/test split "
-        f"(seed 42); k labeled images per class drawn from train, {config['draws']} draws for fine-tuning and "
-        f"{config['frozen_draws']} for the linear probe, k-NN and eigenfaces (seeds 0, 1, ...; every init sees the same "
-        f"draws, and fine-tuning seed d goes with draw d); every trained init pretrained with {config.get('pretrain_seeds', 1)} "
-        "seed(s), random init with as many weight seeds (seed s of every init on draw d). Cells: test accuracy / macro-F1, "
-        "mean ± standard deviation over the seeds and draws of each row.")]
+    blocks: list[Block] = [Heading("How the study was run"), Paragraph(
+        f"Preset {config['preset']}; backbone {pretrain['model']['backbone']}; {downstream['images']} images in "
+        f"{len(downstream['classes'])} classes ({counts}). Every init in the main tables reads the same input "
+        f"({pretrain['input']}); every pretraining run saw the same number of pool images ({config['pretrain_steps']} steps "
+        f"of {pretrain['train']['batch_size']}). Stratified 75/25 train/test split (seed 42); k labeled images per class drawn "
+        f"from train, {config['draws']} draws for fine-tuning and {config['frozen_draws']} for the linear probe, k-NN and "
+        f"eigenfaces (every init sees the same draws, and fine-tuning seed d goes with draw d); every trained init pretrained "
+        f"with {config.get('pretrain_seeds', 1)} seed(s), random init with as many weight seeds (seed s of every init on draw "
+        "d). Table cells: test accuracy / macro-F1, mean ± standard deviation over the seeds and draws of each row.")]
     blocks += [Heading("How every choice was made", 3),
                Table(["mode", "choice"], [[mode, text] for mode, text in study.selection.items()]),
                Paragraph("No label outside a budget's k per class influences any result at that budget: the test labels "
@@ -123,8 +172,8 @@ def _verdict(comparison: Comparison | None) -> str:
         return format_interval(comparison)
     if comparison.interval.excludes_zero:
         return format_interval(comparison)
-    below = (f"; differences below {comparison.detectable:.3f} cannot be told apart reliably with these {comparison.n_seeds} "
-             f"seed(s) x {comparison.n_draws} draws (80% power)") if comparison.detectable else ""
+    below = (f"; differences below {comparison.detectable:.3f} cannot be told apart with {design(comparison)} (80% power)"
+             if comparison.detectable else "")
     return f"not shown: {format_interval(comparison)}{below}"
 
 
@@ -201,7 +250,8 @@ def _pretraining_blocks(pretraining: list[PretrainingRecord]) -> list[Block]:
     pretext = [[r.name, str(r.seed), label, f"{r.metrics[key]:.4g}" if key in r.metrics else "-"]
                for r in pretraining for key, label in task_class(r.task).pretext_metrics.items()]
     blocks += [Heading("Pretext tasks on held-out pool pictures", 3), Table(["run", "seed", "measure", "value"], pretext)]
-    return blocks
+    note = _pretext_note(pretraining)
+    return blocks + ([Paragraph(note)] if note else [])
 
 
 def _time_blocks(stages: dict[str, float]) -> list[Block]:
@@ -214,60 +264,115 @@ def _time_blocks(stages: dict[str, float]) -> list[Block]:
         f"features. Writing this report is timed after it is written: its seconds are in results.json.")]
 
 
+def _summary_blocks(study: StudyResults, proxies: list[str], out: Path) -> list[Block]:
+    """The verdict in words (fine-tuning, then the linear probe) and the forest plot of fine-tuning."""
+    inits = [*proxies, SUPERVISED]
+    blocks: list[Block] = [Heading("Summary"), Paragraph(
+        "Each sentence is generated from a paired comparison of test accuracy (differences in percentage points, 95% "
+        "interval over pretraining seeds and label draws): 'beats' and 'is below' only where the interval excludes zero.")]
+    for mode in (FINETUNE, PROBE):
+        sentences = summary_sentences(study, inits, study.budgets, mode)
+        if sentences:
+            blocks += [Heading(MODES[mode].stage.capitalize(), 3), Bullets(sentences)]
+    forest = forest_figure(study, inits, FINETUNE, out)
+    return blocks + ([Heading("The comparison in one picture", 3), forest] if forest is not None else [])
+
+
+def _pretext_note(pretraining: list[PretrainingRecord]) -> str:
+    """A comment on pretext tasks solved on held-out pictures (a share of 0.99 or more)."""
+    solved = sorted({r.name for r in pretraining for key, label in task_class(r.task).pretext_metrics.items()
+                     if label.startswith("held-out share") and r.metrics.get(key, 0.0) >= SOLVED_SHARE})
+    if not solved:
+        return ""
+    return (f"{', '.join(solved)}: the pretext task is solved on held-out pictures (a share of {SOLVED_SHARE} or more), so "
+            "its loss no longer pushes the features once it is solved; how much they help is what the transfer tables measure.")
+
+
+def _gallery_figures(study: StudyResults, out: Path) -> list[Figure]:
+    """Each main run's held-out pool gallery (seed 0), copied beside the report, and where the study made
+    them, a colorization run's gallery of downstream test faces and its figures of the user's photos."""
+    figures = []
+    for record in study.pretraining:
+        if record.name not in study.main_inits or record.seed != 0:
+            continue
+        gallery = RunFolder(out / record.folder).gallery
+        if gallery.is_file():
+            shutil.copyfile(gallery, out / f"gallery_{record.name}.png")
+            figures.append(Figure(out / f"gallery_{record.name}.png", f"{record.name} on held-out pool pictures (seed 0)"))
+        downstream = downstream_gallery(out, record.name)
+        if downstream.is_file():
+            figures.append(Figure(downstream, f"{record.name} (seed 0) colorizing test faces of the downstream task"))
+        figures += [Figure(photo, f"{record.name} (seed 0) colorizing {photo.stem} (your photo, at its full size where it fits)")
+                    for photo in sorted(photo_folder(out, record.name).glob("*.png"))]
+    return figures
+
+
+def _loss_figure(study: StudyResults, out: Path) -> list[Figure]:
+    """The main runs' loss curves (a panel per init, a line per seed), where their folders are beside the report."""
+    runs: dict[str, list[tuple[int, RunFolder]]] = {}
+    for record in study.pretraining:
+        run = RunFolder(out / record.folder)
+        if record.name in study.main_inits and run.log.is_file():
+            runs.setdefault(record.name, []).append((record.seed, run))
+    if not runs:
+        return []
+    save_png(draw_loss_curves(runs), out / "pretrain_loss.png")
+    return [Figure(out / "pretrain_loss.png", "Pretraining loss against step, one panel per init (each on its own scale), one line per seed")]
+
+
+def _claims_blocks(study: StudyResults) -> list[Block]:
+    """The paper's claims beside this study's measurements, and what the study cannot show."""
+    rows = claim_rows(study)
+    if not rows:
+        return []
+    return [Heading("The paper's claims, checked"), Table(["claim (Larsson et al. 2017, and METHOD.md's numbers)", "the paper's evidence",
+                                                          "our measurement [95% CI]", "verdict"],
+                                                         [[r.claim, r.evidence, r.measurement, r.verdict] for r in rows]),
+            Paragraph("Supported: our paired interval excludes zero in the claimed direction; contradicted: it excludes zero "
+                      "the other way (for the gap closed: the interval excludes the paper's share); consistent: the gap closed's "
+                      "interval holds the paper's share and excludes zero; not shown at this scale: it includes zero. Analyses the study did not run "
+                      "(--analyses loss,data,head,feature-change) have no row."),
+            Heading("What these experiments cannot show", 3), Paragraph(limits_text(study))]
+
+
 def write_report(study: StudyResults, out: Path) -> None:
-    """Write the figures, report.md and report.html of a finished study into ``out``."""
+    """Write the figures, report.md, report.html and report.pdf of a finished study into ``out``."""
     config, records = study.config, study.jobs
     results = [r for r in study.rows if r.init in study.main_inits]  # variants have their own sections
     budgets = study.budgets
     proxies = list(config["tasks"])
     downstream = study.downstream
-    blocks = _setup_blocks(study) + _headline_blocks(study, results, proxies, budgets)
+    blocks = _intro_blocks(study) + _summary_blocks(study, proxies, out) + _headline_blocks(study, results, proxies, budgets)
+    blocks += [Heading("Words used here"), Table(["word", "meaning"], [list(entry) for entry in GLOSSARY])]
+    blocks += _setup_blocks(study)
     modes = [m for m in TRAINED_MODES + FROZEN_MODES if any(r.mode == m for r in results)]
     blocks += [Heading("Paired differences in every mode (test accuracy, mean [95% CI] over seeds and draws)"),
-               paired_table(study, results, modes, budgets),
-               Heading("Where the spread comes from (each init minus its random init, test accuracy)", 3),
+               paired_table(study, results, modes, budgets)]
+    blocks += [forest for mode in FROZEN_MODES if (forest := forest_figure(study, [*proxies, SUPERVISED], mode, out)) is not None]
+    blocks += [Heading("Where the spread comes from (each init minus its random init, test accuracy)", 3),
                spread_table(study, results, modes, budgets), Paragraph(
                    "Standard deviations estimated from the paired differences: between pretraining seeds, between label "
                    "draws (shared by every seed), and what is left; with one seed the draw column holds all of it. The "
                    "last column is the smallest true difference the study detects with 80% power at two-sided 5%.")]
-    blocks += [Heading("All results"), results_table(results, modes, budgets)]
+    blocks += [Heading("Scores against labels per class"), *budget_figures(study, results, proxies, out)]
+    blocks += [Heading("All results", 3), results_table(results, modes, budgets)]
     shorts = sorted({c for r in results for c in r.short_classes})
     if shorts:
         blocks.append(Paragraph(f"Classes with fewer training images than a budget asks for (all of theirs used): {', '.join(shorts)}."))
     blocks += _degenerate_blocks(records)
-
-    figures: list[Figure] = []
-    if any(r.mode in TRAINED_MODES for r in results):
-        budget_curves(results, budgets, TRAINED_MODES, out / "budgets_finetune.png")
-        figures.append(Figure(out / "budgets_finetune.png",
-                              "Fine-tuning (and eigenfaces + SVM): test accuracy and macro-F1 against labels per class"))
-    if any(r.mode in FROZEN_MODES for r in results):
-        budget_curves(results, budgets, FROZEN_MODES, out / "budgets_frozen.png")
-        figures.append(Figure(out / "budgets_frozen.png", "Frozen features: linear probe and k-NN"))
     budget = CONFUSION_BUDGET if CONFUSION_BUDGET in budgets else budgets[0]
     best = best_model(study.table_jobs(), results, budget)
     if best is not None:
         init, mode, jobs = best
         confusion = np.sum([np.array(job.details["confusion"]) for job in jobs], axis=0)
-        confusion_figure(confusion, downstream["classes"], f"{init} ({mode}), k={budget_name(budget)}, summed over draws",
-                         out / "confusion_best.png")
-        figures.append(Figure(out / "confusion_best.png",
-                              f"Confusion matrix of the most accurate model at k={budget_name(budget)}: {init} ({mode})"))
-        blocks += [Heading(f"Per class: {init} ({mode}) at k={budget_name(budget)}, mean over draws", 3),
+        save_png(draw_confusion(confusion, downstream["classes"], f"{init} ({mode}), k={budget_name(budget)}, summed over seeds and draws"),
+                 out / "confusion_best.png")
+        blocks += [Heading(f"The most accurate model at k={budget_name(budget)}: {init} ({mode})", 3),
+                   Figure(out / "confusion_best.png", f"Confusion matrix of {init} ({mode}) at k={budget_name(budget)}, summed "
+                                                      "over seeds and draws (rows: the true person)"),
                    per_class_table(jobs, downstream["classes"])]
-    blocks += analysis_blocks(study, out)
-    main_runs = [record for record in study.pretraining if record.name in study.main_inits]
-    several_seeds = len({record.seed for record in main_runs}) > 1
-    runs = {record.name + (f" seed {record.seed}" if several_seeds else ""): RunFolder(out / record.folder) for record in main_runs}
-    loss_curves(runs, out / "pretrain_loss.png")
-    figures.append(Figure(out / "pretrain_loss.png", "Pretraining loss curves"))
-    for record in main_runs:
-        gallery = RunFolder(out / record.folder).gallery
-        if record.seed == 0 and gallery.is_file():
-            shutil.copyfile(gallery, out / f"gallery_{record.name}.png")
-            figures.append(Figure(out / f"gallery_{record.name}.png", f"{record.name}: held-out pool images"))
-    blocks.append(Heading("Figures"))
-    blocks += figures
+    blocks += analysis_blocks(study, out) + _claims_blocks(study)
+    blocks += [Heading("Pretraining"), *_loss_figure(study, out), *_gallery_figures(study, out)]
     blocks += _pretraining_blocks(study.pretraining)
     blocks += _time_blocks(study.time_by_stage)
     data = config["pretrain"]["data"]
@@ -279,6 +384,7 @@ def write_report(study: StudyResults, out: Path) -> None:
         "init reading the same standardized input (random-standardized); the others scale to [-1, 1]. The "
         "eigenfaces baseline reads gray 50x37 crops as in the scikit-learn example. Every network sees the central "
         f"128x128 face crop resized to {data['image_size']} px (random {data['crop_size']} px crops and flips in training, "
-        "the centre crop in evaluation)."))
+        f"the centre crop in evaluation). Computed on {study.device}."))
     write_text_atomic(out / "report.md", to_markdown(blocks, out))
     write_text_atomic(out / "report.html", to_html(blocks, "proxytask study"))
+    write_slides(blocks, out / "report.pdf")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,13 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
+class Bullets:
+    """A list of sentences (the verdicts)."""
+
+    items: list[str]
+
+
+@dataclass(frozen=True)
 class Table:
     header: list[str]
     rows: list[list[str]]
@@ -31,7 +39,7 @@ class Figure:
     caption: str
 
 
-Block = Heading | Paragraph | Table | Figure
+Block = Heading | Paragraph | Bullets | Table | Figure
 
 
 def to_markdown(blocks: list[Block], folder: Path) -> str:
@@ -42,6 +50,8 @@ def to_markdown(blocks: list[Block], folder: Path) -> str:
             lines += ["#" * block.level + " " + block.text, ""]
         elif isinstance(block, Paragraph):
             lines += [block.text, ""]
+        elif isinstance(block, Bullets):
+            lines += [f"- {item}" for item in block.items] + [""]
         elif isinstance(block, Table):
             lines.append("| " + " | ".join(block.header) + " |")
             lines.append("|" + "---|" * len(block.header))
@@ -52,22 +62,33 @@ def to_markdown(blocks: list[Block], folder: Path) -> str:
     return "\n".join(lines)
 
 
+NUMBER = re.compile(r"^[+-]?\d[\d.,]*%?( [\[(±/].*)?$")
+
+
+def _cell(text: str) -> str:
+    """A table cell, right-aligned where it holds a number (with its interval or spread)."""
+    return f"<td class='number'>{html.escape(text)}</td>" if NUMBER.match(text) else f"<td>{html.escape(text)}</td>"
+
+
 def to_html(blocks: list[Block], title: str) -> str:
     """One HTML file holding everything, figures as base64 PNG."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
              "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px;"
-             "text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}"
-             "img{max-width:100%}figcaption{font-style:italic;color:#555}</style></head><body>"]
+             "text-align:left;vertical-align:top}th{background:#f0f0f0}td.number{text-align:right}"
+             "img{max-width:100%}figcaption{font-style:italic;color:#555}.wide{overflow-x:auto}"
+             "li{margin:0.3em 0}</style></head><body>"]
     for block in blocks:
         if isinstance(block, Heading):
             parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
         elif isinstance(block, Paragraph):
             parts.append(f"<p>{html.escape(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            parts.append("<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in block.items) + "</ul>")
         elif isinstance(block, Table):
             head = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in block.rows)
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in block.rows)
+            parts.append(f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
         else:
             data = base64.b64encode(block.path.read_bytes()).decode()
             parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(block.caption)}'>"

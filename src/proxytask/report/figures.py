@@ -1,8 +1,15 @@
-"""The study's figures, written as PNG files (matplotlib, no display)."""
+"""The study's figures, drawn for slides (16:9, legends outside the data, one colour per init from
+:mod:`proxytask.report.colors`) and written as PNG files (matplotlib, no display).
+
+Each ``draw_*`` function returns the matplotlib figure; :func:`save_png` writes and closes it.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -10,143 +17,257 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure as PlotFigure  # noqa: E402
 
 from proxytask.budgets import Budget, budget_name  # noqa: E402
 from proxytask.files import write_atomic  # noqa: E402
-from proxytask.records import FeatureChangeRecord, ResultRow, find  # noqa: E402
+from proxytask.paired import Interval  # noqa: E402
+from proxytask.records import FeatureChangeRecord  # noqa: E402
+from proxytask.report.colors import init_color  # noqa: E402
 from proxytask.runlog import read_log  # noqa: E402
 from proxytask.runs import RunFolder  # noqa: E402
-from proxytask.transfer.modes import FINETUNE, MODES, PROBE  # noqa: E402
+
+SLIDE = (12.8, 7.2)  # inches: 16:9, 1920 x 1080 px at PNG_DPI
+PNG_DPI = 150
+REFERENCE_STYLE = {"color": "#444444", "linewidth": 1.0}
+REFERENCE_LINESTYLES = (":", "-.")
+FOREST_MARGIN = 0.18  # of the values' span, left and right of a forest plot
+ALL_GAP = 0.35  # the all-labels point sits this far (in decades) right of the largest budget
 
 
-def _save(figure, path: Path) -> None:
-    figure.tight_layout()
-    write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
+@dataclass(frozen=True)
+class Curve:
+    """One init's line in a panel: its colour comes from ``init``, its legend entry is ``label``, its
+    ``points`` map an x value (a budget, or a pretraining measure) to the score's interval."""
+
+    init: str
+    label: str
+    points: dict[Any, Interval]
+    linestyle: str = "-"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One axis of a small-multiples figure: its curves and reference lines (label -> score)."""
+
+    title: str
+    curves: list[Curve]
+    references: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ForestRow:
+    """One paired difference in a forest plot (in the plot's unit), and whether its interval excludes zero."""
+
+    init: str
+    label: str
+    difference: Interval
+    told_apart: bool
+
+
+def save_png(figure: PlotFigure, path: Path) -> None:
+    """Write ``figure`` to ``path`` (atomically) and close it."""
+    write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=PNG_DPI))
     plt.close(figure)
 
 
-def budget_curves(results: list[ResultRow], budgets: list[Budget], modes: list[str], path: Path) -> None:
-    """Accuracy and macro-F1 against labels per class, one line per (init, mode), error bars = std over
-    draws; an init keeps its color in every mode, a mode its line style."""
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
-    positions = np.arange(len(budgets))
-    series = sorted({(r.init, r.mode) for r in results if r.mode in modes},
-                    key=lambda s: (modes.index(s[1]) if s[1] in modes else 99, s[0]))
-    inits = sorted({init for init, _ in series})
-    palette = plt.get_cmap("tab10" if len(inits) <= 10 else "tab20")
-    for init, mode in series:
-        rows = {r.k: r for r in results if r.init == init and r.mode == mode}
-        present = [i for i, k in enumerate(budgets) if k in rows]
-        style = MODES[mode].line_style
-        for axis, metric in zip(axes, ("accuracy", "macro_f1")):
-            means = [rows[budgets[i]].mean[metric] for i in present]
-            stds = [rows[budgets[i]].std[metric] for i in present]
-            axis.errorbar(positions[present], means, yerr=stds, linestyle=style, marker="o", capsize=3,
-                          color=palette(inits.index(init)), label=f"{init} ({mode})")
-    for axis, title in zip(axes, ("accuracy", "macro-F1")):
-        axis.set_xticks(positions, [budget_name(k) for k in budgets])
+def _grid(count: int, max_columns: int = 4) -> tuple[int, int]:
+    columns = min(count, max_columns)
+    return math.ceil(count / columns), columns
+
+
+def _error_bars(intervals: list[Interval]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Means and matplotlib's (below, above) error lengths of ``intervals`` (none where there is no interval)."""
+    means = np.array([i.mean for i in intervals])
+    low = np.array([i.low if i.low is not None else i.mean for i in intervals])
+    high = np.array([i.high if i.high is not None else i.mean for i in intervals])
+    return means, [means - low, high - means]
+
+
+def budget_positions(budgets: list[Budget]) -> dict[Budget, float]:
+    """Where each budget sits on the x axis: labels per class on a log scale, all labels after a gap."""
+    numeric = [k for k in budgets if k is not None]
+    positions = {k: math.log10(k) for k in numeric}
+    if None in budgets:
+        positions[None] = (max(positions.values()) + ALL_GAP) if numeric else 0.0
+    return positions
+
+
+def draw_budget_grid(panels: list[Panel], budgets: list[Budget], ylabel: str, suptitle: str) -> PlotFigure:
+    """Small multiples of score against labels per class: one panel per entry of ``panels``, each init
+    in its colour with its 95% interval as error bars, the reference lines dotted, one legend below."""
+    rows, columns = _grid(len(panels))
+    figure, axes = plt.subplots(rows, columns, figsize=SLIDE, squeeze=False, sharey=True, layout="constrained")
+    positions = budget_positions(budgets)
+    handles: dict[str, object] = {}
+    reference_handles: dict[str, object] = {}
+    for axis, panel in zip(axes.flat, panels):
+        for curve in panel.curves:
+            present = [k for k in budgets if k in curve.points]
+            means, errors = _error_bars([curve.points[k] for k in present])
+            handles[curve.label] = axis.errorbar([positions[k] for k in present], means, yerr=errors,
+                                                 color=init_color(curve.init), linestyle=curve.linestyle, marker="o", capsize=3,
+                                                 label=curve.label)
+        for (label, value), style in zip(panel.references.items(), REFERENCE_LINESTYLES):
+            reference_handles[label] = axis.axhline(value, linestyle=style, label=label, **REFERENCE_STYLE)
+        axis.set_title(panel.title, fontsize=11)
+        axis.set_xticks([positions[k] for k in budgets], [budget_name(k) if k is not None else "all labels" for k in budgets])
+        axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        axis.set_xlim(min(positions.values()) - 0.15, max(positions.values()) + 0.15)
         axis.set_xlabel("labeled images per class")
-        axis.set_title(f"test {title}")
         axis.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="lower right")
-    _save(figure, path)
+    for axis in axes[:, 0]:
+        axis.set_ylabel(ylabel)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    handles.update(reference_handles)  # the inits first, then the lines that read no picture
+    figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(len(handles), 6), fontsize=9, frameon=False)
+    figure.suptitle(suptitle, fontsize=12)
+    return figure
 
 
-def confusion_figure(confusion: np.ndarray, class_names: list[str], title: str, path: Path) -> None:
+def draw_forest(panels: list[tuple[str, list[ForestRow]]], columns: int, xlabel: str, suptitle: str) -> PlotFigure:
+    """A forest plot per panel, all on one x scale: each row's paired difference with its 95% interval
+    (written above it), zero marked; filled where the interval excludes zero, hollow where it does not,
+    a cross where there is no interval (one draw); ``columns`` panels per row."""
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=SLIDE, squeeze=False, sharex=True, layout="constrained")
+    for axis, (title, entries) in zip(axes.flat, panels):
+        for y, entry in enumerate(reversed(entries)):
+            color, point = init_color(entry.init), entry.difference
+            if point.low is None or point.high is None:
+                axis.plot([point.mean], [y], marker="x", markersize=9, color=color, linestyle="none")
+                text = f"{point.mean:+.1f} (one draw)"
+            else:
+                axis.plot([point.low, point.high], [y, y], color=color, linewidth=2.2, solid_capstyle="butt")
+                axis.plot([point.mean], [y], marker="o", markersize=8, color=color, markeredgecolor=color,
+                          markerfacecolor=color if entry.told_apart else "white", linestyle="none")
+                text = f"{point.mean:+.1f} [{point.low:+.1f}, {point.high:+.1f}]"
+            axis.annotate(text, (point.mean, y), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8, color="#333333")
+        axis.axvline(0.0, color="black", linewidth=1.0)
+        axis.set_yticks(range(len(entries)), [entry.label for entry in reversed(entries)], fontsize=9)
+        axis.set_ylim(-0.7, len(entries) - 0.3)
+        axis.set_title(title, fontsize=11)
+        axis.set_xlabel(xlabel, fontsize=9)
+        axis.grid(alpha=0.3, axis="x")
+    ends = [v for _, entries in panels for e in entries for v in (e.difference.low, e.difference.mean, e.difference.high)
+            if v is not None] + [0.0]
+    span = (max(ends) - min(ends)) or 1.0
+    axes.flat[0].set_xlim(min(ends) - FOREST_MARGIN * span, max(ends) + FOREST_MARGIN * span)  # room for the written values
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    figure.suptitle(suptitle, fontsize=12)
+    return figure
+
+
+def draw_confusion(confusion: np.ndarray, class_names: list[str], title: str) -> PlotFigure:
     """Row-normalized confusion matrix (rows: true class) with counts."""
     totals = confusion.sum(axis=1, keepdims=True)
     shares = confusion / np.maximum(totals, 1)
-    figure, axis = plt.subplots(figsize=(6.5, 5.5))
-    axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    figure, axis = plt.subplots(figsize=SLIDE, layout="constrained")
+    image = axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for (row, column), count in np.ndenumerate(confusion):
-        axis.text(column, row, str(count), ha="center", va="center", fontsize=7,
+        axis.text(column, row, str(count), ha="center", va="center", fontsize=10,
                   color="white" if shares[row, column] > 0.5 else "black")
     short = [name.replace("_", " ") for name in class_names]
-    axis.set_xticks(range(len(short)), short, rotation=45, ha="right", fontsize=7)
-    axis.set_yticks(range(len(short)), short, fontsize=7)
+    axis.set_xticks(range(len(short)), short, rotation=30, ha="right", fontsize=10)
+    axis.set_yticks(range(len(short)), short, fontsize=10)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    axis.set_title(title, fontsize=9)
-    _save(figure, path)
+    axis.set_title(title, fontsize=12)
+    figure.colorbar(image, ax=axis, label="share of the true class's test images")
+    return figure
 
 
-def loss_curves(runs: dict[str, RunFolder], path: Path) -> None:
-    """Training loss of each pretraining run against its step (each task on its own axis scale)."""
-    figure, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.5), squeeze=False)
-    for axis, (task, run) in zip(axes[0], runs.items()):
-        rows = read_log(run.log)
-        axis.plot([r["step"] for r in rows], [r["loss"] for r in rows])
-        axis.set_title(f"{task} pretraining")
-        axis.set_xlabel("step")
-        axis.set_ylabel("loss")
+def draw_loss_curves(runs: dict[str, list[tuple[int, RunFolder]]]) -> PlotFigure:
+    """Training loss against step, one panel per init (its own scale), one line per pretraining seed."""
+    rows, columns = _grid(len(runs))
+    figure, axes = plt.subplots(rows, columns, figsize=SLIDE, squeeze=False, layout="constrained")
+    for axis, (name, seeds) in zip(axes.flat, runs.items()):
+        for (seed, run), style in zip(seeds, ("-", "--", ":", "-.") * len(seeds)):
+            log = read_log(run.log)
+            axis.plot([r["step"] for r in log], [r["loss"] for r in log], color=init_color(name), linestyle=style, linewidth=1.2,
+                      label=f"seed {seed}")
+        axis.set_title(name, fontsize=11)
+        axis.set_xlabel("step", fontsize=9)
+        axis.set_ylabel("training loss", fontsize=9)
         axis.grid(alpha=0.3)
-    _save(figure, path)
+        if len(seeds) > 1:
+            axis.legend(fontsize=8, frameon=False)
+    for axis in list(axes.flat)[len(runs):]:
+        axis.set_visible(False)
+    figure.suptitle("Pretraining loss (each task on its own scale)", fontsize=12)
+    return figure
 
 
-def _accuracy(results: list[ResultRow], init: str, mode: str, k: Budget) -> tuple[float, float]:
-    """(mean, std) test accuracy of (init, mode, k); NaN when absent (matplotlib leaves it out)."""
-    row = find(results, init, mode, k)
-    return (row.mean["accuracy"], row.std["accuracy"]) if row is not None else (np.nan, 0.0)
-
-
-def comparison_bars(results: list[ResultRow], names: list[str], budgets: list[Budget], path: Path,
-                    reference: str = "random") -> None:
-    """One panel per budget: fine-tuned (solid) and linear-probe (hatched) accuracy of each init in
-    ``names``, error bars = std over draws; the ``reference`` init fine-tuned as a dashed line."""
-    figure, axes = plt.subplots(1, len(budgets), figsize=(1.6 + 1.5 * len(names) * len(budgets), 3.8), squeeze=False)
-    positions = np.arange(len(names))
-    for axis, k in zip(axes[0], budgets):
-        for offset, mode, hatch in ((-0.2, FINETUNE, None), (0.2, PROBE, "//")):
-            values = [_accuracy(results, name, mode, k) for name in names]
-            axis.bar(positions + offset, [v[0] for v in values], 0.4, yerr=[v[1] for v in values], capsize=3,
-                     hatch=hatch, color="tab:blue" if mode == FINETUNE else "white", edgecolor="tab:blue", label=mode)
-        axis.axhline(_accuracy(results, reference, FINETUNE, k)[0], color="gray", linestyle="--", label=f"{reference} ({FINETUNE})")
-        axis.set_xticks(positions, names, rotation=15, ha="right", fontsize=8)
-        axis.set_ylabel("test accuracy")
-        axis.set_title(f"k={budget_name(k)}")
+def draw_bars(panels: list[tuple[str, list[tuple[str, str, Interval, Interval]], float | None]], reference: str) -> PlotFigure:
+    """One panel per budget (title, members, reference score): per member (init, label, fine-tuned and
+    linear-probe accuracy) a solid and a hatched bar with their 95% intervals; the panel's reference
+    score (named ``reference``) as a dashed line."""
+    figure, axes = plt.subplots(1, len(panels), figsize=SLIDE, squeeze=False, sharey=True, layout="constrained")
+    for axis, (title, members, score) in zip(axes[0], panels):
+        positions = np.arange(len(members))
+        for offset, index, hatch, label in ((-0.2, 2, None, "fine-tuned"), (0.2, 3, "//", "linear probe")):
+            means, errors = _error_bars([member[index] for member in members])
+            colors = [init_color(member[0]) for member in members]
+            axis.bar(positions + offset, means, 0.4, yerr=errors, capsize=3, hatch=hatch,
+                     color=colors if hatch is None else "white", edgecolor=colors, label=label)
+        if score is not None:
+            axis.axhline(score, color="gray", linestyle="--", label=reference)
+        axis.set_xticks(positions, [member[1] for member in members], rotation=20, ha="right", fontsize=9)
+        axis.set_title(title, fontsize=11)
         axis.grid(alpha=0.3, axis="y")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    _save(figure, path)
+    axes[0][0].set_ylabel("test accuracy")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False)
+    return figure
 
 
-def measure_curve(results: list[ResultRow], names: list[str], measures: list[float], measure: str,
-                  budgets: list[Budget], path: Path, reference: str = "random") -> None:
-    """Accuracy of the inits ``names`` against a pretraining ``measure`` of each (``measures``, log scale),
-    one panel per budget."""
-    figure, axes = plt.subplots(1, len(budgets), figsize=(5 * len(budgets), 3.8), squeeze=False)
-    for axis, k in zip(axes[0], budgets):
-        for mode in (FINETUNE, PROBE):
-            style = MODES[mode].line_style
-            values = [_accuracy(results, name, mode, k) for name in names]
-            axis.errorbar(measures, [v[0] for v in values], yerr=[v[1] for v in values], linestyle=style, marker="o",
-                          capsize=3, label=mode)
-        axis.axhline(_accuracy(results, reference, FINETUNE, k)[0], color="gray", linestyle=":", label=f"{reference} ({FINETUNE})")
+def draw_measure_curve(panels: list[tuple[str, list[Curve], float | None]], ticks: list[float], measure: str,
+                       reference: str) -> PlotFigure:
+    """One panel per budget (title, curves, reference score): accuracy against a pretraining ``measure``
+    (log scale, ``ticks`` marked), each curve's points keyed by the measure's value; the reference score
+    (named ``reference``) dotted."""
+    figure, axes = plt.subplots(1, len(panels), figsize=SLIDE, squeeze=False, sharey=True, layout="constrained")
+    for axis, (title, curves, score) in zip(axes[0], panels):
+        for curve in curves:
+            xs = sorted(curve.points)
+            means, errors = _error_bars([curve.points[x] for x in xs])
+            axis.errorbar(xs, means, yerr=errors, color=init_color(curve.init), linestyle=curve.linestyle,
+                          marker="o", capsize=3, label=curve.label)
+        if score is not None:
+            axis.axhline(score, color="gray", linestyle=":", label=reference)
         axis.set_xscale("log")
-        axis.set_xticks(measures, [f"{n:g}" for n in measures], minor=False)
+        axis.set_xticks(ticks, [f"{n:g}" for n in ticks], minor=False)
         axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         axis.set_xlabel(measure)
-        axis.set_ylabel("test accuracy")
-        axis.set_title(f"k={budget_name(k)}, same number of pretraining steps")
+        axis.set_title(title, fontsize=11)
         axis.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    _save(figure, path)
+    axes[0][0].set_ylabel("test accuracy")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False)
+    return figure
 
 
-def feature_change_lines(records: list[FeatureChangeRecord], path: Path) -> None:
-    """Relative weight change and CKA against stage, one line per (init, seed, k) record."""
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+def draw_feature_change(records: list[FeatureChangeRecord]) -> PlotFigure:
+    """Relative weight change and CKA against stage, one line per (init, seed, k) record in its init's colour."""
+    figure, axes = plt.subplots(1, 2, figsize=SLIDE, layout="constrained")
     several_budgets, several_seeds = len({r.k for r in records}) > 1, len({r.pretrain_seed for r in records}) > 1
+    styles: dict[str, int] = {}
     for record in records:
         stages = np.arange(1, record.stages + 1)
         label = (record.init + (f" seed {record.pretrain_seed}" if several_seeds else "")
                  + (f" (k={budget_name(record.k)})" if several_budgets else ""))
-        axes[0].plot(stages, record.weight_change, marker="o", label=label)
-        axes[1].plot(stages, record.cka, marker="o", label=label)
-    for axis, title in zip(axes, ("relative weight change", "linear CKA, start vs fine-tuned features")):
+        style = ("-", "--", ":", "-.")[styles.setdefault(record.init, 0) % 4]
+        styles[record.init] += 1
+        for axis, values in zip(axes, (record.weight_change, record.cka)):
+            axis.plot(stages, values, marker="o", color=init_color(record.init), linestyle=style, label=label)
+    for axis, title in zip(axes, ("relative weight change", "linear CKA, start vs fine-tuned features (1 = unchanged)")):
         axis.set_xlabel("backbone stage (1 = nearest the input)")
-        axis.set_title(title)
+        axis.set_title(title, fontsize=11)
         axis.grid(alpha=0.3)
         axis.xaxis.get_major_locator().set_params(integer=True)
     axes[1].set_ylim(0, 1.02)
-    axes[1].legend(fontsize=7, loc="lower left")
-    _save(figure, path)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=9, frameon=False)
+    return figure

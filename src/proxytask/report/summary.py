@@ -130,6 +130,11 @@ def _by_accuracy(rows: list[ResultRow], proxies: list[str], mode: str, k: Budget
                   key=lambda row: row.mean["accuracy"], reverse=True)
 
 
+def pool_pictures(study: StudyResults) -> int | None:
+    """How many pool pictures the main pretraining runs trained on (None where no run says)."""
+    return next((r.metrics["train_images"] for r in study.pretraining if r.name in study.main_inits and "train_images" in r.metrics), None)
+
+
 def format_share(value: Share | str | None) -> str:
     """``61% [20%, 102%]``, or why it is not shown."""
     if isinstance(value, str):

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from proxytask.config import ConfigError
 
 EXECUTORS = ("inprocess", "local", "slurm")
 POLL_SECONDS = 0.5
+SLURM_POLL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -86,20 +86,25 @@ def _distributed(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
+def _nothing() -> None:
+    """The default progress callback."""
+
+
 def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, ...]], name: str, distributed: bool = False,
-            alongside: Sequence[tuple[Any, ...]] = ()) -> None:
+            alongside: Sequence[tuple[Any, ...]] = (), progress: Callable[[], None] = _nothing) -> None:
     """Run every job ``(function, *args)`` as ``settings`` say; logs go to ``folder``. Local workers
     take the jobs in the order given, each as soon as one is free.
 
     ``distributed`` jobs (pretraining) get ``gpus_per_job`` processes each on Slurm. ``alongside``:
     one-process jobs that run at the same time (a study's jobs that need no pretraining run).
+    ``progress`` is called after each job in this process, and every poll while workers run them.
     """
     if not jobs and not alongside:
         return
-    if settings.kind == "inprocess":
-        everything = [*jobs, *alongside]
-        for function, *args in tqdm(everything, desc=name, unit="job", dynamic_ncols=True, disable=len(everything) < 2):
+    if settings.kind == "inprocess":  # the short jobs first: their measured times give the ETA early
+        for function, *args in [*alongside, *jobs]:
             function(*args)
+            progress()
         return
     import submitit
 
@@ -108,7 +113,7 @@ def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, 
         threads = max(1, usable_cores() // settings.workers)
         executor.update_parameters(timeout_min=settings.time_limit_min, name=name)
         calls = [(_threaded, threads, *job) for job in [*jobs, *alongside]]
-        _run_in_waves(executor, settings.workers, calls, torch.cuda.device_count())
+        _run_in_waves(executor, settings.workers, calls, torch.cuda.device_count(), progress)
         return
     submitted = []
     for group, group_distributed in ((jobs, distributed), (alongside, False)):
@@ -120,12 +125,17 @@ def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, 
                                    tasks_per_node=processes, slurm_array_parallelism=settings.workers)
         with executor.batch():
             submitted += [executor.submit(*((_distributed, *job) if processes > 1 else job)) for job in group]
+    while not all(job.done() for job in submitted):
+        progress()
+        time.sleep(SLURM_POLL_SECONDS)
     _wait(submitted)
 
 
-def _run_in_waves(executor: Any, workers: int, calls: list[tuple[Any, ...]], gpus: int = 0) -> None:
-    """Submit ``calls`` to a local submitit executor, at most ``workers`` running at once. With ``gpus``
-    CUDA devices, worker slot i runs its jobs on GPU i mod ``gpus`` alone (CUDA_VISIBLE_DEVICES)."""
+def _run_in_waves(executor: Any, workers: int, calls: list[tuple[Any, ...]], gpus: int = 0,
+                  progress: Callable[[], None] = _nothing) -> None:
+    """Submit ``calls`` to a local submitit executor, at most ``workers`` running at once, calling
+    ``progress`` every poll. With ``gpus`` CUDA devices, worker slot i runs its jobs on GPU i mod
+    ``gpus`` alone (CUDA_VISIBLE_DEVICES)."""
     pending, running, finished = list(calls), [], []
     free_slots = list(range(workers))
     while pending or running:
@@ -135,6 +145,7 @@ def _run_in_waves(executor: Any, workers: int, calls: list[tuple[Any, ...]], gpu
                 executor.update_parameters(gpus_per_node=1, visible_gpus=[slot % gpus])
             running.append((executor.submit(*pending.pop(0)), slot))
         time.sleep(POLL_SECONDS)
+        progress()
         for job, slot in list(running):
             if job.done():
                 running.remove((job, slot))

@@ -6,7 +6,8 @@
     jobs/<mode>/<init>/seed<s>/k<k>-d<draw>.json one result per transfer job, written atomically
     jobs/feature-change/<init>/seed<s>/k<k>-d<draw>.json   per-stage weight change and CKA
     executor/                                    the executors' job logs
-    results.json, report.md, report.html, *.png
+    results.json, report.md, report.html, report.pdf, *.png   the results and the report (its figures)
+    photos/<run>/                                the user's photos colorized by a colorization run (--gallery)
 
 A job whose result file exists is not run again, and a pretraining run with a checkpoint is
 resumed, so an interrupted study restarted with the same command finishes the rest.

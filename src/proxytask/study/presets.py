@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from proxytask.config import ConfigError, apply_overrides
+from proxytask.config import apply_overrides, unknown_name_error
 from proxytask.study.settings import StudyConfig
 
 # Fine-tuning recipes fixed on the development task lfw-dev-7 by `proxytask tune --preset NAME`
@@ -63,12 +63,12 @@ def study_config(preset: str | None, overrides: list[str]) -> StudyConfig:
     """The preset's settings (default: :func:`default_preset`) with ``overrides`` applied on top."""
     name = preset or default_preset()
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+        raise unknown_name_error("preset", name, PRESETS, where="--preset")
     return check_preset(apply_overrides(StudyConfig(), [f"preset={name}", *PRESETS[name], *overrides]))
 
 
 def check_preset(config: StudyConfig) -> StudyConfig:
     """``config`` if its ``preset`` names a preset (a study is labelled with it), else a ConfigError."""
     if config.preset not in PRESETS:
-        raise ConfigError(f"preset: {config.preset!r} is not one of {', '.join(PRESETS)} (choose it with --preset)")
+        raise unknown_name_error("preset", config.preset, PRESETS, where="preset")
     return config

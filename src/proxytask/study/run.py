@@ -27,6 +27,7 @@ from proxytask.records import FeatureChangeRecord, JobRecord, PretrainingRecord,
 from proxytask.report.build import write_report
 from proxytask.study.executors import ExecutorSettings, run_all
 from proxytask.study.folder import StudyFolder
+from proxytask.study.pictures import check_photo_folder, write_picture_galleries
 from proxytask.study.plan import (
     BASELINE_SOURCE,
     RANDOM_SOURCE,
@@ -38,6 +39,7 @@ from proxytask.study.plan import (
     describe_plan,
     plan_study,
 )
+from proxytask.study.progress import StudyProgress
 from proxytask.study.results import aggregate, downstream_summary, paired_comparisons, selection_summary, time_by_stage
 from proxytask.study.resume import check_study_folder, holds_earlier_layout, move_earlier_layout, set_aside_protocol2_jobs
 from proxytask.study.settings import StudyConfig, run_settings
@@ -165,18 +167,38 @@ def prepare(config: StudyConfig, out: Path) -> tuple[StudyPlan, StudyFolder, Dow
     return plan, folder, data
 
 
-def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None = None) -> StudyResults:
+def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None = None, gallery: Path | None = None) -> StudyResults:
     """Run every job of the study not done yet (through ``executor``, in this process by default),
-    then write results.json and the report."""
+    then write results.json and the report; ``gallery``: a folder of the user's photos for seed 0 of
+    each colorization run of the main table to colorize beside it."""
     executor = executor or ExecutorSettings()
+    photos = check_photo_folder(gallery, plan_study(config))
     plan, folder, data = prepare(config, out)
     without_runs = [planned for planned in plan.inits if planned.source != RUN_SOURCE]
     with_runs = [planned for planned in plan.inits if planned.source == RUN_SOURCE]
     missing_runs = [(pretrain_unit, folder.root, config, run) for run in plan.runs if not folder.run(run).finished]
     alongside = transfer_units(config, folder, plan, without_runs, executor.workers, data)
-    run_all(executor, folder.executor, missing_runs, "pretraining", distributed=True, alongside=alongside)
-    run_all(executor, folder.executor, transfer_units(config, folder, plan, with_runs, executor.workers, data), "transfer jobs")
-    feature_change = feature_change_stage(config, plan, folder, data)
+    with StudyProgress(plan, folder, config.pretrain_steps, executor.workers) as progress:
+        progress.update("pretraining (and the jobs that need no pretraining)")
+        run_all(executor, folder.executor, missing_runs, "pretraining", distributed=True, alongside=alongside, progress=progress.update)
+        progress.update("transfer jobs")
+        run_all(executor, folder.executor, transfer_units(config, folder, plan, with_runs, executor.workers, data), "transfer jobs",
+                progress=progress.update)
+        progress.update("feature change" if plan.feature_change else "results and report")
+        feature_change = feature_change_stage(config, plan, folder, data)
+        write_picture_galleries(plan, folder, data, photos)
+        results = collect_results(config, plan, folder, data, feature_change)
+        started = time.perf_counter()
+        write_report(results, folder.root)
+        results.time_by_stage["report"] = time.perf_counter() - started
+        write_json_atomic(folder.results, results.to_json())
+        progress.update("done")
+    return results
+
+
+def collect_results(config: StudyConfig, plan: StudyPlan, folder: StudyFolder, data: DownstreamData,
+                    feature_change: list[FeatureChangeRecord]) -> StudyResults:
+    """Every finished run's and job's record of the plan, aggregated into the study's results."""
     records = [JobRecord.from_json(json.loads(folder.job(job).read_text())) for job in plan.transfer]
     pretraining = [PretrainingRecord(run.name, run.variant.task, run.seed, str(folder.run(run).root.relative_to(folder.root)),
                                      json.loads(folder.run(run).metrics.read_text())) for run in plan.runs]
@@ -184,16 +206,11 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     device = device_here()
     modes = list(dict.fromkeys(mode for planned in plan.inits for mode in planned.modes))
     computed_on = f"{device} (transfer in {transfer_precision(config.finetune, device).describe()})"
-    results = StudyResults(to_dict(config), downstream_summary(data), computed_on,
-                           selection_summary(config, data, modes), pretraining, time_by_stage(pretraining, records, feature_change),
-                           aggregate(records), paired_comparisons(plan, records), jobs,
-                           list(dict.fromkeys(planned.name for planned in plan.inits if planned.main)), list(plan.sets), feature_change,
-                           {name: list(plan.seeds_of(name)) for name in dict.fromkeys(planned.name for planned in plan.inits)})
-    started = time.perf_counter()
-    write_report(results, folder.root)
-    results.time_by_stage["report"] = time.perf_counter() - started
-    write_json_atomic(folder.results, results.to_json())
-    return results
+    return StudyResults(to_dict(config), downstream_summary(data), computed_on,
+                        selection_summary(config, data, modes), pretraining, time_by_stage(pretraining, records, feature_change),
+                        aggregate(records), paired_comparisons(plan, records), jobs,
+                        list(dict.fromkeys(planned.name for planned in plan.inits if planned.main)), list(plan.sets), feature_change,
+                        {name: list(plan.seeds_of(name)) for name in dict.fromkeys(planned.name for planned in plan.inits)})
 
 
 def feature_change_stage(config: StudyConfig, plan: StudyPlan, folder: StudyFolder, data: DownstreamData) -> list[FeatureChangeRecord]:

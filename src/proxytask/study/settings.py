@@ -7,8 +7,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from proxytask.budgets import ALL_LABELS, Budget, parse_budget
-from proxytask.config import ConfigError, FinetuneConfig, Settings, apply_overrides, setting
+from proxytask.config import ConfigError, FinetuneConfig, Settings, apply_overrides, setting, unknown_name_error
 from proxytask.runs import PretrainConfig
+from proxytask.tasks import TASKS
 from proxytask.tasks.supervised import Supervised
 from proxytask.transfer.inits import BASELINE_INITS, RANDOM
 from proxytask.transfer.modes import MODES, backbone_modes
@@ -49,7 +50,7 @@ class StudyConfig(Settings):
     preset: str = "quick"
     tasks: tuple[str, ...] = ("colorization",)
     baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES)
-    modes: tuple[str, ...] = field(default_factory=backbone_modes)
+    modes: tuple[str, ...] = setting(default_factory=backbone_modes, choices=backbone_modes())
     budgets: tuple[str, ...] = ("5", "10", "25", "all")
     draws: int = setting(3, low=1)
     frozen_draws: int = setting(20, low=1)
@@ -69,14 +70,14 @@ class StudyConfig(Settings):
         for budget in self.budgets:
             if budget != ALL_LABELS and not (budget.isdigit() and int(budget) >= 1):
                 raise ConfigError(f"budgets: each must be a whole number >= 1 or 'all', got {budget!r}")
-        for mode in self.modes:
-            if mode not in backbone_modes():
-                raise ConfigError(f"modes: {mode!r} is not one of {', '.join(backbone_modes())}")
         if "input" in self.analyses and self.pretrain.input != "intensity":
             raise ConfigError("analyses: 'input' compares RGB forms with the main table's intensity input, "
                               f"but pretrain.input={self.pretrain.input!r}")
         if not self.tasks:
             raise ConfigError("tasks: name at least one proxy task")
+        for task in self.tasks:
+            if task not in TASKS:
+                raise unknown_name_error("task", task, sorted(TASKS), where=f"{where}tasks")
         for budget in self.analysis_budgets if self.analyses else ():
             if budget not in self.budgets:
                 raise ConfigError(f"analysis_budgets: {budget!r} is not among budgets ({', '.join(self.budgets)})")

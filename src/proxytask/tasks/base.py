@@ -153,6 +153,11 @@ class ProxyTask(nn.Module, ABC):
             metrics: held-out numbers for ``metrics.json``, the keys of :attr:`pretext_metrics`.
         """
 
+    @property
+    def gallery_legend(self) -> str:
+        """What the marks in :meth:`visualize`'s panels mean, for the gallery's caption ("" when nothing needs saying)."""
+        return ""
+
 
 class PooledClassificationTask(ProxyTask):
     """A task that classifies whole inputs: global average pool of the last stage, dropout, linear,
@@ -173,3 +178,10 @@ class PooledClassificationTask(ProxyTask):
 def rgb_panel(images: torch.Tensor) -> torch.Tensor:
     """Images (B, 1 or 3, H, W) in [0, 1] -> a new (B, 3, H, W) tensor for a gallery column (gray repeated)."""
     return images.expand(-1, 3, -1, -1).clone()
+
+
+def mark_red(panel: torch.Tensor, marked: torch.Tensor) -> torch.Tensor:
+    """Paint a pure red bar along the top of the pictures of a gallery column (B, 3, H, W) where ``marked`` (B,) is True."""
+    bar = max(2, panel.shape[-2] // 16)
+    panel[marked, :, :bar] = torch.tensor([1.0, 0.0, 0.0], device=panel.device).view(3, 1, 1)
+    return panel

@@ -27,7 +27,7 @@ from proxytask.color import intensity
 from proxytask.config import POSITIVE, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.base import ProxyTask, rgb_panel
+from proxytask.tasks.base import ProxyTask, mark_red, rgb_panel
 from proxytask.tasks.registry import register_task
 
 VIEWS = 2
@@ -146,14 +146,17 @@ class Contrastive(ProxyTask):
     def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
         return {"loss": nt_xent(self.project(inputs), self.config.temperature, across_ranks=self.data_parallel)}
 
+    @property
+    def gallery_legend(self) -> str:
+        return "two augmented views of each picture; red bar: the view's nearest other view is not its partner"
+
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
         inputs, _ = self.make_batch(images, BatchRandom(0, 0, images.shape[0], device=images.device))
         found = partner_retrieval(self.project(inputs))
         batch = images.shape[0]
-        shown = rgb_panel((inputs + 1.0) / 2.0)
-        shown[~found, 0, :2] = 1.0  # a red bar where the partner view was not the nearest other view
-        panels = [(f"view {v + 1}\n(red: partner missed)", shown[v * batch:(v + 1) * batch]) for v in range(VIEWS)]
+        shown = mark_red(rgb_panel((inputs + 1.0) / 2.0), ~found)
+        panels = [(f"view {v + 1}", shown[v * batch:(v + 1) * batch]) for v in range(VIEWS)]
         return panels, {"heldout_view_retrieval_top1": found.float().mean().item(), "retrieval_chance": 1.0 / (VIEWS * batch - 1)}
 
 

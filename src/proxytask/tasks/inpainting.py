@@ -49,6 +49,10 @@ class Inpainting(ReconstructionTask):
         super().__init__(backbone, input_kind)
         self.config = config
 
+    @property
+    def gallery_legend(self) -> str:
+        return "reconstructed: the decoder's fill of the hidden pixels (the only ones the loss counts), the input elsewhere"
+
     def corrupt(self, clean: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, torch.Tensor]:
         batch, _, height, width = clean.shape
         if self.config.region == "center":

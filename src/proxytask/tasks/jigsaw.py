@@ -116,6 +116,10 @@ class Jigsaw(ProxyTask):
     def forward(self, inputs, targets) -> dict[str, torch.Tensor]:
         return {"loss": F.cross_entropy(self.logits(inputs).float(), targets)}
 
+    @property
+    def gallery_legend(self) -> str:
+        return "tiles contrast-stretched; put back: each tile moved where the predicted permutation says"
+
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
         rng = BatchRandom(0, 0, images.shape[0], device=images.device)
@@ -126,7 +130,7 @@ class Jigsaw(ProxyTask):
         batch = torch.arange(len(tiles), device=images.device).unsqueeze(1)
         restored = torch.empty_like(shown)
         restored[batch, self.permutations[predicted]] = shown  # put each tile back where the prediction says
-        panels = [("shuffled tiles", _mosaic(shown)), ("put back by the prediction", _mosaic(restored)),
+        panels = [("shuffled tiles", _mosaic(shown)), ("put back", _mosaic(restored)),
                   ("image", rgb_panel(self.network_input.select(images)))]
         return panels, {"heldout_permutation_accuracy": (predicted == chosen).float().mean().item()}
 

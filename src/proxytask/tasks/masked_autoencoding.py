@@ -223,6 +223,13 @@ class MaskedAutoencoding(ProxyTask):
         per_patch = (prediction - target).pow(2).mean(-1)
         return {"loss": per_patch[hidden].mean()}
 
+    @property
+    def gallery_legend(self) -> str:
+        filled = "predicted: the decoder's fill of the hidden patches"
+        if self.config.normalize_targets:
+            filled += ", each given its true mean and std as MAE shows them"
+        return f"hidden patches gray in the input; {filled}"
+
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
         rng = BatchRandom(0, 0, images.shape[0], device=images.device)
@@ -245,8 +252,7 @@ class MaskedAutoencoding(ProxyTask):
                    "psnr_hidden_patch_mean": _psnr(mean.expand_as(truth)[hidden], truth[hidden])}
         shown = torch.where(hidden.unsqueeze(-1), predicted, truth)
         masked = torch.where(hidden.unsqueeze(-1), torch.full_like(truth, 0.5), truth)
-        predicted_title = "predicted\n(true patch mean, std)" if self.config.normalize_targets else "predicted"
-        panels = [("input\n(hidden: gray)", masked), (predicted_title, shown), ("clean", truth)]
+        panels = [("input", masked), ("predicted", shown), ("clean", truth)]
         return [(title, rgb_panel(unpatchify(panel, self.patch, clean.shape[1]))) for title, panel in panels], metrics
 
 

@@ -68,7 +68,7 @@ class ReconstructionTask(ProxyTask):
                    "psnr_corrupted": _masked_psnr(corrupted, clean, counted)}
         # Where the loss counts no pixel (an inpainting's context) the decoder's output is untrained: show the input there.
         shown = corrupted * (1.0 - counted) + rebuilt * counted
-        panels = [("corrupted", corrupted), ("reconstructed (counted pixels)", shown), ("clean", clean)]
+        panels = [("corrupted", corrupted), ("reconstructed", shown), ("clean", clean)]
         return [(title, rgb_panel(panel)) for title, panel in panels], metrics
 
 

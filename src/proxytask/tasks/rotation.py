@@ -13,7 +13,7 @@ import torch
 from proxytask.config import PROBABILITY, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.base import PooledClassificationTask, rgb_panel
+from proxytask.tasks.base import PooledClassificationTask, mark_red, rgb_panel
 from proxytask.tasks.registry import register_task
 
 ROTATIONS = 4
@@ -56,6 +56,10 @@ class Rotation(PooledClassificationTask):
         rotated, rotation_labels = all_rotations(images)
         return self.network_input(rotated), rotation_labels
 
+    @property
+    def gallery_legend(self) -> str:
+        return "each picture at the four rotations; red bar: rotation not recognised"
+
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
         inputs, targets = self.make_batch(images, BatchRandom(0, 0, images.shape[0]))
@@ -64,8 +68,6 @@ class Rotation(PooledClassificationTask):
         rotated = rgb_panel(self.network_input.select(all_rotations(images)[0]))
         panels = []
         for r in range(ROTATIONS):
-            shown = rotated[r * batch:(r + 1) * batch]
             wrong = predicted[r * batch:(r + 1) * batch] != r
-            shown[wrong, 0, :2] = 1.0  # a red bar where the rotation was not recognised
-            panels.append((f"{90 * r} deg (red: wrong)", shown))
+            panels.append((f"{90 * r}°", mark_red(rotated[r * batch:(r + 1) * batch], wrong)))
         return panels, {"heldout_rotation_accuracy": (predicted == targets).float().mean().item()}

@@ -14,7 +14,7 @@ import torch
 from proxytask.config import PROBABILITY, ConfigError, TaskSettings, setting
 from proxytask.data.batches import BatchRandom
 from proxytask.models.backbones import Backbone
-from proxytask.tasks.base import PooledClassificationTask, RunSettings, rgb_panel
+from proxytask.tasks.base import PooledClassificationTask, RunSettings, mark_red, rgb_panel
 from proxytask.tasks.registry import register_task
 
 
@@ -65,10 +65,13 @@ class Supervised(PooledClassificationTask):
             raise ValueError("supervised pretraining needs identity labels")
         return self.network_input(images), labels
 
+    @property
+    def gallery_legend(self) -> str:
+        return "red bar: identity not recognised"
+
     @torch.no_grad()
     def visualize(self, images: torch.Tensor, labels: torch.Tensor | None = None):
         inputs, labels = self.make_batch(images, BatchRandom(0, 0, images.shape[0]), labels)
         correct = self.logits(inputs).argmax(1) == labels
-        marked = rgb_panel(self.network_input.select(images))
-        marked[~correct, 0, :2] = 1.0  # a red bar on the wrongly identified
-        return [("input (red bar: wrong identity)", marked)], {"heldout_accuracy": correct.float().mean().item()}
+        marked = mark_red(rgb_panel(self.network_input.select(images)), ~correct)
+        return [("input", marked)], {"heldout_accuracy": correct.float().mean().item()}

@@ -16,7 +16,9 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
+from proxytask.budgets import budget_name
 from proxytask.config import FinetuneConfig
 from proxytask.data.batches import BatchRandom, StepSampler
 from proxytask.data.splits import Split
@@ -85,21 +87,24 @@ def finetune_model(init: BackboneInit, pixels: torch.Tensor, labels: np.ndarray,
     best: tuple[tuple[float, float], int, dict[str, torch.Tensor]] | None = None
     losses = []
     model.train()
-    for step, local in sampler.batches(0):
-        if step >= total_steps:
-            break
-        rng = BatchRandom(seed, step, batch, device=device)
-        images = augment(pixels[torch.from_numpy(split.train[local])], crop, rng, device, precision.memory_format)
-        with precision.autocast():
-            logits = model(images)
-        loss = F.cross_entropy(logits.float(), train_labels[torch.from_numpy(local)].to(device))
-        optimize(loss, optimizer, scheduler)
-        losses.append(loss.detach())
-        done = step + 1
-        if on_validation and (done % config.eval_every == 0 or done == total_steps):
-            score = selection_score(labels[split.validation], predict(model, pixels, split.validation, crop, device, precision))
-            if best is None or score > best[0]:
-                best = (score, done, copy.deepcopy(model.state_dict()))
+    with tqdm(total=total_steps, desc=f"fine-tune {init.name} k={budget_name(split.k)} draw {split.draw}", unit="step", leave=False,
+              dynamic_ncols=True, disable=None) as bar:  # on a terminal only: silent in workers' logs
+        for step, local in sampler.batches(0):
+            if step >= total_steps:
+                break
+            rng = BatchRandom(seed, step, batch, device=device)
+            images = augment(pixels[torch.from_numpy(split.train[local])], crop, rng, device, precision.memory_format)
+            with precision.autocast():
+                logits = model(images)
+            loss = F.cross_entropy(logits.float(), train_labels[torch.from_numpy(local)].to(device))
+            optimize(loss, optimizer, scheduler)
+            bar.update()
+            losses.append(loss.detach())
+            done = step + 1
+            if on_validation and (done % config.eval_every == 0 or done == total_steps):
+                score = selection_score(labels[split.validation], predict(model, pixels, split.validation, crop, device, precision))
+                if best is None or score > best[0]:
+                    best = (score, done, copy.deepcopy(model.state_dict()))
     kept = {"step": total_steps}
     selection = "fixed recipe, last step (no label outside the budget is read)"
     if best is not None:

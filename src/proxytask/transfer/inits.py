@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from proxytask.checkpoint import load_weights
-from proxytask.config import INPUT_KINDS, ConfigError
+from proxytask.config import INPUT_KINDS, ConfigError, looks_like_path, unknown_name_error
 from proxytask.data.downstream import DownstreamData
 from proxytask.inputs import NORMALIZATIONS, NetworkInput
 from proxytask.models.backbones import Backbone
@@ -132,11 +132,9 @@ class RunInit(BackboneInit):
     def of(cls, run_dir: Path, name: str | None = None, seed: int = 0) -> RunInit:
         """The init of the run in ``run_dir`` (a ConfigError when it is not a finished run)."""
         run = RunFolder(Path(run_dir))
-        if not run.started:
-            raise ConfigError(f"{run_dir} is not a pretraining run folder (no {run.config.name})")
+        config = run.settings()
         if not run.weights.is_file():
             raise ConfigError(f"pretraining run {run_dir} has not finished (no {run.weights.name}); resume it first")
-        config = run.settings()
         return cls(name or config.task, run, config.model.backbone, config.model.batchnorm, NetworkInput.load(run.input), seed)
 
     def backbone(self, draw_seed: int) -> Backbone:
@@ -184,7 +182,6 @@ def resolve_init(spec: str, backbone_name: str, input_kind: str = "intensity", n
     randoms = random_inits(input_kind)
     if spec in randoms:
         return RandomInit(name or spec, backbone_name, randoms[spec])
-    if not RunFolder(Path(spec)).started:
-        raise ConfigError(f"--init {spec!r} is neither a random init ({', '.join(randoms)}) nor a pretraining run folder "
-                          "(no config.yaml)")
+    if not (Path(spec).exists() or looks_like_path(spec)):
+        raise unknown_name_error("init", spec, randoms, otherwise="a pretraining run folder", where="--init")
     return RunInit.of(Path(spec), name)

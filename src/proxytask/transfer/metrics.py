@@ -116,3 +116,14 @@ def choose_by_cross_validation(estimator: BaseEstimator, candidates: dict[str, A
                                     random_state=CV_SEED)
     search.fit(x, y)
     return search.best_estimator_, dict(search.best_params_), f"{folds}-fold stratified cross-validation (macro-F1) inside the {len(y)} labels"
+
+
+def trivial_scores(test_counts: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """(accuracy, macro-F1) on a test split with ``test_counts`` images per class of the two predictors
+    that read no picture: always the most frequent class, and a uniform guess (expected scores)."""
+    counts = np.array(list(test_counts.values()), dtype=float)
+    shares, classes = counts / counts.sum(), len(counts)
+    majority = float(shares.max())
+    guess_f1 = 2 * shares / classes / (shares + 1 / classes)  # per class: precision = its share, recall = 1 / classes
+    return {"always the largest class": (majority, 2 * majority / (1 + majority) / classes),
+            "uniform guess": (1 / classes, float(guess_f1.mean()))}
