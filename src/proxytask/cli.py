@@ -88,6 +88,9 @@ def _add_pretrain(subparsers) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint, with its "
                                                                  "saved settings (a differing setting is refused)")
     parser.add_argument("--extend-steps", type=int, metavar="N", help="with --resume: run on to N steps in all (train.max_steps)")
+    parser.add_argument("--monitor", metavar="SPEC", default=None,
+                        help="the labeled development task the transfer monitor scores every train.monitor_every steps "
+                             "(default lfw-dev-7; an image folder root/<class>/<image> for your own data); never the test task")
     parser.set_defaults(handler=_pretrain)
 
 
@@ -113,7 +116,14 @@ def _pretrain(args: argparse.Namespace) -> int:
     if args.resume and args.config:
         config = merge_yaml(config, args.config)
     config = apply_overrides(config, overrides)
-    metrics = pretrain(config, args.out, resume=args.resume, extend_steps=args.extend_steps is not None)
+    monitor = None
+    if config.train.monitor_every:
+        from proxytask.transfer.monitor import run_monitor
+
+        monitor = run_monitor(config, args.monitor)
+    elif args.monitor:
+        raise ConfigError("--monitor names the task the transfer monitor scores: set how often with --set train.monitor_every=N")
+    metrics = pretrain(config, args.out, resume=args.resume, extend_steps=args.extend_steps is not None, monitor=monitor)
     if metrics:
         print(json.dumps(metrics, indent=2))
     return 0

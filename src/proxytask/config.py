@@ -217,7 +217,8 @@ class TrainConfig(Settings):
     """Length and bookkeeping of a training run. ``batch_size`` is the global batch over all ranks.
     ``bf16`` (autocast) and ``channels_last`` apply where the device runs bf16 natively: CUDA GPUs,
     CPUs with AVX512-BF16 or AMX (:mod:`proxytask.precision`); ``compile`` runs the task through ``torch.compile``
-    (falling back to eager execution where compiling fails)."""
+    (falling back to eager execution where compiling fails). ``monitor_every``: steps between the
+    transfer monitor's scores on the development task (0: no monitor; also at the first and last step)."""
 
     batch_size: int = setting(32, low=1)
     epochs: float = setting(2.0, low=0.0)
@@ -225,6 +226,7 @@ class TrainConfig(Settings):
     seed: int = setting(0, low=0)
     log_every: int = setting(10, low=1)
     checkpoint_every: int = setting(200, low=1)
+    monitor_every: int = setting(0, low=0)
     bf16: bool = True
     channels_last: bool = True
     compile: bool = False

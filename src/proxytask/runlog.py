@@ -44,6 +44,32 @@ class RunLog:
         self.tensorboard.close()
 
 
+class MonitorLog:
+    """The transfer monitor's rows in the CSV file ``path`` (kept across resumes up to ``resume_step``)
+    and under ``monitor/`` in the run's TensorBoard ``writer``."""
+
+    def __init__(self, path: Path, writer: SummaryWriter, resume_step: int = 0) -> None:
+        self.path, self.writer = path, writer
+        self.rows: list[dict[str, str]] = []
+        if path.is_file() and resume_step > 0:
+            with open(path, newline="") as handle:
+                self.rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= resume_step]
+        self._rewrite()
+
+    def _rewrite(self) -> None:
+        columns = list(self.rows[0]) if self.rows else ["step", "images_seen"]
+        with open(self.path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def write(self, step: int, images_seen: int, scores: dict[str, float]) -> None:
+        self.rows.append({"step": str(step), "images_seen": str(images_seen), **{k: f"{v:.6f}" for k, v in scores.items()}})
+        self._rewrite()
+        for name, value in scores.items():
+            self.writer.add_scalar(f"monitor/{name.removeprefix('monitor_')}", value, step)
+
+
 def read_log(path: Path) -> list[dict[str, float]]:
     """Rows of a run's CSV log as numbers."""
     with open(path, newline="") as handle:

@@ -98,6 +98,11 @@ class RunFolder:
         return self.root / "log.csv"
 
     @property
+    def monitor(self) -> Path:
+        """The transfer monitor's rows (step, images seen, development-task scores), when it ran."""
+        return self.root / "monitor.csv"
+
+    @property
     def tensorboard(self) -> Path:
         return self.root / "tb"
 

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
@@ -29,8 +30,10 @@ from proxytask.engine import augment, compiled, make_optimizer, make_scheduler, 
 from proxytask.files import write_json_atomic, write_text_atomic
 from proxytask.flops import training_flops_per_image
 from proxytask.gallery import save_gallery
+from proxytask.inputs import NetworkInput
+from proxytask.models.backbones import Backbone
 from proxytask.precision import Precision
-from proxytask.runlog import RunLog, read_log
+from proxytask.runlog import MonitorLog, RunLog, read_log
 from proxytask.runs import PretrainConfig, RunFolder
 from proxytask.tasks import build_task, task_class, task_input
 from proxytask.tasks.base import ProxyTask
@@ -80,18 +83,24 @@ def prepare_run_folder(config: PretrainConfig, run: RunFolder, resume: bool, ext
     return config
 
 
-def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False, extend_steps: bool = False) -> dict[str, float]:
+# A transfer monitor (proxytask.transfer.monitor): a backbone and its input -> named scores.
+Monitor = Callable[[Backbone, NetworkInput], dict[str, float]]
+
+
+def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False, extend_steps: bool = False,
+             monitor: Monitor | None = None) -> dict[str, float]:
     """Run (or resume) a pretraining run in ``run_dir``; returns the metrics written to metrics.json.
-    ``extend_steps``: a resumed run may be given a larger ``train.max_steps``."""
+    ``extend_steps``: a resumed run may be given a larger ``train.max_steps``. ``monitor``: scores the
+    backbone at the first step, every ``train.monitor_every`` steps and at the last (monitor.csv)."""
     context = distributed.setup()
     try:
-        return _pretrain(config, Path(run_dir), resume, context, extend_steps)
+        return _pretrain(config, Path(run_dir), resume, context, extend_steps, monitor)
     finally:
         distributed.teardown(context)
 
 
 def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: distributed.Context,
-              extend_steps: bool = False) -> dict[str, float]:
+              extend_steps: bool = False, monitor: Monitor | None = None) -> dict[str, float]:
     config.validate()
     run = RunFolder(run_dir)
     config = prepare_run_folder(config, run, resume, extend_steps)
@@ -132,6 +141,16 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         log.info("resuming %s from step %d", run_dir, start_step)
 
     run_log = RunLog(run.log, run.tensorboard, start_step, task.loss_terms) if context.is_main else None
+    watching = run_log is not None and monitor is not None and config.train.monitor_every > 0
+    monitor_log = MonitorLog(run.monitor, run_log.tensorboard, start_step) if watching else None
+
+    def watch(done: int) -> None:
+        """The monitor's scores of the backbone after ``done`` steps (rank 0; the others wait at the next step)."""
+        if monitor_log is not None and monitor is not None:
+            monitor_log.write(done, done * config.train.batch_size, monitor(task.backbone, network_input))
+
+    if start_step == 0:
+        watch(0)  # the network as initialised: the random init's level
     amp = precision.autocast()
     if context.is_main:
         log.info("computing in %s", precision.describe())
@@ -176,6 +195,8 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
                 bar.set_postfix(loss=f"{mean_loss.item():.4f}", img_s=f"{rate:.1f}")
             window_losses, window_images, window_start = [], 0, now
         bar.update(1)
+        if done % max(1, config.train.monitor_every) == 0 or done == total_steps:
+            watch(done)
         if context.is_main and checkpoint_now:
             _save(run, done, task, optimizer, scheduler, config, seconds_so_far())
     bar.close()

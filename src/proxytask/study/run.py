@@ -50,6 +50,7 @@ from proxytask.transfer.finetune import finetune_steps
 from proxytask.transfer.inits import BASELINE_INITS, Init, RandomInit, RunInit
 from proxytask.transfer.jobs import run_feature_change, run_job
 from proxytask.transfer.modes import MODES
+from proxytask.transfer.monitor import run_monitor
 from proxytask.transfer.runners import TransferContext
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,9 @@ def pretrain_unit(root: Path, config: StudyConfig, run: PlannedRun) -> None:
     """One pretraining run of the study (resumed if it has started): a job for the executor."""
     folder = StudyFolder(root).run(run)
     log.info("pretraining %s (seed %d) for %d steps", run.name, run.seed, config.pretrain_steps)
-    pretrain(run_settings(config, run.variant, run.seed), folder.root, resume=folder.started)
+    settings = run_settings(config, run.variant, run.seed)
+    monitor = run_monitor(settings) if settings.train.monitor_every else None
+    pretrain(settings, folder.root, resume=folder.started, monitor=monitor)
 
 
 def transfer_unit(root: Path, config: StudyConfig, planned: PlannedInit, jobs: list[TransferJob]) -> None:

@@ -1,0 +1,54 @@
+"""The transfer monitor: development-task scores logged during pretraining, without changing the run."""
+
+import csv
+import dataclasses
+
+import torch
+
+from proxytask.checkpoint import load_weights
+from proxytask.runs import RunFolder
+from proxytask.train import pretrain
+from proxytask.transfer.monitor import run_monitor
+from tests.conftest import tiny_config
+
+DEVELOPMENT = "lfw:min_faces=5"  # the fake LFW's labeled people stand in for lfw-dev-7
+
+
+def rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_monitor_logs_scores_at_the_first_every_nth_and_last_step_and_changes_no_weight(fake_lfw, tmp_path):
+    config = tiny_config(fake_lfw, "train.max_steps=5", "train.monitor_every=2")
+    monitor = dataclasses.replace(run_monitor(config, DEVELOPMENT), budget=2, draws=2)
+    pretrain(config, tmp_path / "watched", monitor=monitor)
+    pretrain(config, tmp_path / "plain")
+    logged = rows(RunFolder(tmp_path / "watched").monitor)
+    assert [int(r["step"]) for r in logged] == [0, 2, 4, 5]
+    assert [int(r["images_seen"]) for r in logged] == [0, 8, 16, 20]
+    for r in logged:
+        for mode in ("knn", "probe"):
+            assert 0.0 <= float(r[f"monitor_{mode}"]) <= 1.0 and float(r[f"monitor_{mode}_sd"]) >= 0.0
+    assert not RunFolder(tmp_path / "plain").monitor.exists()
+    watched, plain = (load_weights(RunFolder(tmp_path / name).weights) for name in ("watched", "plain"))
+    assert all(torch.equal(watched[key], plain[key]) for key in plain)  # it reads no randomness and restores train mode
+
+
+def test_a_resumed_run_keeps_the_monitor_rows_up_to_its_checkpoint(fake_lfw, tmp_path, monkeypatch):
+    config = tiny_config(fake_lfw, "train.max_steps=6", "train.monitor_every=1", "train.checkpoint_every=2")
+    monitor = dataclasses.replace(run_monitor(config, DEVELOPMENT), budget=2, draws=2)
+    calls = []
+
+    def die_after_three(backbone, network_input):
+        calls.append(len(calls))
+        if len(calls) == 5:  # steps 0, 1, 2, 3 scored, then the monitor of step 4 dies (last checkpoint: step 2)
+            raise KeyboardInterrupt
+        return monitor(backbone, network_input)
+
+    try:
+        pretrain(config, tmp_path / "run", monitor=die_after_three)
+    except KeyboardInterrupt:
+        pass
+    pretrain(config, tmp_path / "run", resume=True, monitor=monitor)
+    assert [int(r["step"]) for r in rows(RunFolder(tmp_path / "run").monitor)] == [0, 1, 2, 3, 4, 5, 6]
