@@ -52,3 +52,40 @@ def test_a_resumed_run_keeps_the_monitor_rows_up_to_its_checkpoint(fake_lfw, tmp
         pass
     pretrain(config, tmp_path / "run", resume=True, monitor=monitor)
     assert [int(r["step"]) for r in rows(RunFolder(tmp_path / "run").monitor)] == [0, 1, 2, 3, 4, 5, 6]
+
+
+def monitor_row(step, probe, sd=0.02):
+    return {"step": step, "images_seen": 32 * step, "monitor_probe": probe, "monitor_probe_sd": sd,
+            "monitor_knn": probe - 0.05, "monitor_knn_sd": sd}
+
+
+def test_a_curve_has_flattened_when_its_last_fifth_stays_within_the_draw_spread():
+    from proxytask.report.monitoring import flattened
+
+    rising = [monitor_row(s, 0.2 + 0.001 * s) for s in range(0, 901, 100)]
+    level = [monitor_row(s, 0.2 + 0.3 * min(s, 400) / 400) for s in range(0, 901, 100)]
+    assert flattened(rising, "monitor_probe") is False  # +0.1 over the last 200 steps, draw sd 0.02
+    assert flattened(level, "monitor_probe") is True
+    assert flattened(level[:2], "monitor_probe") is None
+
+
+def test_the_report_draws_the_monitor_of_the_runs_that_logged_it(tmp_path):
+    from proxytask.records import PretrainingRecord, StudyResults
+    from proxytask.report.monitoring import monitor_blocks
+
+    for seed in (0, 1):
+        run = RunFolder(tmp_path / "pretrain" / "colorization" / f"seed{seed}")
+        run.root.mkdir(parents=True)
+        with open(run.monitor, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(monitor_row(0, 0.2)))
+            writer.writeheader()
+            writer.writerows(monitor_row(s, 0.2 + 0.3 * min(s, 400) / 400) for s in range(0, 901, 100))
+    records = [PretrainingRecord("colorization", "colorization", seed, f"pretrain/colorization/seed{seed}", {"flops_per_image": 1.4e9})
+               for seed in (0, 1)]
+    study = StudyResults({}, {}, "cpu", {}, records, {}, [], [], [], ["colorization"])
+    blocks = monitor_blocks(study, tmp_path)
+    assert (tmp_path / "monitor.png").is_file()
+    table = next(block for block in blocks if hasattr(block, "rows"))
+    assert [row[:2] for row in table.rows] == [["colorization", "0"], ["colorization", "1"]]
+    assert table.rows[0][-2:] == ["yes", "yes"]
+    assert monitor_blocks(StudyResults({}, {}, "cpu", {}, [], {}, [], [], [], []), tmp_path / "none") == []

@@ -16,6 +16,7 @@ from proxytask.report.charts import budget_figures, forest_figure, split_counts
 from proxytask.report.claims import claim_rows, limits_text
 from proxytask.report.document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from proxytask.report.figures import draw_confusion, draw_loss_curves, save_png
+from proxytask.report.monitoring import monitor_blocks
 from proxytask.report.slides import write_slides
 from proxytask.report.summary import SUPERVISED, format_cell, format_share, headline, pool_pictures, ranking, winners
 from proxytask.report.verdicts import design, summary_sentences
@@ -372,7 +373,7 @@ def write_report(study: StudyResults, out: Path) -> None:
                                                       "over seeds and draws (rows: the true person)"),
                    per_class_table(jobs, downstream["classes"])]
     blocks += analysis_blocks(study, out) + _claims_blocks(study)
-    blocks += [Heading("Pretraining"), *_loss_figure(study, out), *_gallery_figures(study, out)]
+    blocks += [Heading("Pretraining"), *_loss_figure(study, out), *monitor_blocks(study, out), *_gallery_figures(study, out)]
     blocks += _pretraining_blocks(study.pretraining)
     blocks += _time_blocks(study.time_by_stage)
     data = config["pretrain"]["data"]

@@ -271,3 +271,27 @@ def draw_feature_change(records: list[FeatureChangeRecord]) -> PlotFigure:
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=9, frameon=False)
     return figure
+
+
+def draw_monitor_curves(runs: dict[str, list[tuple[int, list[dict[str, float]], float]]], modes: dict[str, str]) -> PlotFigure:
+    """A grid: rows ``modes`` (score key -> label), columns pool images seen and training FLOPs; per init
+    its mean over seeds in its colour (the seeds' runs share their monitor steps), the step-0 level dotted."""
+    figure, axes = plt.subplots(len(modes), 2, figsize=SLIDE, squeeze=False, sharey="row", layout="constrained")
+    for row, (key, label) in enumerate(modes.items()):
+        for name, seeds in runs.items():
+            steps = sorted(set.intersection(*({r["step"] for r in rows} for _, rows, _ in seeds)))
+            mean = np.array([np.mean([next(r[key] for r in rows if r["step"] == s) for _, rows, _ in seeds]) for s in steps])
+            images = np.array([next(r["images_seen"] for r in seeds[0][1] if r["step"] == s) for s in steps])
+            flops = images * np.mean([per_image for _, _, per_image in seeds])
+            for axis, xs in zip(axes[row], (images, flops)):
+                axis.plot(xs, mean, marker="o", markersize=3, color=init_color(name), label=name)
+                if steps and steps[0] == 0:
+                    axis.axhline(mean[0], color=init_color(name), linestyle=":", linewidth=0.8)
+        for axis, xlabel in zip(axes[row], ("pool images seen", "training FLOPs")):
+            axis.set_xlabel(xlabel, fontsize=9)
+            axis.set_title(f"development task, {label}", fontsize=11)
+            axis.grid(alpha=0.3)
+        axes[row][0].set_ylabel("test accuracy")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), fontsize=9, frameon=False)
+    return figure
