@@ -89,3 +89,15 @@ def test_the_report_draws_the_monitor_of_the_runs_that_logged_it(tmp_path):
     assert [row[:2] for row in table.rows] == [["colorization", "0"], ["colorization", "1"]]
     assert table.rows[0][-2:] == ["yes", "yes"]
     assert monitor_blocks(StudyResults({}, {}, "cpu", {}, [], {}, [], [], [], []), tmp_path / "none") == []
+
+
+def test_a_study_with_the_monitor_on_logs_it_for_every_run_and_reports_it(fake_lfw, tmp_path):
+    from proxytask.study.run import run_study
+    from tests.test_study import tiny_study
+
+    config = tiny_study(fake_lfw, "pretrain.train.monitor_every=1", f"monitor_task={DEVELOPMENT}", "modes=knn",
+                        "baselines=random,supervised")
+    results = run_study(config, tmp_path / "study")
+    for run in results.pretraining:
+        assert [int(r["step"]) for r in rows(RunFolder(tmp_path / "study" / run.folder).monitor)] == [0, 1, 2]
+    assert "### Transfer during pretraining (development task)" in (tmp_path / "study" / "report.md").read_text()

@@ -247,6 +247,9 @@ def _add_study(subparsers) -> None:
     parser.add_argument("--partition", help="Slurm partition")
     parser.add_argument("--gpus-per-job", type=int, default=0, help="Slurm: GPUs per pretraining job (one data-parallel process each)")
     parser.add_argument("--time-limit", type=int, default=240, help="Slurm (and local): minutes per job")
+    parser.add_argument("--monitor", metavar="SPEC", help="the labeled development task the transfer monitor scores during "
+                                                          "pretraining (monitor_task; default lfw-dev-7; with --set "
+                                                          "pretrain.train.monitor_every=N); never the test task")
     parser.add_argument("--gallery", type=Path, metavar="FOLDER",
                         help="your own photos (any size): seed 0 of each colorization run of the main table colorizes them "
                              "at full size into photos/<run>/ beside the report, which shows them")
@@ -263,6 +266,7 @@ def _study(args: argparse.Namespace) -> int:
     extra += [f"analyses={args.analyses}"] if args.analyses else []
     extra += [f"vary={json.dumps(args.vary)}"] if args.vary else []
     extra += _pool_overrides(args, "pretrain.data.pool")
+    extra += [f"monitor_task={args.monitor}"] if args.monitor else []
     config = _study_config(args, extra)
     if args.plan:
         print(print_plan(config, args.out))

@@ -84,7 +84,7 @@ def pretrain_unit(root: Path, config: StudyConfig, run: PlannedRun) -> None:
     folder = StudyFolder(root).run(run)
     log.info("pretraining %s (seed %d) for %d steps", run.name, run.seed, config.pretrain_steps)
     settings = run_settings(config, run.variant, run.seed)
-    monitor = run_monitor(settings) if settings.train.monitor_every else None
+    monitor = run_monitor(settings, config.monitor_task) if settings.train.monitor_every else None
     pretrain(settings, folder.root, resume=folder.started, monitor=monitor)
 
 

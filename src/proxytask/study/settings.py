@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from proxytask.budgets import ALL_LABELS, Budget, parse_budget
 from proxytask.config import ConfigError, FinetuneConfig, Settings, apply_overrides, setting, unknown_name_error
+from proxytask.data.lfw import DEV_TASK
 from proxytask.runs import PretrainConfig
 from proxytask.tasks import TASKS
 from proxytask.tasks.supervised import Supervised
@@ -44,6 +45,9 @@ class StudyConfig(Settings):
     RGB). Every comparison covers the pretraining seeds and the draws. Their extra runs
     are transferred at ``analysis_budgets`` only. ``vary`` lists the user's own variants,
     ``section.key=value1,value2,...`` each (``--vary``), transferred at every budget.
+
+    ``monitor_task``: the labeled development task the transfer monitor scores during pretraining when
+    ``pretrain.train.monitor_every`` is set (``lfw-dev-7``, or a labeled folder; never the test task).
     """
 
     protocol: int = STUDY_PROTOCOL
@@ -61,6 +65,7 @@ class StudyConfig(Settings):
     pool_fractions: tuple[float, ...] = setting((0.1, 0.3), low=0.0, high=1.0, low_open=True, high_open=True,
                                                 hint="(the whole pool is the main run)")
     vary: tuple[str, ...] = ()
+    monitor_task: str = DEV_TASK
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
