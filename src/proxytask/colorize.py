@@ -22,6 +22,7 @@ from proxytask.config import ConfigError
 from proxytask.data.images import BadImage, decode_image
 from proxytask.files import write_atomic
 from proxytask.gallery import GALLERY_EXAMPLES, LARGEST_CELL, save_gallery
+from proxytask.precision import default_device
 from proxytask.runs import PretrainConfig, RunFolder
 from proxytask.tasks import build_task, task_class
 from proxytask.tasks.colorization import SparseColorization
@@ -71,10 +72,6 @@ def colorize_rgb(task: SparseColorization, rgb: torch.Tensor, scale: float) -> t
     maps = F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
     hue_full = torch.remainder(torch.atan2(maps[:, 1], maps[:, 0]) / color.TWO_PI, 1.0)
     return color.rgb_from_hue_chroma(hue_full, maps[:, 2].clamp(0, 1), gray[:, 0])
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _rgb_tensor(pixels: np.ndarray) -> torch.Tensor:

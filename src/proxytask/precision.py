@@ -15,6 +15,11 @@ from dataclasses import dataclass
 import torch
 
 
+def default_device() -> torch.device:
+    """The CUDA GPU where there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bf16 products natively (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX)."""
     if device.type == "cuda":

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from proxytask.config import ConfigError, FinetuneConfig, save_yaml
@@ -29,6 +28,7 @@ from proxytask.data.lfw import DEV_TASK
 from proxytask.data.splits import budget_split
 from proxytask.files import write_json_atomic
 from proxytask.inputs import NetworkInput
+from proxytask.precision import default_device
 from proxytask.study.settings import StudyConfig
 from proxytask.transfer.finetune import finetune
 from proxytask.transfer.inits import RANDOM, RandomInit
@@ -54,7 +54,7 @@ def tune_recipe(config: StudyConfig, out: Path, draws: int) -> dict[str, Any]:
         raise ConfigError("budgets: tuning the recipe needs at least one budget below all (the recipe is used there)")
     data_config = dataclasses.replace(config.pretrain.data, downstream=DEV_TASK)
     data = load_downstream(data_config)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     init = RandomInit(RANDOM, config.pretrain.model.backbone, NetworkInput(config.pretrain.input))
     grid = candidates(config.finetune)
     jobs = [(index, k, draw) for index in range(len(grid)) for k in budgets for draw in range(draws)]

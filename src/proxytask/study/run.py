@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from proxytask.config import ConfigError, save_yaml, to_dict
@@ -23,6 +22,7 @@ from proxytask.data.downstream import DownstreamData, load_downstream
 from proxytask.data.selection import pool_sources
 from proxytask.data.splits import budget_split, write_manifest
 from proxytask.files import write_json_atomic
+from proxytask.precision import default_device
 from proxytask.records import FeatureChangeRecord, JobRecord, PretrainingRecord, StudyResults
 from proxytask.report.build import write_report
 from proxytask.study.executors import ExecutorSettings, run_all
@@ -62,9 +62,6 @@ BULKY_FIELDS = ("predictions", "train_predictions")
 FROZEN_JOBS_PER_UNIT = 10
 
 
-def device_here() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
 
 def make_init(folder: StudyFolder, config: StudyConfig, planned: PlannedInit) -> Init:
     """The init a planned one names: a random backbone, a finished run's, or the eigenfaces baseline."""
@@ -76,7 +73,7 @@ def make_init(folder: StudyFolder, config: StudyConfig, planned: PlannedInit) ->
 
 
 def transfer_context(config: StudyConfig, data: DownstreamData) -> TransferContext:
-    return TransferContext(data, config.finetune, config.pretrain.data.crop_size, device_here())
+    return TransferContext(data, config.finetune, config.pretrain.data.crop_size, default_device())
 
 
 def pretrain_unit(root: Path, config: StudyConfig, run: PlannedRun) -> None:
@@ -206,7 +203,7 @@ def collect_results(config: StudyConfig, plan: StudyPlan, folder: StudyFolder, d
     pretraining = [PretrainingRecord(run.name, run.variant.task, run.seed, str(folder.run(run).root.relative_to(folder.root)),
                                      json.loads(folder.run(run).metrics.read_text())) for run in plan.runs]
     jobs = [dataclasses.replace(r, details={k: v for k, v in r.details.items() if k not in BULKY_FIELDS}) for r in records]
-    device = device_here()
+    device = default_device()
     modes = list(dict.fromkeys(mode for planned in plan.inits for mode in planned.modes))
     computed_on = f"{device} (transfer in {transfer_precision(config.finetune, device).describe()})"
     return StudyResults(to_dict(config), downstream_summary(data), computed_on,

@@ -12,8 +12,9 @@ from proxytask.data.downstream import load_downstream
 from proxytask.data.splits import budget_split, write_manifest
 from proxytask.export import Preprocessing, save_classifier
 from proxytask.files import write_json_atomic
+from proxytask.precision import default_device
 from proxytask.records import JobRecord
-from proxytask.study.run import device_here, transfer_context
+from proxytask.study.run import transfer_context
 from proxytask.study.settings import StudyConfig
 from proxytask.transfer.features import transfer_precision
 from proxytask.transfer.inits import RunInit, resolve_init
@@ -42,7 +43,7 @@ def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: Budget, dra
     save_yaml(config, out / "config.yaml")
     write_manifest(data.images, split, out / MANIFEST_FILE)
     context = transfer_context(config, data)
-    precision = transfer_precision(config.finetune, device_here())
+    precision = transfer_precision(config.finetune, default_device())
     record, model = run_job(mode, init, split, context, lambda: init.features(data, context.crop_size, context.device, precision))
     if model is not None:
         preprocessing = Preprocessing(data.crop, config.pretrain.data.image_size, config.pretrain.data.crop_size)

@@ -19,7 +19,7 @@ from proxytask.data.lfw import DEV_TASK
 from proxytask.data.splits import budget_split
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
-from proxytask.precision import Precision
+from proxytask.precision import Precision, default_device
 from proxytask.runs import PretrainConfig
 from proxytask.transfer.features import extract_features
 from proxytask.transfer.probe import knn, linear_probe
@@ -63,7 +63,7 @@ class TransferMonitor:
 def run_monitor(config: PretrainConfig, downstream: str | None = None) -> TransferMonitor:
     """The monitor of a pretraining run: the development task ``downstream`` (``lfw-dev-7`` by default,
     or a labeled folder) cached at the run's picture size, computed as the run computes."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     development = load_downstream(dataclasses.replace(config.data, downstream=downstream or DEV_TASK))
     return TransferMonitor(development, config.data.crop_size, device,
                            Precision.choose(device, config.train.bf16, config.train.channels_last))
