@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from proxytask.config import ConfigError
 from proxytask.files import file_digest, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -31,16 +32,52 @@ STATE_FILE = "trainer_state.pt"
 INFO_FILE = "checkpoint.json"
 
 
-def save_weights(state: dict[str, torch.Tensor], path: Path) -> None:
-    """Save a model state dict as safetensors (contiguous CPU copies)."""
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path))
+def save_weights(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> str:
+    """Save a model state dict as safetensors (contiguous CPU copies, with ``metadata`` in its header);
+    returns the file's SHA-256, for whoever records it.
+
+    Raises:
+        ConfigError: a weight is NaN or infinite (such a model is never written).
+    """
+    _refuse_non_finite(state, path)
+    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path), metadata=metadata)
+    return file_digest(path)
 
 
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    """Load a safetensors state dict; a clear error if the file is missing."""
-    if not Path(path).is_file():
+def _refuse_non_finite(weights: dict[str, torch.Tensor], path: Path) -> None:
+    bad = [name for name, tensor in weights.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise ConfigError(f"{path}: the weights {', '.join(bad[:3])} hold NaN or infinite values; a model with them is not used")
+
+
+def load_weights(path: Path, sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Load a safetensors state dict, checked: the file must exist, be readable, match ``sha256`` when
+    one was recorded, and hold only finite weights.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ConfigError: anything else, naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
-    return load_file(str(path))
+    if sha256 is not None and file_digest(path) != sha256:
+        raise ConfigError(f"{path} does not match the SHA-256 recorded when it was written: the file was changed or damaged")
+    try:
+        weights = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ConfigError(f"{path} is not a readable safetensors file ({' '.join(str(error).split())})") from None
+    _refuse_non_finite(weights, path)
+    return weights
+
+
+def weights_metadata(path: Path) -> dict[str, str]:
+    """The metadata in a safetensors file's header (``{}`` when it holds none)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ConfigError(f"{path} is not a readable safetensors file ({' '.join(str(error).split())})") from None
 
 
 def save_checkpoint(root: Path, step: int, model_state: dict[str, torch.Tensor], trainer_state: dict[str, Any],
@@ -80,11 +117,12 @@ def checkpoint_problem(folder: Path) -> str | None:
         for name, expected in info.get("sha256", {}).items():  # checkpoints of earlier versions carry none
             if file_digest(folder / name) != expected:
                 return f"{name} does not match the SHA-256 recorded when it was written"
-        weights = load_weights(folder / WEIGHTS_FILE)
-    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as error:
+        load_weights(folder / WEIGHTS_FILE)
+    except ConfigError as error:  # unreadable, or weights that are not finite
+        return str(error)
+    except (OSError, ValueError, KeyError, TypeError) as error:
         return f"unreadable: {error}"
-    bad = [name for name, tensor in weights.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
-    return f"non-finite values in {', '.join(bad[:3])}" if bad else None
+    return None
 
 
 def latest_checkpoint(root: Path) -> tuple[int, Path] | None:

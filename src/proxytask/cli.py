@@ -7,13 +7,17 @@ command answer at once instead of after loading PyTorch; nothing imports this mo
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import shlex
+import signal
 import sys
 from pathlib import Path
 
 from proxytask.budgets import ALL_LABELS, parse_budget
 from proxytask.config import ConfigError, apply_overrides, load_yaml, merge_yaml
+from proxytask.files import printable
 from proxytask.transfer.modes import MODES, backbone_modes
 
 EXAMPLES = {
@@ -146,9 +150,9 @@ def _colorize(args: argparse.Namespace) -> int:
         raise ConfigError(f"image file not found: {', '.join(missing)}")
     written, skipped = colorize_files(args.images, args.checkpoint, args.out, args.scale)
     for path in written:
-        print(path)
+        print(printable(str(path)))
     for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {printable(str(path))}: {reason}", file=sys.stderr)
     return 0 if written or not skipped else 2
 
 
@@ -326,13 +330,14 @@ def _add_export(subparsers) -> None:
     parser = _command(subparsers, "export", "write a pretraining run's backbone as plain timm weights (safetensors) + backbone.json")
     parser.add_argument("run", type=Path, help="a finished pretraining run folder")
     parser.add_argument("-o", "--out", required=True, type=Path, help="folder for backbone.safetensors and backbone.json")
+    parser.add_argument("--force", action="store_true", help="replace the export --out already holds")
     parser.set_defaults(handler=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
     from proxytask.export import BACKBONE_WEIGHTS, export_backbone
 
-    info = export_backbone(args.run, args.out)
+    info = export_backbone(args.run, args.out, args.force)
     print(f"{args.out / BACKBONE_WEIGHTS}: timm {info['timm_model']} (in_chans={info['in_chans']}, num_classes=0), "
           f"{info['feature_dim']} features; input: {info['input_description']}")
     if info["timm_keys_without_weights"]:
@@ -357,7 +362,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from proxytask.data.folders import image_tree
     from proxytask.export import load_classifier, read_pictures
-    from proxytask.files import write_atomic
+    from proxytask.files import TEXT_ENCODING, write_atomic
 
     classifier = load_classifier(args.model)
     paths = []
@@ -372,7 +377,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     def write(tmp: Path) -> None:
         nonlocal classified
-        with open(tmp, "w", newline="") as handle:
+        with open(tmp, "w", newline="", **TEXT_ENCODING) as handle:
             writer = csv.writer(handle)
             writer.writerow(["path", "predicted", *names])
             for start in range(0, len(paths), PREDICT_BATCH):  # a batch of pictures in memory at a time
@@ -384,7 +389,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     write_atomic(args.out, write)
     for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {printable(str(path))}: {reason}", file=sys.stderr)
     print(f"{args.out}: {classified} pictures classified, {len(skipped)} skipped")
     return 0
 
@@ -405,28 +410,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a subcommand. An error is one line naming the file or setting (exit 2); ``--debug`` shows
-    the traceback instead. An interrupted command says how to continue (exit 130)."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it ends as an interruption does: its workers
+    stopped, its files left to continue from."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
+def continue_command(args: argparse.Namespace, argv: list[str]) -> str:
+    """The command that continues an interrupted one: the same, with ``--resume`` for a pretraining
+    run that had started (the same ``pretrain`` command refuses a started run)."""
+    from proxytask.runs import RunFolder
+
+    words = ["proxytask", *argv]
+    if args.command == "pretrain" and not args.resume and RunFolder(args.out).started:
+        words.append("--resume")
+    return shlex.join(printable(word) for word in words)
+
+
+def _error_message(error: Exception) -> tuple[str, bool]:
+    """(one line, whether it is a known kind of error) for an error that ends a command: a full disk
+    names the file and the device."""
     from proxytask.data.lfw import DataError
 
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {printable(str(error.filename))}" if error.filename else ""
+        return f"no space left on the disk{where}: free some space (or choose another folder) and run the same command again", True
+    known = isinstance(error, (ConfigError, DataError, FileNotFoundError))
+    return (str(error) if known else f"{type(error).__name__}: {error}"), known
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand. An error is one line naming the file or setting (exit 2); ``--debug`` shows
+    the traceback instead. An interrupted command (Ctrl-C, SIGTERM) stops its workers and says the
+    command that continues it (exit 130)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    argv = [a for a in argv if a != "--debug"]
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.handler(args)
-    except KeyboardInterrupt:
-        print(f"proxytask {args.command}: interrupted; run the same command again to continue where it stopped", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM while leaving does not cut the message short
+        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        print(f"proxytask {args.command}: {how}; continue with: {continue_command(args, argv)}", file=sys.stderr)
         return 130
     except Exception as error:
         if debug:
             raise
-        known = isinstance(error, (ConfigError, DataError, FileNotFoundError))
-        message = str(error) if known else f"{type(error).__name__}: {error}"
+        message, known = _error_message(error)
         print(f"proxytask {args.command}: error: {' '.join(message.split())}" + ("" if known else " (--debug shows the traceback)"),
               file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,11 @@ def unknown_name_error(kind: str, given: str, known: Iterable[str], otherwise: s
 INPUT_KINDS = ("intensity", "rgb")
 # The largest cached side: a cache row is image_size^2 * 3 bytes, so larger sides are almost surely a typo.
 MAX_IMAGE_SIZE = 1024
+# The largest whole number a setting may hold: settings pass through floats (YAML, the command line),
+# which hold whole numbers exactly up to 2^53, and seeds plus offsets stay within torch's 64 bits.
+MAX_WHOLE_NUMBER = 2**53
+# The most decoding processes a setting may ask for (fewer run: at most one per usable core).
+MAX_WORKERS = 256
 # How pictures from a folder are cropped: the centered square, or the LFW face box.
 FOLDER_CROPS = ("center", "face")
 
@@ -127,6 +132,9 @@ class Settings:
             value = getattr(self, item.name)
             path = f"{where}{item.name}"
             check: Check | None = item.metadata.get("check")
+            for part in value if isinstance(value, tuple) else (value,):
+                if isinstance(part, int) and not isinstance(part, bool) and abs(part) > MAX_WHOLE_NUMBER:
+                    raise ConfigError(f"{path} must be a whole number of at most {MAX_WHOLE_NUMBER} (2^53) in size, got {part}")
             for part in (value if isinstance(value, tuple) else (value,)) if check else ():
                 if part is not None and not check.accepts(part):
                     each = ": each" if isinstance(value, tuple) else ""
@@ -174,7 +182,7 @@ class DataConfig(Settings):
     image_size: int = setting(64, low=8, high=MAX_IMAGE_SIZE)
     crop_size: int = setting(56, low=8)
     heldout_images: int = setting(64, low=1)
-    workers: int = setting(2, low=1)
+    workers: int = setting(2, low=1, high=MAX_WORKERS, hint="(processes decoding pictures; at most one per usable CPU core runs)")
     pool_fraction: float = setting(1.0, low=0.0, high=1.0, low_open=True)
 
     def rules(self, where: str) -> None:
@@ -393,7 +401,11 @@ def apply_overrides(config: T, overrides: list[str]) -> T:
             raise ConfigError(f"--set expects section.name=value, got {override!r}")
         key, raw = override.split("=", 1)
         parts = key.strip().split(".")
-        _section_of(values, parts)[parts[-1]] = yaml.safe_load(raw) if raw.strip() else raw
+        try:
+            value = read_settings_yaml(raw) if raw.strip() else raw
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--set {key.strip()}: the value is not valid YAML: {' '.join(str(error).split())}") from None
+        _section_of(values, parts)[parts[-1]] = value
     result = from_dict(type(config), values)
     result.validate()  # type: ignore[attr-defined]
     return result
@@ -420,10 +432,36 @@ def _dotted(sections: list[str], names: Iterable[str]) -> list[str]:
     return [".".join([*sections, name]) for name in names]
 
 
+class SettingsLoader(yaml.SafeLoader):
+    """YAML for settings: safe types only, no aliases (``*name``, which can make a small file expand
+    without bound), and no key given twice in a mapping (YAML would keep the last silently)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed in settings; write the "
+                                                    "value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"setting {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_settings_yaml(text: str) -> Any:
+    """The value of a YAML text of settings (:class:`SettingsLoader`); a yaml.YAMLError if it is not one."""
+    return yaml.load(text, Loader=SettingsLoader)  # noqa: S506 (a SafeLoader)
+
+
 def _read_mapping(path: Path) -> dict[str, Any]:
     """The mapping of settings in YAML file ``path``, or a ConfigError naming the file and the problem."""
     try:
-        values = yaml.safe_load(Path(path).read_text()) or {}
+        values = read_settings_yaml(Path(path).read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except IsADirectoryError:

@@ -10,6 +10,7 @@ input conversion, and how pictures are cropped and resized before it. ``load_bac
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,10 @@ import timm
 import torch
 from torch import nn
 
-from proxytask.checkpoint import load_weights, save_weights
-from proxytask.config import ConfigError, DataConfig
+from proxytask.checkpoint import load_weights, save_weights, weights_metadata
+from proxytask.config import MAX_IMAGE_SIZE, ConfigError, DataConfig
 from proxytask.data.batches import center_crop, to_float
-from proxytask.data.images import BadImage, Crop, decode_image
+from proxytask.data.images import CENTER, BadImage, Crop, decode_image
 from proxytask.data.selection import folder_crop
 from proxytask.files import write_json_atomic
 from proxytask.inputs import NetworkInput
@@ -31,10 +32,14 @@ from proxytask.runs import RunFolder
 from proxytask.transfer.classifier import Classifier
 from proxytask.transfer.inits import RunInit
 
+log = logging.getLogger(__name__)
+
 BACKBONE_WEIGHTS = "backbone.safetensors"
 BACKBONE_INFO = "backbone.json"
 CLASSIFIER_WEIGHTS = "classifier.safetensors"
 CLASSIFIER_INFO = "classifier.json"
+# The key of the weights files' metadata that records the input conversion they were trained on.
+INPUT_METADATA = "proxytask_input"
 # Weights of a plain timm model after its features (its classifier side), which an export may lack.
 HEAD_PREFIXES = ("pre_logits.", "head.", "fc.", "classifier.", "last_linear.")
 
@@ -54,9 +59,19 @@ class Preprocessing:
         return cls(data.face_crop if lfw_aligned else folder_crop(data), data.image_size, data.crop_size)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Preprocessing:
-        crop = values["crop"]
-        return cls(tuple(crop) if isinstance(crop, list) else crop, int(values["image_size"]), int(values["crop_size"]))
+    def from_dict(cls, values: Any, where: str) -> Preprocessing:
+        """From the mapping :meth:`as_dict` wrote, checked; ``where`` names its file in errors."""
+        values = _fields(values, {"crop": (str, list), "image_size": int, "crop_size": int}, f"{where}: preprocessing")
+        crop, image_size, crop_size = values["crop"], values["image_size"], values["crop_size"]
+        if not 8 <= image_size <= MAX_IMAGE_SIZE or not 8 <= crop_size <= image_size:
+            raise ConfigError(f"{where}: preprocessing needs 8 <= crop_size <= image_size <= {MAX_IMAGE_SIZE}, got image_size "
+                              f"{image_size} and crop_size {crop_size}")
+        box_ok = (isinstance(crop, list) and len(crop) == 4 and all(isinstance(c, int) and not isinstance(c, bool) for c in crop)
+                  and 0 <= crop[0] < crop[2] and 0 <= crop[1] < crop[3])
+        if crop != CENTER and not box_ok:
+            raise ConfigError(f"{where}: preprocessing crop must be {CENTER!r} or a box [left, top, right, bottom] with "
+                              f"left < right and top < bottom, got {crop!r}")
+        return cls(tuple(crop) if isinstance(crop, list) else crop, image_size, crop_size)
 
     def as_dict(self) -> dict[str, Any]:
         return {"crop": list(self.crop) if isinstance(self.crop, tuple) else self.crop,
@@ -70,6 +85,49 @@ class Preprocessing:
         """
         pixels = decode_image(Path(path), self.crop, self.image_size).pixels
         return center_crop(to_float(torch.from_numpy(np.ascontiguousarray(pixels))[None]), self.crop_size)
+
+
+def _fields(values: Any, expected: dict[str, type | tuple[type, ...]], where: str) -> dict[str, Any]:
+    """``values`` checked to be a mapping holding each field of ``expected`` with a value of its type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(values).__name__}")
+    for name, kind in expected.items():
+        if name not in values:
+            raise ConfigError(f"{where} lacks the field {name!r}")
+        value = values[name]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise ConfigError(f"{where}: {name} must be {names}, got {value!r}")
+    return values
+
+
+def _read_info(path: Path, expected: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
+    """The checked JSON description beside a model's weights, or a ConfigError naming the file."""
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"{path} is not a readable JSON file ({' '.join(str(error).split())})") from None
+    return _fields(values, expected, str(path))
+
+
+def _timm_name(name: str, where: str) -> str:
+    """``name`` if it is a model of timm's own registry (no hub, local folder or file: nothing is fetched or read)."""
+    if ":" in name or "/" in name or name not in timm.list_models():
+        raise ConfigError(f"{where}: {name!r} is not a model name of timm's registry (e.g. vgg_small, resnet18); hub names, "
+                          "folders and files are not loaded")
+    return name
+
+
+def _network_input(values: Any, where: str, weights: Path) -> NetworkInput:
+    """The input conversion a JSON description gives, checked against the one the weights file records."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: input must be a mapping of kind and normalization, got {values!r}")
+    described = NetworkInput.load_from(values, where)
+    recorded = weights_metadata(weights).get(INPUT_METADATA)
+    if recorded is not None and NetworkInput.load_from(json.loads(recorded), str(weights)) != described:
+        raise ConfigError(f"{where}: input {described.as_dict()} is not the input {json.loads(recorded)} the weights "
+                          f"{weights} were trained on")
+    return described
 
 
 def _timm_kwargs(backbone: Backbone) -> dict[str, Any]:
@@ -106,21 +164,28 @@ def _lfw_aligned(data: DataConfig) -> bool:
     return data.pool == ("lfw",) or data.folder_crop == "face"
 
 
-def export_backbone(run_dir: Path, out: Path) -> dict[str, Any]:
-    """Write a pretraining run's backbone to ``out`` as plain timm weights plus ``backbone.json``; returns the JSON."""
+def export_backbone(run_dir: Path, out: Path, force: bool = False) -> dict[str, Any]:
+    """Write a pretraining run's backbone to ``out`` as plain timm weights plus ``backbone.json``; returns
+    the JSON. An ``out`` that holds an export already is replaced only with ``force``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; expected a folder for {BACKBONE_WEIGHTS} and {BACKBONE_INFO}")
+    held = [name for name in (BACKBONE_WEIGHTS, BACKBONE_INFO) if (out / name).exists()]
+    if held and not force:
+        raise ConfigError(f"{out} already holds an export ({', '.join(held)}); pass --force to replace it, or choose another folder")
     init = RunInit.of(Path(run_dir))
     config = init.run.settings()
     backbone = init.backbone(0)
     weights, not_exported = timm_state_dict(backbone)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    save_weights(weights, out / BACKBONE_WEIGHTS)
+    digest = save_weights(weights, out / BACKBONE_WEIGHTS, {INPUT_METADATA: json.dumps(init.network_input.as_dict())})
     info = {
         "timm_model": backbone.name, "in_chans": backbone.in_chans, "timm_kwargs": _timm_kwargs(backbone),
         "feature_dim": backbone.channels[-1], "input": init.network_input.as_dict(),
         "input_description": init.network_input.describe() + ", from RGB in [0, 1]",
         "preprocessing": Preprocessing.of(config.data, _lfw_aligned(config.data)).as_dict(),
         "task": config.task, "source_run": str(Path(run_dir).absolute()), "timm_keys_without_weights": not_exported,
+        "sha256": digest,
         "load": f"import proxytask.models; timm.create_model({backbone.name!r}, in_chans={backbone.in_chans}, num_classes=0)"
                 f".load_state_dict(safetensors.torch.load_file({BACKBONE_WEIGHTS!r}))",
     }
@@ -151,14 +216,26 @@ def load_backbone(path: str | Path) -> FeatureExtractor:
     """A backbone ready for features, in eval mode, from an export folder or a pretraining run folder."""
     path = Path(path)
     if (path / BACKBONE_INFO).is_file():
-        info = json.loads((path / BACKBONE_INFO).read_text())
-        model = timm.create_model(info["timm_model"], pretrained=False, in_chans=info["in_chans"], num_classes=0, **info["timm_kwargs"])
-        missing, unexpected = model.load_state_dict(load_weights(path / BACKBONE_WEIGHTS), strict=False)
+        where, weights_file = path / BACKBONE_INFO, path / BACKBONE_WEIGHTS
+        info = _read_info(where, {"timm_model": str, "in_chans": int, "timm_kwargs": dict, "input": dict, "preprocessing": dict,
+                                  "timm_keys_without_weights": list})
+        name = _timm_name(info["timm_model"], str(where))
+        kwargs = info["timm_kwargs"]
+        if (kwargs and name != "vgg_small") or set(kwargs) - {"batchnorm"} or not all(isinstance(v, bool) for v in kwargs.values()):
+            raise ConfigError(f"{where}: timm_kwargs may only be {{\"batchnorm\": true|false}} for vgg_small, got {kwargs!r}")
+        if info["in_chans"] not in (1, 3):
+            raise ConfigError(f"{where}: in_chans must be 1 (intensity) or 3 (RGB), got {info['in_chans']}")
+        weights = load_weights(weights_file, _recorded_digest(info, where))
+        network_input = _network_input(info["input"], str(where), weights_file)
+        if network_input.channels != info["in_chans"]:
+            raise ConfigError(f"{where}: in_chans {info['in_chans']} does not match the input {network_input.as_dict()}")
+        preprocessing = Preprocessing.from_dict(info["preprocessing"], str(where))
+        model = timm.create_model(name, pretrained=False, in_chans=info["in_chans"], num_classes=0, **kwargs)
+        missing, unexpected = model.load_state_dict(weights, strict=False)
         if unexpected or set(missing) - set(info["timm_keys_without_weights"]):
-            raise ConfigError(f"{path / BACKBONE_WEIGHTS} does not fit timm's {info['timm_model']}: "
+            raise ConfigError(f"{weights_file} does not fit timm's {name}: "
                               f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
-        preprocessing = Preprocessing.from_dict(info["preprocessing"])
-        return FeatureExtractor(model, NetworkInput.load_from(info["input"]), preprocessing, plain=True).eval()
+        return FeatureExtractor(model, network_input, preprocessing, plain=True).eval()
     run = RunFolder(path)
     if not run.started:
         raise ConfigError(f"{path} is neither an export folder ({BACKBONE_INFO}) nor a pretraining run folder ({run.config.name})")
@@ -188,10 +265,10 @@ def save_classifier(model: Classifier, class_names: list[str], preprocessing: Pr
     """Write a fine-tuned classifier to ``out``: weights, class names, input and preprocessing."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    save_weights(model.state_dict(), out / CLASSIFIER_WEIGHTS)
+    digest = save_weights(model.state_dict(), out / CLASSIFIER_WEIGHTS, {INPUT_METADATA: json.dumps(model.network_input.as_dict())})
     write_json_atomic(out / CLASSIFIER_INFO, {
         "backbone": model.backbone.name, "batchnorm": model.backbone.batchnorm, "input": model.network_input.as_dict(),
-        "class_names": class_names, "preprocessing": preprocessing.as_dict(), **about})
+        "class_names": class_names, "preprocessing": preprocessing.as_dict(), "sha256": digest, **about})
 
 
 def load_classifier(path: str | Path) -> TrainedClassifier:
@@ -201,11 +278,33 @@ def load_classifier(path: str | Path) -> TrainedClassifier:
         path = path / "classifier"
     if not (path / CLASSIFIER_INFO).is_file():
         raise ConfigError(_no_classifier(path))
-    info = json.loads((path / CLASSIFIER_INFO).read_text())
-    network_input = NetworkInput.load_from(info["input"])
-    model = Classifier(Backbone(info["backbone"], network_input.channels, info["batchnorm"]), network_input, len(info["class_names"]))
-    model.load_state_dict(load_weights(path / CLASSIFIER_WEIGHTS))
-    return TrainedClassifier(model.eval(), list(info["class_names"]), Preprocessing.from_dict(info["preprocessing"]))
+    where, weights_file = path / CLASSIFIER_INFO, path / CLASSIFIER_WEIGHTS
+    info = _read_info(where, {"backbone": str, "batchnorm": bool, "input": dict, "class_names": list, "preprocessing": dict})
+    names = info["class_names"]
+    if len(names) < 2 or not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
+        raise ConfigError(f"{where}: class_names must be 2 or more distinct names, got {len(names)} ({names[:3]!r}...)")
+    weights = load_weights(weights_file, _recorded_digest(info, where))
+    network_input = _network_input(info["input"], str(where), weights_file)
+    preprocessing = Preprocessing.from_dict(info["preprocessing"], str(where))
+    model = Classifier(Backbone(_timm_name(info["backbone"], str(where)), network_input.channels, info["batchnorm"]),
+                       network_input, len(names))
+    expected, given = model.state_dict(), weights
+    mismatched = sorted(set(expected) ^ set(given)) or [k for k in expected if expected[k].shape != given[k].shape]
+    if mismatched:
+        raise ConfigError(f"{weights_file} does not fit the classifier {where} describes ({info['backbone']}, {len(names)} classes): "
+                          f"{len(mismatched)} weights differ in name or shape, e.g. {mismatched[0]}")
+    model.load_state_dict(weights)
+    return TrainedClassifier(model.eval(), list(names), preprocessing)
+
+
+def _recorded_digest(info: dict[str, Any], where: Path) -> str | None:
+    """The weights' SHA-256 a description records (None, with a warning, for one of an earlier version)."""
+    digest = info.get("sha256")
+    if digest is None:
+        log.warning("%s records no SHA-256 of its weights (written by an earlier version): they are used unverified", where)
+    elif not isinstance(digest, str):
+        raise ConfigError(f"{where}: sha256 must be text, got {digest!r}")
+    return digest
 
 
 def _no_classifier(path: Path) -> str:

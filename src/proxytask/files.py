@@ -38,9 +38,20 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+# How the project writes and reads text files: UTF-8, with the bytes of file names that are not
+# UTF-8 (which Python reads as surrogate escapes) written back as the same bytes, so a name read
+# from a manifest or a list of skipped files is the name on disk.
+TEXT_ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
+
+
+def printable(text: str) -> str:
+    """``text`` for a message or a report: bytes of a name that is not UTF-8 shown as ``\\xe9``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    write_atomic(path, lambda tmp: tmp.write_text(text))
+    """Write ``text`` to ``path`` atomically (:data:`TEXT_ENCODING`)."""
+    write_atomic(path, lambda tmp: tmp.write_text(text, **TEXT_ENCODING))
 
 
 def finite_json(data: Any) -> Any:

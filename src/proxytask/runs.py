@@ -7,6 +7,7 @@ no task reads this class (a task reads :class:`proxytask.tasks.base.RunSettings`
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -23,6 +24,7 @@ from proxytask.config import (
     TaskSettings,
     TrainConfig,
     load_yaml,
+    read_settings_yaml,
     setting,
     unknown_name_error,
 )
@@ -90,6 +92,11 @@ class RunFolder:
         return self.root / "data.json"
 
     @property
+    def files(self) -> Path:
+        """The fingerprint of the pictures the run was built from (:mod:`proxytask.data.fingerprint`)."""
+        return self.root / "files.json"
+
+    @property
     def skipped(self) -> Path:
         return self.root / "skipped.txt"
 
@@ -117,6 +124,13 @@ class RunFolder:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.json"
+
+    def weights_sha256(self) -> str | None:
+        """The SHA-256 of the final weights recorded in metrics.json (None: a run of an earlier version)."""
+        try:
+            return json.loads(self.metrics.read_text()).get("weights_sha256")
+        except (OSError, ValueError):
+            return None
 
     @property
     def gallery(self) -> Path:
@@ -152,7 +166,7 @@ class RunFolder:
         if any(self.root.glob(STUDY_RUNS)):
             return True
         try:
-            values = yaml.safe_load(self.config.read_text())
+            values = read_settings_yaml(self.config.read_text())
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             return False
         return isinstance(values, dict) and isinstance(values.get("pretrain"), dict)

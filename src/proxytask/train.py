@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from proxytask import distributed
 from proxytask.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
 from proxytask.config import ConfigError, changed_settings, save_yaml, to_dict
 from proxytask.data.batches import BatchRandom, StepSampler, center_crop, to_float
+from proxytask.data.fingerprint import check_fingerprint, record_fingerprint
 from proxytask.data.images import describe_skips
 from proxytask.data.pool import PoolImages, load_pool
 from proxytask.engine import augment, compiled, make_optimizer, make_scheduler, optimize
@@ -31,6 +32,7 @@ from proxytask.files import write_json_atomic, write_text_atomic
 from proxytask.flops import training_flops_per_image
 from proxytask.gallery import save_gallery
 from proxytask.inputs import NetworkInput
+from proxytask.locks import folder_lock
 from proxytask.models.backbones import Backbone
 from proxytask.precision import Precision
 from proxytask.runlog import MonitorLog, RunLog, read_log
@@ -94,7 +96,8 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False, extend
     backbone at the first step, every ``train.monitor_every`` steps and at the last (monitor.csv)."""
     context = distributed.setup()
     try:
-        return _pretrain(config, Path(run_dir), resume, context, extend_steps, monitor)
+        with folder_lock(Path(run_dir), "run folder") if context.is_main else nullcontext():
+            return _pretrain(config, Path(run_dir), resume, context, extend_steps, monitor)
     finally:
         distributed.teardown(context)
 
@@ -111,13 +114,9 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     device = context.device
     on_cuda = device.type == "cuda"
     task = build_task(config, pool.num_classes).to(device)
-    # Only a run known to start is written: a failed start leaves no folder that blocks the corrected command.
-    distributed.barrier(context)  # every rank has checked the folder before rank 0 writes into it
-    if context.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_yaml(config, run.config)
-        network_input.save(run.input)
-        _record_pool(run, pool)
+    if resume and run.started:
+        check_fingerprint(run.files, pool.fingerprint, f"run folder {run_dir}",
+                          "start over on the pictures as they are now in another --out")
 
     precision = Precision.choose(device, config.train.bf16, config.train.channels_last)
     memory_format = precision.memory_format
@@ -139,6 +138,12 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     start_step, earlier_seconds = _restore(run, task, optimizer, scheduler) if resume else (0, 0.0)
     if start_step and context.is_main:
         log.info("resuming %s from step %d", run_dir, start_step)
+    # Only a run known to start is written, its settings last: a failed start leaves nothing that blocks the corrected command.
+    distributed.barrier(context)  # every rank has checked the folder before rank 0 writes into it
+    if context.is_main:
+        network_input.save(run.input)
+        _record_pool(run, pool)
+        save_yaml(config, run.config)  # a resumed run's too: --extend-steps lengthens it
 
     run_log = RunLog(run.log, run.tensorboard, start_step, task.loss_terms) if context.is_main else None
     watching = run_log is not None and monitor is not None and config.train.monitor_every > 0
@@ -239,7 +244,10 @@ def _save(run: RunFolder, step: int, task: ProxyTask, optimizer, scheduler, conf
 
 
 def _record_pool(run: RunFolder, pool: PoolImages) -> None:
-    write_json_atomic(run.data, {**pool.counts, "sources": pool.sources, "skip_reasons": pool.skip_reasons})
+    """What the pool was made of (data.json, skipped.txt) and the fingerprint of its files (files.json)."""
+    write_json_atomic(run.data, {**pool.counts, "sources": pool.sources, "skip_reasons": pool.skip_reasons,
+                                 "downstream_checked": pool.downstream_checked})
+    record_fingerprint(run.files, pool.fingerprint)
     if pool.skipped:
         write_text_atomic(run.skipped, "".join(f"{path}\t{reason}\n" for path, reason in pool.skipped))
         log.warning("skipped %d unusable image files of the pool (%s; listed in %s)", len(pool.skipped),
@@ -254,7 +262,7 @@ def _finish(run: RunFolder, config: PretrainConfig, task: ProxyTask, pool: PoolI
             precision: Precision, images_per_second: float, total_steps: int, train_seconds: float) -> dict[str, float]:
     """Final weights, gallery on held-out images, metrics.json (with the pretraining budget: pool
     images seen, training seconds and FLOPs per image of a training step)."""
-    save_weights(task.state_dict(), run.weights)
+    weights_sha256 = save_weights(task.state_dict(), run.weights)
     heldout = to_float(pool.heldout.to(device))
     heldout_labels = pool.heldout_labels.to(device) if pool.heldout_labels is not None else None
     fresh = build_task(config, pool.num_classes).to(device)
@@ -281,6 +289,7 @@ def _finish(run: RunFolder, config: PretrainConfig, task: ProxyTask, pool: PoolI
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "precision": precision.describe(),
         **pool.counts,
+        "weights_sha256": weights_sha256,
     }
     write_json_atomic(run.metrics, metrics)
     return metrics

@@ -14,10 +14,12 @@ two processes from building the same cache at once.
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT_VERSION = 2
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 _CHUNK = 128
+# Room the cache's index (paths, flags, digests) takes per image, on top of its pixels, for the free-space check.
+CACHE_INDEX_BYTES_PER_IMAGE = 512
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,35 @@ def _done_chunks(progress: Path) -> dict[int, dict[str, object]]:
     return done
 
 
+def _reserve(array_file: Path) -> None:
+    """Allocate the array file's blocks now, so that a disk that fills up fails here, naming the file,
+    instead of killing a decoding worker that writes into a hole of the mapped file (SIGBUS)."""
+    with open(array_file, "rb+") as handle:
+        try:
+            os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                array_file.unlink(missing_ok=True)
+                raise DataError(f"not enough disk space for the image cache {array_file} "
+                                f"({os.fstat(handle.fileno()).st_size:,} bytes); free some space, or set PROXYTASK_HOME "
+                                "to a folder on a larger disk") from None
+            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without fallocate: written as it goes
+                raise
+
+
+def _usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, which Slurm and cgroups set)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_space(folder: Path, needed: int) -> None:
+    """A DataError naming ``folder`` and the bytes the cache needs when its file system has less free."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DataError(f"not enough disk space for the image cache in {folder}: it needs {needed:,} bytes, {free:,} are free; "
+                        "free some space, or set PROXYTASK_HOME to a folder on a larger disk")
+
+
 def _build(folder: Path, paths: list[str], crop: Crop, size: Size, workers: int) -> None:
     """Decode ``paths`` into the cache at ``folder``, resuming the chunks of an interrupted build."""
     partial = folder.with_name(folder.name + ".partial")
@@ -163,7 +196,10 @@ def _build(folder: Path, paths: list[str], crop: Crop, size: Size, workers: int)
     shape = (len(paths), *height_width(size), 3)
     if not _array_of_shape(array_file, shape):
         progress.unlink(missing_ok=True)
+        array_file.unlink(missing_ok=True)
+        _check_space(partial, math.prod(shape) + CACHE_INDEX_BYTES_PER_IMAGE * len(paths))
         np.lib.format.open_memmap(array_file, mode="w+", dtype=np.uint8, shape=shape).flush()
+        _reserve(array_file)
     done = _done_chunks(progress)
     if progress.is_file() and not progress.read_bytes().endswith(b"\n"):
         with open(progress, "a") as torn:  # a record cut short by a kill: the next one starts on its own line
@@ -178,7 +214,8 @@ def _build(folder: Path, paths: list[str], crop: Crop, size: Size, workers: int)
             done[int(chunk["start"])] = chunk
             bar.update(len(chunk["usable"]))
 
-        if workers > 1 and len(jobs) > 1:
+        workers = min(workers, _usable_cores(), len(jobs))  # more processes than cores or chunks only cost memory
+        if workers > 1:
             with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
                 for chunk in pool.map(_decode_rows, jobs):
                     record(chunk)

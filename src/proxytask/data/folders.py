@@ -64,7 +64,24 @@ def labeled_folder(root: Path) -> LabeledImages:
     if len(classes) < 2:
         raise DataError(f"image folder {root} has {len(classes)} class subfolder(s); a classification task needs at least 2 "
                         "(expected root/<class>/<image>)")
-    return labeled_from_groups({c.name: images_in(c) for c in classes}, str(root))
+    groups = {c.name: images_in(c) for c in classes}
+    _refuse_shared_pictures(root, classes, groups)
+    return labeled_from_groups(groups, str(root))
+
+
+def _refuse_shared_pictures(root: Path, classes: list[Path], groups: dict[str, list[Path]]) -> None:
+    """A DataError when two classes of ``root`` hold the same file (a class folder linked to another,
+    or a file linked into two classes): its pictures would count in both."""
+    owner: dict[Path, str] = {}
+    for folder in classes:
+        for path in groups[folder.name]:
+            real = path.resolve()
+            other = owner.setdefault(real, folder.name)
+            if other != folder.name:
+                linked = next((c for c in (folder, root / other) if c.is_symlink()), None)
+                how = f"class folder {linked} is a link to {linked.resolve()}" if linked else f"{path} is {real}"
+                raise DataError(f"classes {other!r} and {folder.name!r} of {root} hold the same picture ({how}): it would count "
+                                "in two classes; remove the link or the copy")
 
 
 def image_tree(root: Path) -> list[Path]:

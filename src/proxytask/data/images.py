@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,14 @@ def _open_rgb(data: bytes, crop: Crop, size: Size | None) -> tuple[Image.Image, 
     """
     if not data:
         raise BadImage("empty file: 0 bytes")
-    with Image.open(io.BytesIO(data)) as image:
+    with warnings.catch_warnings():  # PIL warns above its pixel limit (and refuses above twice it): both are skipped here
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            opened = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombWarning:
+            raise BadImage(f"too large: more than {Image.MAX_IMAGE_PIXELS} pixels (PIL's limit against decompression "
+                           "bombs, Image.MAX_IMAGE_PIXELS)") from None
+    with opened as image:
         full_width, full_height = image.size
         box = crop_box(crop, full_width, full_height)
         if size is not None and image.format == "JPEG":

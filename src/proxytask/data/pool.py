@@ -9,6 +9,7 @@ often, outside the process), so a pool larger than memory trains in the memory o
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +21,12 @@ import torch
 from proxytask import distributed
 from proxytask.config import ConfigError, DataConfig
 from proxytask.data.cache import ImageCache, content_digest, load_cache
+from proxytask.data.fingerprint import Fingerprint, file_fingerprint
 from proxytask.data.images import BadImage, read_file, skip_counts
-from proxytask.data.selection import downstream_task, pool_sources
+from proxytask.data.lfw import DataError, locate_lfw
+from proxytask.data.selection import LFW_POOL, downstream_task, is_lfw_spec, pool_sources
+
+log = logging.getLogger(__name__)
 
 # Labels a task learns from the pool's pictures, given each chosen picture's parent folder (N,):
 # the indices of the pictures it keeps, their labels and the class count; None for a task without labels.
@@ -79,7 +84,9 @@ class PoolRows:
 class PoolImages:
     """Pretraining images: ``train`` read from the caches a batch at a time, ``heldout`` (N, S, S, 3)
     uint8 in memory, identities for tasks that need labels ((N,) long, else None), how the pool was
-    filtered (``counts``, numbers) and what it is made of (``sources``, ``skip_reasons``)."""
+    filtered (``counts``, numbers), what it is made of (``sources``, ``skip_reasons``), the fingerprint
+    of its files and the downstream task whose copies were left out (None: no downstream pictures
+    were at hand to check)."""
 
     train: PoolRows
     heldout: torch.Tensor
@@ -90,17 +97,33 @@ class PoolImages:
     sources: list[str]
     skip_reasons: dict[str, int]
     skipped: list[tuple[str, str]]
+    fingerprint: Fingerprint
+    downstream_checked: str | None
 
 
-def downstream_digests(data: DataConfig) -> set[str]:
-    """Content digests of the downstream task's readable files: a pool image with one of them is a copy."""
+def file_digests(paths: list[Path]) -> set[str]:
+    """Content digests of the readable files among ``paths``."""
     digests = set()
-    for path in downstream_task(data).images.paths:
+    for path in paths:
         try:
             digests.add(content_digest(read_file(path)))
         except BadImage:
-            continue  # an unreadable downstream file is no picture the pool could copy
+            continue  # an unreadable file is no picture a pool could copy
     return digests
+
+
+def downstream_to_check(data: DataConfig) -> list[Path] | None:
+    """The downstream pictures a pool of ``data`` is checked against for copies, or None when there
+    are none at hand to check: an LFW task while LFW is not on this machine and the pool reads no LFW
+    (a pool of one's own pictures trains without LFW and without the network)."""
+    if is_lfw_spec(data.downstream) and LFW_POOL not in data.pool:
+        try:
+            locate_lfw(data.lfw, allow_download=False)
+        except DataError:
+            log.warning("LFW is not on this machine: the pool was not checked for copies of %s's pictures (the run "
+                        "records it; transferring it to that task checks again)", data.downstream)
+            return None
+    return downstream_task(data).images.paths
 
 
 def load_pool(data: DataConfig, seed: int, keep: Callable[[np.ndarray], np.ndarray], labels_of: PoolLabels,
@@ -117,7 +140,8 @@ def load_pool(data: DataConfig, seed: int, keep: Callable[[np.ndarray], np.ndarr
     distributed.barrier(context)
     if caches is None:
         caches = cached_sources()
-    downstream = downstream_digests(data)
+    to_check = downstream_to_check(data)
+    downstream = file_digests(to_check or [])
     kept, groups, duplicates, gray = [], [], 0, 0
     for cache in caches:
         copies = cache.usable & np.array([digest in downstream for digest in cache.digests], dtype=bool)
@@ -135,8 +159,9 @@ def load_pool(data: DataConfig, seed: int, keep: Callable[[np.ndarray], np.ndarr
     if labeled is not None:
         usable, labels, num_classes = labeled
     if len(usable) <= data.heldout_images:
+        copies = f" ({duplicates} of its pictures are copies of {data.downstream}'s, which the pool never holds)" if duplicates else ""
         raise ConfigError(f"the pool ({', '.join(data.pool)}) has {len(usable)} usable images, not more than "
-                          f"data.heldout_images={data.heldout_images}")
+                          f"data.heldout_images={data.heldout_images}{copies}")
     order = np.random.default_rng(seed).permutation(len(usable))
     heldout, train = np.sort(order[:data.heldout_images]), order[data.heldout_images:]
     train = np.sort(train[:max(1, round(data.pool_fraction * len(train)))])
@@ -155,6 +180,10 @@ def load_pool(data: DataConfig, seed: int, keep: Callable[[np.ndarray], np.ndarr
     def label_tensor(part: np.ndarray) -> torch.Tensor | None:
         return torch.from_numpy(labels[part]).long() if labels is not None else None
 
+    fingerprint = {"pool": file_fingerprint(path for source in sources for path in source.paths)}
+    if to_check is not None:
+        fingerprint["downstream"] = file_fingerprint(to_check)
     return PoolImages(pool.subset(usable[train]), pool.subset(usable[heldout]).gather(np.arange(len(heldout))),
                       label_tensor(train), label_tensor(heldout), num_classes, counts,
-                      [source.name for source in sources], skip_counts(skipped), skipped)
+                      [source.name for source in sources], skip_counts(skipped), skipped, fingerprint,
+                      data.downstream if to_check is not None else None)

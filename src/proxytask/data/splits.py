@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from proxytask.data.folders import LabeledImages
 from proxytask.data.lfw import DataError
-from proxytask.files import write_atomic
+from proxytask.files import TEXT_ENCODING, write_atomic
 
 SPLIT_SEED = 42
 TEST_FRACTION = 0.25
@@ -100,7 +100,7 @@ def write_manifest(images: LabeledImages, split: Split, path: Path) -> None:
     parts[split.train], parts[split.validation], parts[split.test] = "train", "validation", "test"
 
     def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as handle:
+        with open(tmp, "w", newline="", **TEXT_ENCODING) as handle:
             writer = csv.writer(handle)
             writer.writerow(["path", "label", "class", "split"])
             for image_path, label, part in zip(images.paths, images.labels, parts):

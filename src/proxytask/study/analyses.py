@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
-from proxytask.config import ConfigError, to_dict
+from proxytask.config import ConfigError, read_settings_yaml, to_dict
 from proxytask.runs import PretrainConfig
 from proxytask.study.settings import StudyConfig, run_settings
 from proxytask.tasks import task_class, task_sections
@@ -120,7 +118,7 @@ def vary_sets(config: StudyConfig) -> list[VariantSet]:
     sets = []
     for entry in config.vary:
         key, _, listed = (part.strip() for part in entry.partition("="))
-        values = [yaml.safe_load(value.strip()) for value in listed.split(",") if value.strip()]
+        values = [read_settings_yaml(value.strip()) for value in listed.split(",") if value.strip()]
         found = [made for task in _vary_tasks(config, key, entry) if (made := _vary_set(config, task, key, values, entry))]
         if not found:
             raise ConfigError(f"--vary {entry}: every value is the default of every task it applies to, or one it cannot read")

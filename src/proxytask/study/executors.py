@@ -22,6 +22,8 @@ from proxytask.config import ConfigError
 EXECUTORS = ("inprocess", "local", "slurm")
 POLL_SECONDS = 0.5
 SLURM_POLL_SECONDS = 10.0
+# How long an interrupted study waits for its cancelled workers to end.
+STOP_GRACE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,13 @@ def run_all(settings: ExecutorSettings, folder: Path, jobs: Sequence[tuple[Any, 
                                    tasks_per_node=processes, slurm_array_parallelism=settings.workers)
         with executor.batch():
             submitted += [executor.submit(*((_distributed, *job) if processes > 1 else job)) for job in group]
-    while not all(job.done() for job in submitted):
-        progress()
-        time.sleep(SLURM_POLL_SECONDS)
+    try:
+        while not all(job.done() for job in submitted):
+            progress()
+            time.sleep(SLURM_POLL_SECONDS)
+    except BaseException:
+        stop_jobs([job for job in submitted if not job.done()])
+        raise
     _wait(submitted)
 
 
@@ -138,20 +144,35 @@ def _run_in_waves(executor: Any, workers: int, calls: list[tuple[Any, ...]], gpu
     ``gpus`` alone (CUDA_VISIBLE_DEVICES)."""
     pending, running, finished = list(calls), [], []
     free_slots = list(range(workers))
-    while pending or running:
-        while pending and free_slots:
-            slot = free_slots.pop(0)
-            if gpus:
-                executor.update_parameters(gpus_per_node=1, visible_gpus=[slot % gpus])
-            running.append((executor.submit(*pending.pop(0)), slot))
-        time.sleep(POLL_SECONDS)
-        progress()
-        for job, slot in list(running):
-            if job.done():
-                running.remove((job, slot))
-                finished.append(job)
-                free_slots.append(slot)
+    try:
+        while pending or running:
+            while pending and free_slots:
+                slot = free_slots.pop(0)
+                if gpus:
+                    executor.update_parameters(gpus_per_node=1, visible_gpus=[slot % gpus])
+                running.append((executor.submit(*pending.pop(0)), slot))
+            time.sleep(POLL_SECONDS)
+            progress()
+            for job, slot in list(running):
+                if job.done():
+                    running.remove((job, slot))
+                    finished.append(job)
+                    free_slots.append(slot)
+    except BaseException:  # an interruption (Ctrl-C, SIGTERM) or an error here: no worker goes on alone
+        stop_jobs([job for job, _ in running])
+        raise
     _wait(finished)
+
+
+def stop_jobs(jobs: list[Any], grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+    """Cancel submitit jobs and wait up to ``grace_seconds`` for them to end. A local job's controller
+    interrupts its worker, then kills it a second later; each job's files are written atomically,
+    so what a stopped worker leaves is continued by the same command."""
+    for job in jobs:
+        job.cancel(check=False)
+    deadline = time.monotonic() + grace_seconds
+    while any(not job.done() for job in jobs) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS / 5)
 
 
 def _wait(jobs: list[Any]) -> None:

@@ -51,6 +51,11 @@ class StudyFolder:
         return self.root / "executor"
 
     @property
+    def files(self) -> Path:
+        """The fingerprint of the downstream pictures and the pool the study was built from."""
+        return self.root / "files.json"
+
+    @property
     def results(self) -> Path:
         return self.root / "results.json"
 

@@ -18,9 +18,8 @@ import shutil
 from typing import Any
 
 import torch
-import yaml
 
-from proxytask.config import ConfigError, apply_overrides, from_dict, to_dict
+from proxytask.config import ConfigError, apply_overrides, from_dict, read_settings_yaml, to_dict
 from proxytask.files import write_json_atomic
 from proxytask.runs import RunFolder
 from proxytask.study.folder import StudyFolder
@@ -62,7 +61,7 @@ def check_study_folder(config: StudyConfig, folder: StudyFolder) -> None:
         return
     if not folder.config.is_file():
         return
-    saved_values = yaml.safe_load(folder.config.read_text()) or {}
+    saved_values = read_settings_yaml(folder.config.read_text()) or {}
     made_under = saved_values.get("protocol", 1)
     if made_under not in (config.protocol, *CONTINUED_PROTOCOLS):
         raise ConfigError(f"{out} holds a study made under protocol {made_under} (validation-based choices); its jobs "
@@ -140,7 +139,7 @@ def set_aside_protocol2_jobs(config: StudyConfig, plan: StudyPlan, folder: Study
     not read): random init's fine-tuning and feature-change jobs whose backbone was drawn from the draw's
     fine-tuning seed instead of the init's seed (every draw but the one whose seeds coincide). Nothing
     to do in a folder of another protocol."""
-    if not folder.config.is_file() or (yaml.safe_load(folder.config.read_text()) or {}).get("protocol") not in CONTINUED_PROTOCOLS:
+    if not folder.config.is_file() or (read_settings_yaml(folder.config.read_text()) or {}).get("protocol") not in CONTINUED_PROTOCOLS:
         return
     randoms = {planned.name for planned in plan.inits if planned.source == RANDOM_SOURCE}
     for job_file in sorted(folder.jobs.glob("*/*/seed*/k*-d*.json")):

@@ -19,9 +19,11 @@ from tqdm import tqdm
 
 from proxytask.config import ConfigError, save_yaml, to_dict
 from proxytask.data.downstream import DownstreamData, load_downstream
-from proxytask.data.selection import pool_sources
+from proxytask.data.fingerprint import check_fingerprint, file_fingerprint, record_fingerprint
+from proxytask.data.selection import ImageSource, downstream_task, pool_sources
 from proxytask.data.splits import budget_split, write_manifest
 from proxytask.files import write_json_atomic
+from proxytask.locks import folder_lock
 from proxytask.precision import default_device
 from proxytask.records import FeatureChangeRecord, JobRecord, PretrainingRecord, StudyResults
 from proxytask.report.build import write_report
@@ -130,9 +132,9 @@ def transfer_units(config: StudyConfig, folder: StudyFolder, plan: StudyPlan, in
     return sorted(units, key=steps, reverse=True)
 
 
-def check_pool(config: StudyConfig, plan: StudyPlan) -> None:
+def check_pool(config: StudyConfig, plan: StudyPlan) -> list[ImageSource]:
     """Every pool source exists and holds pictures, and every task that learns labels of the pool's
-    pictures finds enough of them: checked before any work, the way out named."""
+    pictures finds enough of them: checked before any work, the way out named. Returns the sources."""
     sources = pool_sources(config.pretrain.data)
     folders = np.array([str(path.parent) for source in sources for path in source.paths])
     for run in plan.runs:
@@ -143,6 +145,7 @@ def check_pool(config: StudyConfig, plan: StudyPlan) -> None:
             except ConfigError as error:
                 raise ConfigError(f"{error}; leave {task.name} out (--set baselines=random,eigenfaces for the supervised "
                                   "ceiling, --tasks for a proxy)") from None
+    return sources
 
 
 def prepare(config: StudyConfig, out: Path) -> tuple[StudyPlan, StudyFolder, DownstreamData]:
@@ -152,7 +155,12 @@ def prepare(config: StudyConfig, out: Path) -> tuple[StudyPlan, StudyFolder, Dow
     folder = StudyFolder(Path(out).absolute())
     check_study_folder(config, folder)
     data = load_downstream(config.pretrain.data)
-    check_pool(config, plan)
+    sources = check_pool(config, plan)
+    fingerprint = {"downstream": file_fingerprint(downstream_task(config.pretrain.data).images.paths),  # every file, as it is now
+                   "pool": file_fingerprint(path for source in sources for path in source.paths)}
+    if folder.holds_work():
+        check_fingerprint(folder.files, fingerprint, f"study folder {folder.root}",
+                          "start over on the pictures as they are now in another --out")
     for planned in plan.inits:
         if planned.source != RUN_SOURCE:  # built here, not in several workers at once; its pictures checked before any work
             make_init(folder, config, planned).prepare(data)
@@ -160,6 +168,7 @@ def prepare(config: StudyConfig, out: Path) -> tuple[StudyPlan, StudyFolder, Dow
     if holds_earlier_layout(folder):
         move_earlier_layout(config, plan, folder)
     set_aside_protocol2_jobs(config, plan, folder)
+    record_fingerprint(folder.files, fingerprint)
     save_yaml(config, folder.config)
     for k, draw in plan.splits:
         if not folder.split(k, draw).is_file():
@@ -173,6 +182,11 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
     each colorization run of the main table to colorize beside it."""
     executor = executor or ExecutorSettings()
     photos = check_photo_folder(gallery, plan_study(config))
+    with folder_lock(Path(out).absolute(), "study folder"):
+        return _run_study(config, out, executor, photos)
+
+
+def _run_study(config: StudyConfig, out: Path, executor: ExecutorSettings, photos: list[Path]) -> StudyResults:
     plan, folder, data = prepare(config, out)
     without_runs = [planned for planned in plan.inits if planned.source != RUN_SOURCE]
     with_runs = [planned for planned in plan.inits if planned.source == RUN_SOURCE]

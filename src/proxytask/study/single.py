@@ -4,16 +4,21 @@ manifest and settings, and the fine-tuned classifier, in one folder."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from proxytask.budgets import Budget, budget_name
 from proxytask.config import save_yaml
 from proxytask.data.downstream import load_downstream
+from proxytask.data.lfw import DataError
+from proxytask.data.pool import file_digests
+from proxytask.data.selection import pool_sources
 from proxytask.data.splits import budget_split, write_manifest
 from proxytask.export import Preprocessing, save_classifier
-from proxytask.files import write_json_atomic
+from proxytask.files import printable, write_json_atomic
 from proxytask.precision import default_device
 from proxytask.records import JobRecord
+from proxytask.runs import RunFolder
 from proxytask.study.run import transfer_context
 from proxytask.study.settings import StudyConfig
 from proxytask.transfer.features import transfer_precision
@@ -23,6 +28,26 @@ from proxytask.transfer.jobs import run_job
 RESULT_FILE = "result.json"
 MANIFEST_FILE = "manifest.csv"
 CLASSIFIER_FOLDER = "classifier"
+
+
+def check_pool_copies(run: RunFolder, downstream: str, pictures: list[Path]) -> None:
+    """Refuse a run whose pool holds copies of the downstream task's ``pictures`` (files of equal
+    content), checked here when the run was not checked against ``downstream`` when it started (its
+    own pictures, pretrained without that task's pictures at hand).
+
+    Raises:
+        DataError: naming how many pool files are copies, and the first.
+    """
+    recorded = json.loads(run.data.read_text()) if run.data.is_file() else {}
+    if recorded.get("downstream_checked", downstream) == downstream:  # checked at its start (runs of earlier versions always were)
+        return
+    downstream_digests = file_digests(pictures)
+    pool = [path for source in pool_sources(run.settings().data) for path in source.paths]
+    copies = [str(path) for path in pool if file_digests([path]) & downstream_digests]
+    if copies:
+        raise DataError(f"{len(copies)} pictures of the pool of {run.root} are copies of {downstream}'s pictures (e.g. "
+                        f"{printable(copies[0])}): its features have seen them. Pretrain again with --downstream {downstream}, "
+                        "which leaves them out")
 
 
 def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: Budget, draw: int, out: Path) -> JobRecord:
@@ -37,6 +62,8 @@ def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: Budget, dra
         config = dataclasses.replace(config, pretrain=dataclasses.replace(config.pretrain, data=data_config))
     config.validate()
     data = load_downstream(config.pretrain.data)
+    if isinstance(init, RunInit):
+        check_pool_copies(init.run, config.pretrain.data.downstream, data.images.paths)
     split = budget_split(data.images, k, draw)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -140,7 +140,7 @@ class RunInit(BackboneInit):
     def backbone(self, draw_seed: int) -> Backbone:
         torch.manual_seed(draw_seed)
         backbone = Backbone(self.backbone_name, self.network_input.channels, self.batchnorm)
-        weights = load_weights(self.run.weights)
+        weights = load_weights(self.run.weights, self.run.weights_sha256())
         backbone.load_state_dict({k[len(BACKBONE_PREFIX):]: v for k, v in weights.items() if k.startswith(BACKBONE_PREFIX)})
         return backbone
 
