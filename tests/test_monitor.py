@@ -3,15 +3,26 @@
 import csv
 import dataclasses
 
+import pytest
 import torch
 
 from proxytask.checkpoint import load_weights
+from proxytask.config import ConfigError
+from proxytask.data.lfw import DataError
 from proxytask.runs import RunFolder
 from proxytask.train import pretrain
 from proxytask.transfer.monitor import run_monitor
-from tests.conftest import tiny_config
+from tests.conftest import face_image, tiny_config
 
-DEVELOPMENT = "lfw:min_faces=5"  # the fake LFW's labeled people stand in for lfw-dev-7
+
+def development_folder(root):
+    """A labeled folder of two generated classes: the study's own development task (the fake LFW's
+    labeled people are the test task)."""
+    for label, name in enumerate(("dev_a", "dev_b")):
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            face_image(300 + 20 * label + i, size=60).save(root / name / f"{i}.png")
+    return root
 
 
 def rows(path):
@@ -21,7 +32,7 @@ def rows(path):
 
 def test_the_monitor_logs_scores_at_the_first_every_nth_and_last_step_and_changes_no_weight(fake_lfw, tmp_path):
     config = tiny_config(fake_lfw, "train.max_steps=5", "train.monitor_every=2")
-    monitor = dataclasses.replace(run_monitor(config, DEVELOPMENT), budget=2, draws=2)
+    monitor = dataclasses.replace(run_monitor(config, str(development_folder(tmp_path / "dev"))), budget=2, draws=2)
     pretrain(config, tmp_path / "watched", monitor=monitor)
     pretrain(config, tmp_path / "plain")
     logged = rows(RunFolder(tmp_path / "watched").monitor)
@@ -37,7 +48,7 @@ def test_the_monitor_logs_scores_at_the_first_every_nth_and_last_step_and_change
 
 def test_a_resumed_run_keeps_the_monitor_rows_up_to_its_checkpoint(fake_lfw, tmp_path, monkeypatch):
     config = tiny_config(fake_lfw, "train.max_steps=6", "train.monitor_every=1", "train.checkpoint_every=2")
-    monitor = dataclasses.replace(run_monitor(config, DEVELOPMENT), budget=2, draws=2)
+    monitor = dataclasses.replace(run_monitor(config, str(development_folder(tmp_path / "dev"))), budget=2, draws=2)
     calls = []
 
     def die_after_three(backbone, network_input):
@@ -91,12 +102,23 @@ def test_the_report_draws_the_monitor_of_the_runs_that_logged_it(tmp_path):
     assert monitor_blocks(StudyResults({}, {}, "cpu", {}, [], {}, [], [], [], []), tmp_path / "none") == []
 
 
+def test_the_monitor_never_scores_the_study_test_task_and_a_bad_one_stops_the_study_before_any_work(fake_lfw, tmp_path):
+    from proxytask.study.run import run_study
+    from tests.test_study import tiny_study
+
+    with pytest.raises(ConfigError, match=r"the transfer monitor scores a development task, never the test task \(lfw:min_faces=5\)"):
+        run_study(tiny_study(fake_lfw, "pretrain.train.monitor_every=1", "monitor_task=lfw:min_faces=5"), tmp_path / "study")
+    with pytest.raises(DataError, match="missing"):
+        run_study(tiny_study(fake_lfw, "pretrain.train.monitor_every=1", f"monitor_task={tmp_path / 'missing'}"), tmp_path / "study")
+    assert not (tmp_path / "study").exists()
+
+
 def test_a_study_with_the_monitor_on_logs_it_for_every_run_and_reports_it(fake_lfw, tmp_path):
     from proxytask.study.run import run_study
     from tests.test_study import tiny_study
 
-    config = tiny_study(fake_lfw, "pretrain.train.monitor_every=1", f"monitor_task={DEVELOPMENT}", "modes=knn",
-                        "baselines=random,supervised")
+    config = tiny_study(fake_lfw, "pretrain.train.monitor_every=1", f"monitor_task={development_folder(tmp_path / 'dev')}",
+                        "modes=knn", "baselines=random,supervised")
     results = run_study(config, tmp_path / "study")
     for run in results.pretraining:
         assert [int(r["step"]) for r in rows(RunFolder(tmp_path / "study" / run.folder).monitor)] == [0, 1, 2]

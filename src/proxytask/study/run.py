@@ -161,6 +161,8 @@ def prepare(config: StudyConfig, out: Path) -> tuple[StudyPlan, StudyFolder, Dow
     if folder.holds_work():
         check_fingerprint(folder.files, fingerprint, f"study folder {folder.root}",
                           "start over on the pictures as they are now in another --out")
+    if config.pretrain.train.monitor_every:  # the monitor's task is read here, once, before any run needs it
+        run_monitor(config.pretrain, config.monitor_task)
     for planned in plan.inits:
         if planned.source != RUN_SOURCE:  # built here, not in several workers at once; its pictures checked before any work
             make_init(folder, config, planned).prepare(data)

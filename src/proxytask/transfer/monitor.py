@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from proxytask.config import ConfigError
 from proxytask.data.downstream import DownstreamData, load_downstream
 from proxytask.data.lfw import DEV_TASK
 from proxytask.data.splits import budget_split
@@ -63,7 +64,11 @@ class TransferMonitor:
 def run_monitor(config: PretrainConfig, downstream: str | None = None) -> TransferMonitor:
     """The monitor of a pretraining run: the development task ``downstream`` (``lfw-dev-7`` by default,
     or a labeled folder) cached at the run's picture size, computed as the run computes."""
+    task = downstream or DEV_TASK
+    if task == config.data.downstream:
+        raise ConfigError(f"the transfer monitor scores a development task, never the test task ({task}); name another "
+                          "(--monitor lfw-dev-7, or a labeled folder of your own; a study's monitor_task)")
     device = default_device()
-    development = load_downstream(dataclasses.replace(config.data, downstream=downstream or DEV_TASK))
+    development = load_downstream(dataclasses.replace(config.data, downstream=task))
     return TransferMonitor(development, config.data.crop_size, device,
                            Precision.choose(device, config.train.bf16, config.train.channels_last))
