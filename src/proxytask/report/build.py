@@ -18,7 +18,16 @@ from proxytask.report.document import Block, Bullets, Figure, Heading, Paragraph
 from proxytask.report.figures import draw_confusion, draw_loss_curves, save_png
 from proxytask.report.monitoring import monitor_blocks
 from proxytask.report.slides import write_slides
-from proxytask.report.summary import SUPERVISED, format_cell, format_share, headline, pool_pictures, ranking, winners
+from proxytask.report.summary import (
+    SUPERVISED,
+    format_cell,
+    format_share,
+    headline,
+    pool_pictures,
+    pretraining_budget,
+    ranking,
+    winners,
+)
 from proxytask.report.verdicts import design, summary_sentences
 from proxytask.runs import RunFolder
 from proxytask.tasks import task_class
@@ -153,8 +162,7 @@ def _setup_blocks(study: StudyResults) -> list[Block]:
     blocks: list[Block] = [Heading("How the study was run"), Paragraph(
         f"Preset {config['preset']}; backbone {pretrain['model']['backbone']}; {downstream['images']} images in "
         f"{len(downstream['classes'])} classes ({counts}). Every init in the main tables reads the same input "
-        f"({pretrain['input']}); every pretraining run saw the same number of pool images ({config['pretrain_steps']} steps "
-        f"of {pretrain['train']['batch_size']}). Stratified 75/25 train/test split (seed 42); k labeled images per class drawn "
+        f"({pretrain['input']}); {pretraining_budget(config)}. Stratified 75/25 train/test split (seed 42); k labeled images per class drawn "
         f"from train, {config['draws']} draws for fine-tuning and {config['frozen_draws']} for the linear probe, k-NN and "
         f"eigenfaces (every init sees the same draws, and fine-tuning seed d goes with draw d); every trained init pretrained "
         f"with {config.get('pretrain_seeds', 1)} seed(s), random init with as many weight seeds (seed s of every init on draw "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from proxytask.budgets import Budget, budget_name, parse_budget
 from proxytask.paired import Comparison, Interval, compare, paired_interval
 from proxytask.records import FeatureChangeRecord, StudyResults
-from proxytask.report.summary import BELOW_RANDOM, SUPERVISED, Share, format_share, gap_share, pool_pictures
+from proxytask.report.summary import BELOW_RANDOM, SUPERVISED, Share, format_share, gap_share, pool_pictures, pretraining_budget
 from proxytask.report.verdicts import design, points
 from proxytask.transfer.modes import FINETUNE, PROBE
 
@@ -161,8 +161,8 @@ def limits_text(study: StudyResults) -> str:
     pool = pool_pictures(study)
     pool_words = f"{pool:,}" if pool else "a few thousand"
     model = config["pretrain"]["model"]
-    return (f"Scale: each network saw {config['pretrain_steps']} steps of {config['pretrain']['train']['batch_size']} pool "
-            f"pictures ({pool_words} faces at {config['pretrain']['data']['image_size']} px), against 2M iterations over 1.3M "
+    return (f"Scale: {pretraining_budget(config)}, from {pool_words} faces at {config['pretrain']['data']['image_size']} px, "
+            f"against 2M iterations over 1.3M "
             f"ImageNet images in the paper: claims about long training and large data are not tested here. One task: "
             f"{len(study.downstream['classes'])} politicians' faces, not VOC classification, detection or segmentation. One "
             f"architecture family: the {model['backbone']} backbone{' with BatchNorm kept' if model.get('batchnorm') else ''}, "

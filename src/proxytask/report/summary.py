@@ -158,3 +158,12 @@ def format_cell(row: ResultRow | None) -> str:
     f1_spread = f" ± {row.std['macro_f1']:.3f}" if several else ""
     flag = f" !{row.degenerate}" if row.degenerate else ""
     return f"{row.mean['accuracy']:.3f}{spread} / {row.mean['macro_f1']:.3f}{f1_spread}{flag}"
+
+
+def pretraining_budget(config: dict) -> str:
+    """What the pretraining runs had in common, in words: the pool images they saw, or the FLOPs they spent."""
+    steps, batch = config["pretrain_steps"], config["pretrain"]["train"]["batch_size"]
+    if config.get("pretrain_budget", "images") == "flops":
+        return (f"every pretraining run spent the same training FLOPs, those of {steps} colorization steps of {batch} pool images "
+                "(equal compute: a task that costs more per image ran fewer steps; the pretraining table gives each run's steps)")
+    return f"every pretraining run saw the same number of pool images ({steps} steps of {batch})"

@@ -221,11 +221,12 @@ def describe_plan(config: StudyConfig, plan: StudyPlan, finished_runs: set[Plann
                   done: set[TransferJob] = frozenset()) -> str:
     """The plan as text: its counts, every pretraining run, every init's jobs by mode and budget, the
     comparisons and variant sets; what is ``finished`` or ``done`` already is marked."""
-    lines = [f"{len(plan.runs)} pretraining runs ({config.pretrain_steps} steps of {config.pretrain.train.batch_size} pool images "
-             f"each), {len(plan.inits)} inits, {len(plan.transfer)} transfer jobs ({len(done)} done), "
+    length = (f"{config.pretrain_steps} steps of {config.pretrain.train.batch_size} pool images each" if config.pretrain_budget == "images"
+              else f"each the training FLOPs of {config.pretrain_steps} colorization steps of {config.pretrain.train.batch_size} images")
+    lines = [f"{len(plan.runs)} pretraining runs ({length}), {len(plan.inits)} inits, {len(plan.transfer)} transfer jobs ({len(done)} done), "
              f"{len(plan.feature_change)} feature-change jobs, {len(plan.comparisons)} paired comparisons", "", "pretraining runs:"]
-    lines += [f"  {run.name:<40} seed {run.seed}  task {run.variant.task}{'  (finished)' if run in finished_runs else ''}"
-              for run in plan.runs]
+    lines += [f"  {run.name:<40} seed {run.seed}  task {run.variant.task}  {run_settings(config, run.variant, run.seed).train.max_steps} "
+              f"steps{'  (finished)' if run in finished_runs else ''}" for run in plan.runs]
     lines += ["", "inits (name, seed, input: mode, budgets and draws):"]
     for planned in plan.inits:
         where = "main table" if planned.main else "variant sets only"

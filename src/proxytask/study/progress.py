@@ -12,7 +12,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from statistics import fmean
 from typing import TextIO
 
@@ -43,12 +43,14 @@ class StudyProgress:
     """Counts what the plan's runs and jobs have done in ``folder`` and estimates what is left; as a
     context manager it also redraws the line from a background thread.
 
-    ``workers``: how many jobs run at once (the ETA divides the work left by it); ``stream``: where the
-    line goes (stderr by default); ``now``: the clock (tests pass their own)."""
+    ``steps``: each run's steps (or one number for all); ``workers``: how many jobs run at once (the ETA
+    divides the work left by it); ``stream``: where the line goes (stderr by default); ``now``: the
+    clock (tests pass their own)."""
 
-    def __init__(self, plan: StudyPlan, folder: StudyFolder, steps: int, workers: int, stream: TextIO | None = None,
-                 now: Callable[[], float] = time.monotonic) -> None:
-        self.plan, self.folder, self.steps, self.workers = plan, folder, steps, max(1, workers)
+    def __init__(self, plan: StudyPlan, folder: StudyFolder, steps: int | Mapping[PlannedRun, int], workers: int,
+                 stream: TextIO | None = None, now: Callable[[], float] = time.monotonic) -> None:
+        self.plan, self.folder, self.workers = plan, folder, max(1, workers)
+        self.steps = steps if isinstance(steps, Mapping) else {run: steps for run in plan.runs}
         self.stream = stream or sys.stderr
         self.now = now
         self.started = now()
@@ -98,13 +100,13 @@ class StudyProgress:
         if not log.is_file():
             return 0.0
         rows = read_log(log)
-        return min(1.0, rows[-1]["step"] / self.steps) if rows and self.steps else 0.0
+        return min(1.0, rows[-1]["step"] / self.steps[run]) if rows and self.steps[run] else 0.0
 
     def _rates(self) -> tuple[dict[str, float], dict[tuple[str, object], float], dict[str, float]]:
         """Measured seconds per pretraining step by task, and per transfer job by kind and by mode."""
         per_step: dict[str, list[float]] = {}
         for run, seconds in self.run_seconds.items():
-            per_step.setdefault(run.variant.task, []).append(seconds / max(1, self.steps))
+            per_step.setdefault(run.variant.task, []).append(seconds / max(1, self.steps[run]))
         by_kind: dict[tuple[str, object], list[float]] = {}
         by_mode: dict[str, list[float]] = {}
         for job, seconds in self.job_seconds.items():
@@ -126,8 +128,8 @@ class StudyProgress:
             share, rate = self._run_done(run), per_step.get(run.variant.task, any_step)
             if share < 1.0 and rate is None:
                 return None
-            left += (1.0 - share) * self.steps * (rate or 0.0)
-            done_now += 0.0 if run in self.done_before else share * self.steps * (rate or 0.0)
+            left += (1.0 - share) * self.steps[run] * (rate or 0.0)
+            done_now += 0.0 if run in self.done_before else share * self.steps[run] * (rate or 0.0)
         for job in self.plan.transfer:
             if job in self.job_seconds:
                 done_now += 0.0 if job in self.done_before else self.job_seconds[job]

@@ -81,8 +81,8 @@ def transfer_context(config: StudyConfig, data: DownstreamData) -> TransferConte
 def pretrain_unit(root: Path, config: StudyConfig, run: PlannedRun) -> None:
     """One pretraining run of the study (resumed if it has started): a job for the executor."""
     folder = StudyFolder(root).run(run)
-    log.info("pretraining %s (seed %d) for %d steps", run.name, run.seed, config.pretrain_steps)
     settings = run_settings(config, run.variant, run.seed)
+    log.info("pretraining %s (seed %d) for %d steps", run.name, run.seed, settings.train.max_steps)
     monitor = run_monitor(settings, config.monitor_task) if settings.train.monitor_every else None
     pretrain(settings, folder.root, resume=folder.started, monitor=monitor)
 
@@ -194,7 +194,8 @@ def _run_study(config: StudyConfig, out: Path, executor: ExecutorSettings, photo
     with_runs = [planned for planned in plan.inits if planned.source == RUN_SOURCE]
     missing_runs = [(pretrain_unit, folder.root, config, run) for run in plan.runs if not folder.run(run).finished]
     alongside = transfer_units(config, folder, plan, without_runs, executor.workers, data)
-    with StudyProgress(plan, folder, config.pretrain_steps, executor.workers) as progress:
+    steps = {run: run_settings(config, run.variant, run.seed).train.max_steps for run in plan.runs}
+    with StudyProgress(plan, folder, steps, executor.workers) as progress:
         progress.update("pretraining (and the jobs that need no pretraining)")
         run_all(executor, folder.executor, missing_runs, "pretraining", distributed=True, alongside=alongside, progress=progress.update)
         progress.update("transfer jobs")

@@ -10,6 +10,7 @@ from proxytask.budgets import ALL_LABELS, Budget, parse_budget
 from proxytask.config import ConfigError, FinetuneConfig, Settings, apply_overrides, setting, unknown_name_error
 from proxytask.data.lfw import DEV_TASK
 from proxytask.runs import PretrainConfig
+from proxytask.study.budget import PRETRAIN_BUDGETS, reference_settings, run_steps
 from proxytask.tasks import TASKS
 from proxytask.tasks.supervised import Supervised
 from proxytask.transfer.inits import BASELINE_INITS, RANDOM
@@ -32,7 +33,9 @@ class StudyConfig(Settings):
 
     Every pretraining task (the proxies in ``tasks`` and the supervised ceiling) reads the same
     ``pretrain.input`` and runs for the same ``pretrain_steps`` of ``pretrain.train.batch_size``
-    pool images; random init reads that input too. Every trained init is pretrained
+    pool images (``pretrain_budget=images``), or for the steps that spend the training FLOPs of
+    ``pretrain_steps`` of colorization (``flops``, :mod:`proxytask.study.budget`); random init reads
+    that input too. Every trained init is pretrained
     ``pretrain_seeds`` times (seeds 0, 1, ...: ``pretrain.train.seed`` plus the seed).
     ``budgets`` are images per class, or ``all``; budgets below all are drawn ``draws`` times for
     fine-tuning and ``frozen_draws`` times for the cheap modes (probe, k-NN, eigenfaces), seeds 0,
@@ -59,6 +62,7 @@ class StudyConfig(Settings):
     draws: int = setting(3, low=1)
     frozen_draws: int = setting(20, low=1)
     pretrain_steps: int = setting(900, low=1)
+    pretrain_budget: str = setting("images", choices=PRETRAIN_BUDGETS)
     pretrain_seeds: int = setting(3, low=1)
     analyses: tuple[str, ...] = setting((), choices=ANALYSES)
     analysis_budgets: tuple[str, ...] = ("10",)
@@ -113,7 +117,8 @@ EXTENT_SETTINGS = ("tasks", "baselines", "modes", "budgets", "draws", "frozen_dr
 
 def run_settings(config: StudyConfig, chosen: Variant, seed: int) -> PretrainConfig:
     """The settings of ``chosen``'s pretraining run at pretraining seed ``seed``: the study's pretraining
-    settings with its overrides, its task, ``pretrain_steps`` steps and the seed added to ``train.seed``."""
-    changed = apply_overrides(config.pretrain, list(chosen.overrides))
-    return dataclasses.replace(changed, task=chosen.task, train=dataclasses.replace(
-        changed.train, max_steps=config.pretrain_steps, seed=changed.train.seed + seed))
+    settings with its overrides, its task, its steps (``pretrain_steps``, or under the ``flops`` budget
+    the steps that spend colorization's FLOPs) and the seed added to ``train.seed``."""
+    changed = dataclasses.replace(apply_overrides(config.pretrain, list(chosen.overrides)), task=chosen.task)
+    steps = run_steps(config.pretrain_budget, config.pretrain_steps, changed, reference_settings(config.pretrain))
+    return dataclasses.replace(changed, train=dataclasses.replace(changed.train, max_steps=steps, seed=changed.train.seed + seed))
