@@ -4,6 +4,7 @@ import json
 
 import torch
 
+from proxytask.study import budget
 from proxytask.study.budget import flops_per_image, reference_settings, run_steps
 from proxytask.study.plan import describe_plan, plan_study
 from proxytask.study.run import run_study
@@ -15,6 +16,7 @@ from tests.test_study import tiny_study
 def test_under_the_flops_budget_each_run_spends_what_the_reference_run_spends(fake_lfw):
     config = tiny_study(fake_lfw, "tasks=colorization,rotation,inpainting", "pretrain_steps=30", "pretrain_budget=flops")
     reference = reference_settings(config.pretrain)
+    budget._COUNTED.clear()  # counted afresh here, so that the random state below is that of a real count
     state = torch.get_rng_state()
     for task in ("rotation", "inpainting"):
         settings = run_settings(config, Variant(task), 0)

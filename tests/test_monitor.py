@@ -108,6 +108,11 @@ def test_the_monitor_never_scores_the_study_test_task_and_a_bad_one_stops_the_st
 
     with pytest.raises(ConfigError, match=r"the transfer monitor scores a development task, never the test task \(lfw:min_faces=5\)"):
         run_study(tiny_study(fake_lfw, "pretrain.train.monitor_every=1", "monitor_task=lfw:min_faces=5"), tmp_path / "study")
+    development = development_folder(tmp_path / "dev")
+    same = tiny_study(fake_lfw, "pretrain.train.monitor_every=1", f"pretrain.data.downstream={development}",
+                      f"monitor_task={development}/../dev/")
+    with pytest.raises(ConfigError, match="never the test task"):  # one folder, however written
+        run_study(same, tmp_path / "study")
     with pytest.raises(DataError, match="missing"):
         run_study(tiny_study(fake_lfw, "pretrain.train.monitor_every=1", f"monitor_task={tmp_path / 'missing'}"), tmp_path / "study")
     assert not (tmp_path / "study").exists()

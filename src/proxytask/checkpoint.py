@@ -10,6 +10,7 @@ never deletes the newest good one.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from proxytask.config import ConfigError
-from proxytask.files import file_digest, write_json_atomic
+from proxytask.files import FULL_DISK, file_digest, named_disk_error, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,12 @@ def save_weights(state: dict[str, torch.Tensor], path: Path, metadata: dict[str,
         ConfigError: a weight is NaN or infinite (such a model is never written).
     """
     _refuse_non_finite(state, path)
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path), metadata=metadata)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path), metadata=metadata)
+    except (OSError, SafetensorError) as error:
+        if "No space left" in str(error) or getattr(error, "errno", None) in FULL_DISK:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from error
+        raise
     return file_digest(path)
 
 
@@ -91,9 +97,15 @@ def save_checkpoint(root: Path, step: int, model_state: dict[str, torch.Tensor],
     final = root / f"step-{step:08d}"
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:
-        save_weights(model_state, staging / WEIGHTS_FILE)
-        torch.save(trainer_state, staging / STATE_FILE)
-        files = {name: file_digest(staging / name) for name in (WEIGHTS_FILE, STATE_FILE)}
+        weights_digest = save_weights(model_state, staging / WEIGHTS_FILE)
+        try:
+            torch.save(trainer_state, staging / STATE_FILE)
+        except (OSError, RuntimeError) as error:
+            named = named_disk_error(error, staging / STATE_FILE)
+            if named is error:
+                raise
+            raise named from error
+        files = {WEIGHTS_FILE: weights_digest, STATE_FILE: file_digest(staging / STATE_FILE)}
         (staging / INFO_FILE).write_text(json.dumps({"step": step, "config": config, "sha256": files}, indent=2))
         if final.exists():
             shutil.rmtree(final)

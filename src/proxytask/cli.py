@@ -17,7 +17,7 @@ from pathlib import Path
 
 from proxytask.budgets import ALL_LABELS, parse_budget
 from proxytask.config import ConfigError, apply_overrides, load_yaml, merge_yaml
-from proxytask.files import printable
+from proxytask.files import DamagedFile, printable
 from proxytask.transfer.modes import MODES, backbone_modes
 
 EXAMPLES = {
@@ -438,7 +438,7 @@ def _error_message(error: Exception) -> tuple[str, bool]:
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         where = f" writing {printable(str(error.filename))}" if error.filename else ""
         return f"no space left on the disk{where}: free some space (or choose another folder) and run the same command again", True
-    known = isinstance(error, (ConfigError, DataError, FileNotFoundError))
+    known = isinstance(error, (ConfigError, DataError, FileNotFoundError, DamagedFile))
     return (str(error) if known else f"{type(error).__name__}: {error}"), known
 
 

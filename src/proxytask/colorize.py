@@ -38,14 +38,16 @@ def load_run(run_dir: Path, device: torch.device) -> tuple[PretrainConfig, Spars
     config = run.settings()  # says what the folder is, where it holds no run
     if not issubclass(task_class(config.task), SparseColorization):
         raise ConfigError(f"run {run_dir} trained task {config.task!r}, which does not predict colors")
-    weights_path = run.weights
-    if not weights_path.is_file():
+    weights_path, digest = run.weights, None
+    if weights_path.is_file():
+        digest = run.weights_sha256()
+    else:  # a checkpoint is verified when it is found
         found = latest_checkpoint(run.checkpoints)
         if found is None:
             raise ConfigError(f"--checkpoint {run_dir} holds neither {run.weights.name} nor a checkpoint")
         weights_path = found[1] / WEIGHTS_FILE
     task = build_task(config)
-    task.load_state_dict(load_weights(weights_path))
+    task.load_state_dict(load_weights(weights_path, digest))
     return config, task.to(device).eval()
 
 

@@ -1,4 +1,5 @@
-"""Process-group set-up for runs under ``torchrun`` (gloo on CPU, NCCL on CUDA)."""
+"""Process-group set-up for runs under ``torchrun`` (gloo on CPU, NCCL on CUDA), and the CPU cores a
+process may use."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, which Slurm and cgroups set), else all."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

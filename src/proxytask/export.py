@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from proxytask.checkpoint import load_weights, save_weights, weights_metadata
-from proxytask.config import MAX_IMAGE_SIZE, ConfigError, DataConfig
+from proxytask.config import ConfigError, DataConfig
 from proxytask.data.batches import center_crop, to_float
 from proxytask.data.images import CENTER, BadImage, Crop, decode_image
 from proxytask.data.selection import folder_crop
@@ -38,8 +38,11 @@ BACKBONE_WEIGHTS = "backbone.safetensors"
 BACKBONE_INFO = "backbone.json"
 CLASSIFIER_WEIGHTS = "classifier.safetensors"
 CLASSIFIER_INFO = "classifier.json"
-# The key of the weights files' metadata that records the input conversion they were trained on.
-INPUT_METADATA = "proxytask_input"
+# The key of the weights files' header metadata that records the fields of their description (JSON)
+# that say how the weights read a picture.
+DESCRIPTION_METADATA = "proxytask_description"
+BACKBONE_RECORDED = ("input", "preprocessing", "in_chans", "timm_model")
+CLASSIFIER_RECORDED = ("input", "preprocessing", "class_names", "backbone")
 # Weights of a plain timm model after its features (its classifier side), which an export may lack.
 HEAD_PREFIXES = ("pre_logits.", "head.", "fc.", "classifier.", "last_linear.")
 
@@ -63,9 +66,7 @@ class Preprocessing:
         """From the mapping :meth:`as_dict` wrote, checked; ``where`` names its file in errors."""
         values = _fields(values, {"crop": (str, list), "image_size": int, "crop_size": int}, f"{where}: preprocessing")
         crop, image_size, crop_size = values["crop"], values["image_size"], values["crop_size"]
-        if not 8 <= image_size <= MAX_IMAGE_SIZE or not 8 <= crop_size <= image_size:
-            raise ConfigError(f"{where}: preprocessing needs 8 <= crop_size <= image_size <= {MAX_IMAGE_SIZE}, got image_size "
-                              f"{image_size} and crop_size {crop_size}")
+        DataConfig(image_size=image_size, crop_size=crop_size).validate(f"{where}: preprocessing.")  # the sizes a run may have
         box_ok = (isinstance(crop, list) and len(crop) == 4 and all(isinstance(c, int) and not isinstance(c, bool) for c in crop)
                   and 0 <= crop[0] < crop[2] and 0 <= crop[1] < crop[3])
         if crop != CENTER and not box_ok:
@@ -118,16 +119,21 @@ def _timm_name(name: str, where: str) -> str:
     return name
 
 
-def _network_input(values: Any, where: str, weights: Path) -> NetworkInput:
-    """The input conversion a JSON description gives, checked against the one the weights file records."""
-    if not isinstance(values, dict):
-        raise ConfigError(f"{where}: input must be a mapping of kind and normalization, got {values!r}")
-    described = NetworkInput.load_from(values, where)
-    recorded = weights_metadata(weights).get(INPUT_METADATA)
-    if recorded is not None and NetworkInput.load_from(json.loads(recorded), str(weights)) != described:
-        raise ConfigError(f"{where}: input {described.as_dict()} is not the input {json.loads(recorded)} the weights "
-                          f"{weights} were trained on")
-    return described
+def _check_against_weights(info: dict[str, Any], where: Path, weights: Path) -> None:
+    """Refuse a description whose fields differ from those the weights file recorded in its header
+    (the input conversion, the preprocessing, the class names: covered by the weights' digest, so an
+    edited description cannot make a model read pictures otherwise than it was trained to)."""
+    recorded = weights_metadata(weights).get(DESCRIPTION_METADATA)
+    if recorded is None:  # weights of an earlier version record nothing
+        return
+    for key, value in json.loads(recorded).items():
+        if info.get(key) != value:
+            raise ConfigError(f"{where}: {key} {info.get(key)!r} is not the {key} {value!r} the weights {weights} were saved with")
+
+
+def _described(info: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
+    """The safetensors header metadata that records a description's ``keys``."""
+    return {DESCRIPTION_METADATA: json.dumps({key: info[key] for key in keys})}
 
 
 def _timm_kwargs(backbone: Backbone) -> dict[str, Any]:
@@ -178,17 +184,16 @@ def export_backbone(run_dir: Path, out: Path, force: bool = False) -> dict[str, 
     backbone = init.backbone(0)
     weights, not_exported = timm_state_dict(backbone)
     out.mkdir(parents=True, exist_ok=True)
-    digest = save_weights(weights, out / BACKBONE_WEIGHTS, {INPUT_METADATA: json.dumps(init.network_input.as_dict())})
     info = {
         "timm_model": backbone.name, "in_chans": backbone.in_chans, "timm_kwargs": _timm_kwargs(backbone),
         "feature_dim": backbone.channels[-1], "input": init.network_input.as_dict(),
         "input_description": init.network_input.describe() + ", from RGB in [0, 1]",
         "preprocessing": Preprocessing.of(config.data, _lfw_aligned(config.data)).as_dict(),
         "task": config.task, "source_run": str(Path(run_dir).absolute()), "timm_keys_without_weights": not_exported,
-        "sha256": digest,
         "load": f"import proxytask.models; timm.create_model({backbone.name!r}, in_chans={backbone.in_chans}, num_classes=0)"
                 f".load_state_dict(safetensors.torch.load_file({BACKBONE_WEIGHTS!r}))",
     }
+    info["sha256"] = save_weights(weights, out / BACKBONE_WEIGHTS, _described(info, BACKBONE_RECORDED))
     write_json_atomic(out / BACKBONE_INFO, info)
     return info
 
@@ -225,11 +230,16 @@ def load_backbone(path: str | Path) -> FeatureExtractor:
             raise ConfigError(f"{where}: timm_kwargs may only be {{\"batchnorm\": true|false}} for vgg_small, got {kwargs!r}")
         if info["in_chans"] not in (1, 3):
             raise ConfigError(f"{where}: in_chans must be 1 (intensity) or 3 (RGB), got {info['in_chans']}")
-        weights = load_weights(weights_file, _recorded_digest(info, where))
-        network_input = _network_input(info["input"], str(where), weights_file)
+        network_input = NetworkInput.load_from(info["input"], str(where))
         if network_input.channels != info["in_chans"]:
             raise ConfigError(f"{where}: in_chans {info['in_chans']} does not match the input {network_input.as_dict()}")
         preprocessing = Preprocessing.from_dict(info["preprocessing"], str(where))
+        head_only = [key for key in info["timm_keys_without_weights"] if not str(key).startswith(HEAD_PREFIXES)]
+        if head_only:
+            raise ConfigError(f"{where}: timm_keys_without_weights may only name weights of the classifier side "
+                              f"({', '.join(HEAD_PREFIXES)}), got {head_only[0]!r}")
+        weights = load_weights(weights_file, _recorded_digest(info, where))
+        _check_against_weights(info, where, weights_file)
         model = timm.create_model(name, pretrained=False, in_chans=info["in_chans"], num_classes=0, **kwargs)
         missing, unexpected = model.load_state_dict(weights, strict=False)
         if unexpected or set(missing) - set(info["timm_keys_without_weights"]):
@@ -265,10 +275,10 @@ def save_classifier(model: Classifier, class_names: list[str], preprocessing: Pr
     """Write a fine-tuned classifier to ``out``: weights, class names, input and preprocessing."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    digest = save_weights(model.state_dict(), out / CLASSIFIER_WEIGHTS, {INPUT_METADATA: json.dumps(model.network_input.as_dict())})
-    write_json_atomic(out / CLASSIFIER_INFO, {
-        "backbone": model.backbone.name, "batchnorm": model.backbone.batchnorm, "input": model.network_input.as_dict(),
-        "class_names": class_names, "preprocessing": preprocessing.as_dict(), "sha256": digest, **about})
+    info = {"backbone": model.backbone.name, "batchnorm": model.backbone.batchnorm, "input": model.network_input.as_dict(),
+            "class_names": list(class_names), "preprocessing": preprocessing.as_dict(), **about}
+    info["sha256"] = save_weights(model.state_dict(), out / CLASSIFIER_WEIGHTS, _described(info, CLASSIFIER_RECORDED))
+    write_json_atomic(out / CLASSIFIER_INFO, info)
 
 
 def load_classifier(path: str | Path) -> TrainedClassifier:
@@ -283,10 +293,12 @@ def load_classifier(path: str | Path) -> TrainedClassifier:
     names = info["class_names"]
     if len(names) < 2 or not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
         raise ConfigError(f"{where}: class_names must be 2 or more distinct names, got {len(names)} ({names[:3]!r}...)")
-    weights = load_weights(weights_file, _recorded_digest(info, where))
-    network_input = _network_input(info["input"], str(where), weights_file)
+    network_input = NetworkInput.load_from(info["input"], str(where))
     preprocessing = Preprocessing.from_dict(info["preprocessing"], str(where))
-    model = Classifier(Backbone(_timm_name(info["backbone"], str(where)), network_input.channels, info["batchnorm"]),
+    backbone_name = _timm_name(info["backbone"], str(where))
+    weights = load_weights(weights_file, _recorded_digest(info, where))
+    _check_against_weights(info, where, weights_file)
+    model = Classifier(Backbone(backbone_name, network_input.channels, info["batchnorm"]),
                        network_input, len(names))
     expected, given = model.state_dict(), weights
     mismatched = sorted(set(expected) ^ set(given)) or [k for k in expected if expected[k].shape != given[k].shape]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -21,6 +22,19 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+
+def named_disk_error(error: Exception, path: Path) -> Exception:
+    """``error`` naming ``path`` when it says the disk is full and names no file (the OS often names none;
+    torch's writer raises a RuntimeError); any other error as it is."""
+    full = (isinstance(error, OSError) and error.errno in FULL_DISK) or \
+        (isinstance(error, RuntimeError) and "No space left on device" in str(error))
+    if full and getattr(error, "filename", None) is None:
+        return OSError(errno.ENOSPC, "No space left on device", str(path))
+    return error
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
     path = Path(path)
@@ -33,6 +47,12 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp_path, "rb") as written:
             os.fsync(written.fileno())
         os.replace(tmp_path, path)
+    except OSError as error:
+        tmp_path.unlink(missing_ok=True)
+        named = named_disk_error(error, path)
+        if named is error:
+            raise
+        raise named from error
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -63,6 +83,18 @@ def finite_json(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [finite_json(value) for value in data]
     return data
+
+
+class DamagedFile(ValueError):
+    """A file the project wrote cannot be read back; the message names it."""
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in ``path`` (a file the project wrote), or a DamagedFile naming it."""
+    try:
+        return json.loads(Path(path).read_text(**TEXT_ENCODING))
+    except (OSError, ValueError) as error:
+        raise DamagedFile(f"{path} cannot be read as JSON ({' '.join(str(error).split())}): it was damaged or cut short") from None
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -51,7 +51,7 @@ def folder_lock(folder: Path, what: str) -> Iterator[None]:
             opened = open(lock_path, "a+")
             try:
                 fcntl.flock(opened, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:  # held; a file system without flock (ENOLCK, EOPNOTSUPP) raises as it is
                 opened.close()
                 raise FolderBusy(f"{what} {folder} is in use by {_holder(lock_path)}; wait for it to end, or stop it first "
                                  "(one command at a time may write a folder)") from None

@@ -7,7 +7,7 @@ no task reads this class (a task reads :class:`proxytask.tasks.base.RunSettings`
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -28,7 +28,12 @@ from proxytask.config import (
     setting,
     unknown_name_error,
 )
+from proxytask.files import read_json
 from proxytask.tasks import TASKS, task_sections
+
+log = logging.getLogger(__name__)
+# Weights files of earlier versions already said to be used unverified (once per process each).
+_WARNED_UNVERIFIED: set[Path] = set()
 
 S = TypeVar("S", bound=TaskSettings)
 
@@ -126,11 +131,21 @@ class RunFolder:
         return self.root / "metrics.json"
 
     def weights_sha256(self) -> str | None:
-        """The SHA-256 of the final weights recorded in metrics.json (None: a run of an earlier version)."""
-        try:
-            return json.loads(self.metrics.read_text()).get("weights_sha256")
-        except (OSError, ValueError):
+        """The SHA-256 of the final weights recorded in metrics.json (None, with a warning: a run of an
+        earlier version). A damaged metrics.json is a DamagedFile."""
+        digest = read_json(self.metrics).get("weights_sha256") if self.metrics.is_file() else None
+        if digest is None and self.weights not in _WARNED_UNVERIFIED:
+            _WARNED_UNVERIFIED.add(self.weights)
+            log.warning("%s records no SHA-256 of %s (a run of an earlier version): its weights are used unverified",
+                        self.metrics, self.weights.name)
+        return digest
+
+    def downstream_checked(self) -> bool | None:
+        """Whether the run's pool was checked for copies of downstream pictures when it started (runs of
+        earlier versions always were); None for a run that has not started."""
+        if not self.data.is_file():
             return None
+        return read_json(self.data).get("downstream_checked", "checked") is not None
 
     @property
     def gallery(self) -> Path:

@@ -66,7 +66,8 @@ def prepare_run_folder(config: PretrainConfig, run: RunFolder, resume: bool, ext
     """Check the run folder against ``--resume`` and return the config to run with.
 
     A resumed run keeps the settings it was started with: a differing setting is refused, naming
-    it, except a longer ``train.max_steps`` when ``extend_steps`` asks for one. Nothing is written here.
+    it, except a longer ``train.max_steps`` when ``extend_steps`` asks for one. A folder whose start
+    failed before its first checkpoint takes a new start. Nothing is written here.
     """
     run_dir = run.root
     if resume:
@@ -80,8 +81,10 @@ def prepare_run_folder(config: PretrainConfig, run: RunFolder, resume: bool, ext
             raise ConfigError(f"--resume continues {run_dir} with the settings it started with; these differ: {listed}. "
                               "Drop them from the command (a longer run: --extend-steps N), or choose another --out")
         return config
-    if run.started:
+    if run.started and (run.finished or latest_checkpoint(run.checkpoints) is not None):
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out")
+    if run.started:  # a start that failed before its first checkpoint (out of memory, a diverged loss): nothing to keep
+        log.info("%s holds a start that saved no checkpoint: starting over with the settings given", run_dir)
     return config
 
 
@@ -110,13 +113,13 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     network_input = task_input(config)
     torch.manual_seed(config.train.seed)
     chosen = task_class(config.task)
-    pool = load_pool(config.data, config.train.seed, chosen.pool_images, partial(chosen.pool_labels, config=config), context)
+    pool = load_pool(config.data, config.train.seed, chosen.pool_images, partial(chosen.pool_labels, config=config), context,
+                     run.downstream_checked() if resume else None)
     device = context.device
     on_cuda = device.type == "cuda"
     task = build_task(config, pool.num_classes).to(device)
     if resume and run.started:
-        check_fingerprint(run.files, pool.fingerprint, f"run folder {run_dir}",
-                          "start over on the pictures as they are now in another --out")
+        check_fingerprint(run.files, pool.fingerprint, f"run folder {run_dir}")
 
     precision = Precision.choose(device, config.train.bf16, config.train.channels_last)
     memory_format = precision.memory_format

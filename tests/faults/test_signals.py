@@ -77,6 +77,7 @@ def test_an_interrupted_pretraining_names_the_command_that_continues_it(fake_lfw
     arguments = [*pretrain_arguments(fake_lfw, out), "--max-steps", "40"]
     process = start(arguments)
     wait_for(out / "checkpoints" / "step-00000002", process)
+    assert not (out / "metrics.json").exists()
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -116,6 +117,7 @@ def test_a_signal_stops_a_study_and_its_workers_and_the_named_command_ends_as_an
     arguments = local_study(fake_lfw, out)
     process = start(arguments)
     wait_for(out / "pretrain" / "colorization" / "seed0" / "checkpoints" / "step-00000002", process)
+    assert not (out / "pretrain" / "colorization" / "seed0" / "metrics.json").exists()  # stopped while it trains
     process.send_signal(stop)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from proxytask.data.images import BadImage, Crop, Size, decode_image, height_width, read_file
 from proxytask.data.lfw import DataError, proxytask_home
+from proxytask.distributed import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +176,6 @@ def _reserve(array_file: Path) -> None:
                 raise
 
 
-def _usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity, which Slurm and cgroups set)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def _check_space(folder: Path, needed: int) -> None:
     """A DataError naming ``folder`` and the bytes the cache needs when its file system has less free."""
     free = shutil.disk_usage(folder).free
@@ -214,7 +210,7 @@ def _build(folder: Path, paths: list[str], crop: Crop, size: Size, workers: int)
             done[int(chunk["start"])] = chunk
             bar.update(len(chunk["usable"]))
 
-        workers = min(workers, _usable_cores(), len(jobs))  # more processes than cores or chunks only cost memory
+        workers = min(workers, usable_cores(), len(jobs))  # more processes than cores or chunks only cost memory
         if workers > 1:
             with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
                 for chunk in pool.map(_decode_rows, jobs):

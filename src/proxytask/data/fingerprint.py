@@ -8,13 +8,15 @@ the work already done was computed on the pictures as they were.
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from proxytask.data.lfw import DataError
-from proxytask.files import printable, write_json_atomic
+from proxytask.files import printable, read_json, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 # A fingerprint: for each part (pool, downstream), file name -> [size in bytes, modification time in ns].
 Fingerprint = dict[str, dict[str, list[int]]]
@@ -48,10 +50,10 @@ def describe_changes(before: dict[str, list[int]], after: dict[str, list[int]]) 
     removed = sorted(set(before) - set(after))
     modified = sorted(path for path in set(before) & set(after) if before[path] != after[path])
     parts = []
-    for count, word in ((added, "added"), (removed, "removed"), (modified, "modified")):
-        if count:
-            shown = ", ".join(printable(name) for name in count[:EXAMPLES])
-            parts.append(f"{len(count)} {word} (e.g. {shown})")
+    for names, word in ((added, "added"), (removed, "removed"), (modified, "modified")):
+        if names:
+            shown = ", ".join(printable(name) for name in names[:EXAMPLES])
+            parts.append(f"{len(names)} {word} (e.g. {shown})")
     return "; ".join(parts)
 
 
@@ -59,7 +61,11 @@ def record_fingerprint(path: Path, fingerprint: Fingerprint) -> None:
     write_json_atomic(path, fingerprint)
 
 
-def check_fingerprint(path: Path, fingerprint: Fingerprint, what: str, way_on: str) -> None:
+# The way on from changed pictures, the same for a run and a study.
+START_OVER = "start over on the pictures as they are now in another --out"
+
+
+def check_fingerprint(path: Path, fingerprint: Fingerprint, what: str, way_on: str = START_OVER) -> None:
     """Refuse to continue ``what`` (a run or study folder) when the pictures it recorded in ``path``
     differ from ``fingerprint`` now; nothing to check where none was recorded (a folder of an earlier version).
 
@@ -67,8 +73,10 @@ def check_fingerprint(path: Path, fingerprint: Fingerprint, what: str, way_on: s
         DataError: naming each part that changed and how, and ``way_on``.
     """
     if not path.is_file():
+        log.warning("%s holds no record of its pictures (made by an earlier version): they are recorded as they are now, "
+                    "and changes from here on are noticed", what)
         return
-    recorded: Fingerprint = json.loads(path.read_text())
+    recorded: Fingerprint = read_json(path)
     changed = [f"{part}: {text}" for part in sorted(set(recorded) | set(fingerprint))
                if (text := describe_changes(recorded.get(part, {}), fingerprint.get(part, {})))]
     if changed:

@@ -72,14 +72,14 @@ def labeled_folder(root: Path) -> LabeledImages:
 def _refuse_shared_pictures(root: Path, classes: list[Path], groups: dict[str, list[Path]]) -> None:
     """A DataError when two classes of ``root`` hold the same file (a class folder linked to another,
     or a file linked into two classes): its pictures would count in both."""
-    owner: dict[Path, str] = {}
+    owner: dict[tuple[int, int], str] = {}
     for folder in classes:
         for path in groups[folder.name]:
-            real = path.resolve()
-            other = owner.setdefault(real, folder.name)
+            stat = path.stat()  # a file's identity: its device and inode, the same through links of any kind
+            other = owner.setdefault((stat.st_dev, stat.st_ino), folder.name)
             if other != folder.name:
                 linked = next((c for c in (folder, root / other) if c.is_symlink()), None)
-                how = f"class folder {linked} is a link to {linked.resolve()}" if linked else f"{path} is {real}"
+                how = f"class folder {linked} is a link to {linked.resolve()}" if linked else f"{path} is a link to a file of {other!r}"
                 raise DataError(f"classes {other!r} and {folder.name!r} of {root} hold the same picture ({how}): it would count "
                                 "in two classes; remove the link or the copy")
 

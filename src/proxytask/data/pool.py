@@ -23,8 +23,8 @@ from proxytask.config import ConfigError, DataConfig
 from proxytask.data.cache import ImageCache, content_digest, load_cache
 from proxytask.data.fingerprint import Fingerprint, file_fingerprint
 from proxytask.data.images import BadImage, read_file, skip_counts
-from proxytask.data.lfw import DataError, locate_lfw
-from proxytask.data.selection import LFW_POOL, downstream_task, is_lfw_spec, pool_sources
+from proxytask.data.lfw import DOWNSTREAM_DEFAULT, DataError, locate_lfw
+from proxytask.data.selection import LFW_POOL, downstream_task, pool_sources
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,20 @@ def file_digests(paths: list[Path]) -> set[str]:
     return digests
 
 
-def downstream_to_check(data: DataConfig) -> list[Path] | None:
-    """The downstream pictures a pool of ``data`` is checked against for copies, or None when there
-    are none at hand to check: an LFW task while LFW is not on this machine and the pool reads no LFW
-    (a pool of one's own pictures trains without LFW and without the network)."""
-    if is_lfw_spec(data.downstream) and LFW_POOL not in data.pool:
+def downstream_to_check(data: DataConfig, checked: bool | None = None) -> list[Path] | None:
+    """The downstream pictures a pool of ``data`` is checked against for copies, or None for none.
+
+    ``checked``: whether the run being resumed was checked (its record rules: a pool never changes
+    partway through a run). Otherwise a pool of one's own pictures with the default LFW task, while no
+    LFW is on this machine, named (``data.lfw``, ``$PROXYTASK_LFW``) or in the cache, trains unchecked
+    and without the network; any other downstream task is read, and checked against.
+    """
+    if checked is False:
+        return None
+    unnamed = data.lfw is None and not os.environ.get("PROXYTASK_LFW")
+    if checked is None and data.downstream == DOWNSTREAM_DEFAULT and LFW_POOL not in data.pool and unnamed:
         try:
-            locate_lfw(data.lfw, allow_download=False)
+            locate_lfw(None, allow_download=False)
         except DataError:
             log.warning("LFW is not on this machine: the pool was not checked for copies of %s's pictures (the run "
                         "records it; transferring it to that task checks again)", data.downstream)
@@ -127,10 +134,11 @@ def downstream_to_check(data: DataConfig) -> list[Path] | None:
 
 
 def load_pool(data: DataConfig, seed: int, keep: Callable[[np.ndarray], np.ndarray], labels_of: PoolLabels,
-              context: distributed.Context) -> PoolImages:
+              context: distributed.Context, checked: bool | None = None) -> PoolImages:
     """Cache the pool's sources (rank 0 first, the others then map them), drop unusable files and copies
-    of downstream images, keep the pictures ``keep`` chooses (from their gray flags, (N,) bool) and
-    the labels ``labels_of`` gives, hold out ``data.heldout_images`` gallery images (seeded by ``seed``)."""
+    of downstream images (``checked``: as the run being resumed was, :func:`downstream_to_check`), keep
+    the pictures ``keep`` chooses (from their gray flags, (N,) bool) and the labels ``labels_of`` gives,
+    hold out ``data.heldout_images`` gallery images (seeded by ``seed``)."""
     sources = pool_sources(data)
 
     def cached_sources() -> list[ImageCache]:
@@ -140,7 +148,7 @@ def load_pool(data: DataConfig, seed: int, keep: Callable[[np.ndarray], np.ndarr
     distributed.barrier(context)
     if caches is None:
         caches = cached_sources()
-    to_check = downstream_to_check(data)
+    to_check = downstream_to_check(data, checked)
     downstream = file_digests(to_check or [])
     kept, groups, duplicates, gray = [], [], 0, 0
     for cache in caches:

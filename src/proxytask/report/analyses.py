@@ -14,7 +14,7 @@ from proxytask.records import StudyResults, find
 from proxytask.report.charts import score_interval
 from proxytask.report.document import Block, Figure, Heading, Paragraph, Table
 from proxytask.report.figures import Curve, draw_bars, draw_feature_change, draw_measure_curve, save_png
-from proxytask.report.summary import format_cell
+from proxytask.report.summary import format_cell, pretraining_budget
 from proxytask.tasks import task_class
 from proxytask.transfer.inits import RANDOM
 from proxytask.transfer.modes import FINETUNE, MODES, PROBE
@@ -135,7 +135,7 @@ def analysis_blocks(study: StudyResults, out: Path) -> list[Block]:
         group.at_analysis_budgets for group in study.sets) or study.feature_change else []
     where += ["--vary's variants at every budget"] if any(not group.at_analysis_budgets for group in study.sets) else []
     blocks: list[Block] = [Heading("Analyses and variants"), Paragraph(
-        f"Extra pretraining runs of the same budget ({study.config['pretrain_steps']} steps), transferred with the study's "
+        f"Extra pretraining runs ({pretraining_budget(study.config)}), transferred with the study's "
         f"draws ({'; '.join(where)}). Cells: test accuracy / macro-F1, each ± std over seeds and draws.")]
     for group in study.sets:
         blocks += set_blocks(study, group, analysis_budgets if group.at_analysis_budgets else study.budgets, out)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from proxytask.budgets import Budget, budget_name
-from proxytask.files import write_text_atomic
+from proxytask.files import printable, write_text_atomic
 from proxytask.paired import Comparison, format_interval
 from proxytask.records import JobRecord, PretrainingRecord, ResultRow, StudyResults, find
 from proxytask.report.analyses import analysis_blocks
@@ -116,7 +116,7 @@ def per_class_table(jobs: list[JobRecord], class_names: list[str]) -> Table:
     rows = []
     for name in class_names:
         entries = [job.details["per_class"][name] for job in jobs]
-        rows.append([name.replace("_", " ")] + [f"{np.mean([e[m] for e in entries]):.3f}" for m in ("precision", "recall", "f1-score")]
+        rows.append([printable(name).replace("_", " ")] + [f"{np.mean([e[m] for e in entries]):.3f}" for m in ("precision", "recall", "f1-score")]
                     + [str(int(entries[0]["support"]))])
     return Table(["class", "precision", "recall", "F1", "test images"], rows)
 
@@ -144,7 +144,7 @@ GLOSSARY = [
 def _intro_blocks(study: StudyResults) -> list[Block]:
     """The title and what the study asks, in words."""
     downstream, config = study.downstream, study.config
-    classes = ", ".join(name.replace("_", " ") for name in downstream["classes"])
+    classes = ", ".join(printable(name).replace("_", " ") for name in downstream["classes"])
     pool = pool_pictures(study)
     pool_words = f"{pool:,} unlabeled pool pictures" if pool else "the unlabeled pool"
     ceiling = " and pretrained on the pool's identity labels (the ceiling)" if SUPERVISED in study.main_inits else ""
@@ -157,7 +157,7 @@ def _intro_blocks(study: StudyResults) -> list[Block]:
 
 def _setup_blocks(study: StudyResults) -> list[Block]:
     config, downstream = study.config, study.downstream
-    counts = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in downstream["images_per_class"].items())
+    counts = ", ".join(f"{printable(name).replace('_', ' ')} {n}" for name, n in downstream["images_per_class"].items())
     pretrain = config["pretrain"]
     blocks: list[Block] = [Heading("How the study was run"), Paragraph(
         f"Preset {config['preset']}; backbone {pretrain['model']['backbone']}; {downstream['images']} images in "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from proxytask.budgets import Budget, budget_name
+from proxytask.files import printable
 from proxytask.paired import FLOOR, Interval, hierarchical_interval, score_table
 from proxytask.records import ResultRow, StudyResults
 from proxytask.report.document import Figure
@@ -44,7 +45,7 @@ def references(study: StudyResults, metric: str) -> dict[str, float]:
     counts = split_counts(study)
     if not counts:
         return {}
-    largest = max(counts, key=counts.get).replace("_", " ")
+    largest = printable(max(counts, key=counts.get)).replace("_", " ")
     column = 0 if metric == "accuracy" else 1
     named = {name.replace("the largest class", largest): scores[column] for name, scores in trivial_scores(counts).items()}
     return {f"{name} ({score:.2f})": score for name, score in named.items()}

@@ -20,7 +20,10 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure as PlotFigure  # noqa: E402
 
 from proxytask.budgets import Budget, budget_name  # noqa: E402
-from proxytask.files import write_atomic  # noqa: E402
+from proxytask.files import (
+    printable,
+    write_atomic,  # noqa: E402
+)
 from proxytask.paired import Interval  # noqa: E402
 from proxytask.records import FeatureChangeRecord  # noqa: E402
 from proxytask.report.colors import init_color  # noqa: E402
@@ -169,7 +172,7 @@ def draw_confusion(confusion: np.ndarray, class_names: list[str], title: str) ->
     for (row, column), count in np.ndenumerate(confusion):
         axis.text(column, row, str(count), ha="center", va="center", fontsize=10,
                   color="white" if shares[row, column] > 0.5 else "black")
-    short = [name.replace("_", " ") for name in class_names]
+    short = [printable(name).replace("_", " ") for name in class_names]  # matplotlib draws no byte of a name that is not UTF-8
     axis.set_xticks(range(len(short)), short, rotation=30, ha="right", fontsize=10)
     axis.set_yticks(range(len(short)), short, fontsize=10)
     axis.set_xlabel("predicted")

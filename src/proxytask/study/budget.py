@@ -46,7 +46,7 @@ def flops_per_image(settings: PretrainConfig) -> float:
 def run_steps(budget: str, pretrain_steps: int, settings: PretrainConfig, reference: PretrainConfig) -> int:
     """The steps of the run ``settings`` under ``budget``: ``pretrain_steps`` (``images``), or the steps
     that spend what ``pretrain_steps`` of the ``reference`` run spend (``flops``)."""
-    if budget == "images" or settings.task == reference.task:
+    if budget == "images" or settings == reference:
         return pretrain_steps
     return max(1, round(pretrain_steps * flops_per_image(reference) / flops_per_image(settings)))
 

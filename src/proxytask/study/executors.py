@@ -8,7 +8,6 @@ has finished and raises if one failed, naming it.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 
 from proxytask.config import ConfigError
+from proxytask.distributed import usable_cores
 
 EXECUTORS = ("inprocess", "local", "slurm")
 POLL_SECONDS = 0.5
@@ -49,11 +49,6 @@ class ExecutorSettings:
 
 # Local workers a CPU study starts by default: one per core, at most this many.
 MAX_DEFAULT_WORKERS = 4
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity, which Slurm and cgroups set), else all."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def default_workers() -> int:
@@ -172,7 +167,10 @@ def stop_jobs(jobs: list[Any], grace_seconds: float = STOP_GRACE_SECONDS) -> Non
         job.cancel(check=False)
     deadline = time.monotonic() + grace_seconds
     while any(not job.done() for job in jobs) and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS / 5)
+        try:
+            time.sleep(POLL_SECONDS / 5)
+        except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM while the workers stop: they are stopping already
+            continue
 
 
 def _wait(jobs: list[Any]) -> None:

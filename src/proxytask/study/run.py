@@ -159,8 +159,7 @@ def prepare(config: StudyConfig, out: Path) -> tuple[StudyPlan, StudyFolder, Dow
     fingerprint = {"downstream": file_fingerprint(downstream_task(config.pretrain.data).images.paths),  # every file, as it is now
                    "pool": file_fingerprint(path for source in sources for path in source.paths)}
     if folder.holds_work():
-        check_fingerprint(folder.files, fingerprint, f"study folder {folder.root}",
-                          "start over on the pictures as they are now in another --out")
+        check_fingerprint(folder.files, fingerprint, f"study folder {folder.root}")
     if config.pretrain.train.monitor_every:  # the monitor's task is read here, once, before any run needs it
         run_monitor(config.pretrain, config.monitor_task)
     for planned in plan.inits:

@@ -4,7 +4,6 @@ manifest and settings, and the fine-tuned classifier, in one folder."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from proxytask.budgets import Budget, budget_name
@@ -15,7 +14,7 @@ from proxytask.data.pool import file_digests
 from proxytask.data.selection import pool_sources
 from proxytask.data.splits import budget_split, write_manifest
 from proxytask.export import Preprocessing, save_classifier
-from proxytask.files import printable, write_json_atomic
+from proxytask.files import printable, read_json, write_json_atomic
 from proxytask.precision import default_device
 from proxytask.records import JobRecord
 from proxytask.runs import RunFolder
@@ -38,7 +37,7 @@ def check_pool_copies(run: RunFolder, downstream: str, pictures: list[Path]) -> 
     Raises:
         DataError: naming how many pool files are copies, and the first.
     """
-    recorded = json.loads(run.data.read_text()) if run.data.is_file() else {}
+    recorded = read_json(run.data) if run.data.is_file() else {}
     if recorded.get("downstream_checked", downstream) == downstream:  # checked at its start (runs of earlier versions always were)
         return
     downstream_digests = file_digests(pictures)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ import torch
 from proxytask.config import ConfigError
 from proxytask.data.downstream import DownstreamData, load_downstream
 from proxytask.data.lfw import DEV_TASK
+from proxytask.data.selection import is_lfw_spec
 from proxytask.data.splits import budget_split
 from proxytask.inputs import NetworkInput
 from proxytask.models.backbones import Backbone
@@ -61,11 +63,18 @@ class TransferMonitor:
         return found
 
 
+def _same_task(first: str, second: str) -> bool:
+    """Two downstream specs name the same task: the same LFW spec, or one folder however written."""
+    if is_lfw_spec(first) or is_lfw_spec(second):
+        return first == second
+    return Path(first).expanduser().resolve() == Path(second).expanduser().resolve()
+
+
 def run_monitor(config: PretrainConfig, downstream: str | None = None) -> TransferMonitor:
     """The monitor of a pretraining run: the development task ``downstream`` (``lfw-dev-7`` by default,
     or a labeled folder) cached at the run's picture size, computed as the run computes."""
     task = downstream or DEV_TASK
-    if task == config.data.downstream:
+    if _same_task(task, config.data.downstream):
         raise ConfigError(f"the transfer monitor scores a development task, never the test task ({task}); name another "
                           "(--monitor lfw-dev-7, or a labeled folder of your own; a study's monitor_task)")
     device = default_device()
