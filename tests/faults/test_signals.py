@@ -18,11 +18,13 @@ from proxytask.locks import folder_lock
 from tests.faults.test_kill import ROOT, pretrain_arguments, run, same_weights, study_arguments
 
 
-def start(arguments: list[str]) -> subprocess.Popen:
-    """``proxytask ARGUMENTS`` started in a fresh process (not waited for)."""
+def start(arguments: list[str], interrupts: bool = True) -> subprocess.Popen:
+    """``proxytask ARGUMENTS`` started in a fresh process (not waited for); ``interrupts``: Ctrl-C
+    interrupts it, as in a terminal (else SIGINT is ignored, as for a command started with ``nohup``)."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.Popen([sys.executable, "-m", "proxytask", *arguments], cwd=ROOT, env=environment, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL if interrupts else signal.SIG_IGN))
 
 
 def wait_for(path: Path, process: subprocess.Popen, seconds: float = 300) -> None:
@@ -110,12 +112,14 @@ def scores(folder: Path) -> list[tuple]:
     return sorted((j["init"], j["pretrain_seed"], j["mode"], str(j["k"]), j["draw"], j["accuracy"]) for j in results["jobs"])
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("stop, interrupts", [(signal.SIGTERM, True), (signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["SIGTERM", "SIGINT", "SIGTERM, started with nohup"])
 def test_a_signal_stops_a_study_and_its_workers_and_the_named_command_ends_as_an_uninterrupted_one(
-        fake_lfw, uninterrupted_study, tmp_path, stop):
+        fake_lfw, uninterrupted_study, tmp_path, stop, interrupts):
+    """Without interrupts (``nohup``), the workers ignore the cancel's SIGINT too, and are killed."""
     out = tmp_path / "study"
     arguments = local_study(fake_lfw, out)
-    process = start(arguments)
+    process = start(arguments, interrupts)
     wait_for(out / "pretrain" / "colorization" / "seed0" / "checkpoints" / "step-00000002", process)
     assert not (out / "pretrain" / "colorization" / "seed0" / "metrics.json").exists()  # stopped while it trains
     process.send_signal(stop)

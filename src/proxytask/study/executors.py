@@ -8,6 +8,9 @@ has finished and raises if one failed, naming it.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ EXECUTORS = ("inprocess", "local", "slurm")
 POLL_SECONDS = 0.5
 SLURM_POLL_SECONDS = 10.0
 # How long an interrupted study waits for its cancelled workers to end.
-STOP_GRACE_SECONDS = 15.0
+STOP_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -160,9 +163,11 @@ def _run_in_waves(executor: Any, workers: int, calls: list[tuple[Any, ...]], gpu
 
 
 def stop_jobs(jobs: list[Any], grace_seconds: float = STOP_GRACE_SECONDS) -> None:
-    """Cancel submitit jobs and wait up to ``grace_seconds`` for them to end. A local job's controller
-    interrupts its worker, then kills it a second later; each job's files are written atomically,
-    so what a stopped worker leaves is continued by the same command."""
+    """Cancel submitit jobs, wait up to ``grace_seconds`` for them to end, then kill what is left of a
+    local job (its controller and worker processes). A local job's controller interrupts its worker,
+    then kills it a second later; where interrupts are ignored (a study started in the background with
+    ``nohup`` or ``&``), the kill ends it. Each job's files are written atomically, so what a stopped
+    worker leaves is continued by the same command."""
     for job in jobs:
         job.cancel(check=False)
     deadline = time.monotonic() + grace_seconds
@@ -171,6 +176,23 @@ def stop_jobs(jobs: list[Any], grace_seconds: float = STOP_GRACE_SECONDS) -> Non
             time.sleep(POLL_SECONDS / 5)
         except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM while the workers stop: they are stopping already
             continue
+    for job in jobs:
+        controller = getattr(job, "_process", None)  # a local job's controller process (submitit keeps it there)
+        if controller is not None and controller.poll() is None:
+            for pid in [*_descendants(controller.pid), controller.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            controller.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid``, deepest first (Linux /proc; none elsewhere)."""
+    try:
+        children = [int(child) for task in os.listdir(f"/proc/{pid}/task")
+                    for child in open(f"/proc/{pid}/task/{task}/children").read().split()]
+    except OSError:
+        return []
+    return [grand for child in children for grand in _descendants(child)] + children
 
 
 def _wait(jobs: list[Any]) -> None:
