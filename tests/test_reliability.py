@@ -218,6 +218,8 @@ class _no_warning:
 def test_whole_numbers_beyond_what_the_code_holds_are_refused_naming_the_setting():
     with pytest.raises(ConfigError, match=r"train.seed must be a whole number of at most 9007199254740992"):
         apply_overrides(PretrainConfig(), ["train.seed=99999999999999999999999"])
+    with pytest.raises(ConfigError, match=r"train.seed must be a whole number in \[0, 4.29497e\+09\]"):
+        apply_overrides(PretrainConfig(), ["train.seed=9007199254740992"])  # within 2^53, but its generators' seeds would not fit
     with pytest.raises(ConfigError, match=r"data.workers must be a whole number in \[1, 256\]"):
         apply_overrides(PretrainConfig(), ["data.workers=1000"])
 

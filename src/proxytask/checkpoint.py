@@ -100,7 +100,9 @@ def save_checkpoint(root: Path, step: int, model_state: dict[str, torch.Tensor],
         weights_digest = save_weights(model_state, staging / WEIGHTS_FILE)
         try:
             torch.save(trainer_state, staging / STATE_FILE)
-        except (OSError, RuntimeError) as error:
+        except (OSError, RuntimeError) as error:  # torch's writer on a full disk: "[enforce fail ...] unexpected pos"
+            if isinstance(error, RuntimeError) and "unexpected pos" in str(error) and shutil.disk_usage(root).free < (1 << 20):
+                error = OSError(errno.ENOSPC, "No space left on device")
             named = named_disk_error(error, staging / STATE_FILE)
             if named is error:
                 raise

@@ -69,6 +69,8 @@ MAX_IMAGE_SIZE = 1024
 # The largest whole number a setting may hold: settings pass through floats (YAML, the command line),
 # which hold whole numbers exactly up to 2^53, and seeds plus offsets stay within torch's 64 bits.
 MAX_WHOLE_NUMBER = 2**53
+# The largest seed: generators are seeded with seed x 1,000,003 + step, which must stay within 64 bits.
+MAX_SEED = 2**32 - 1
 # The most decoding processes a setting may ask for (fewer run: at most one per usable core).
 MAX_WORKERS = 256
 # How pictures from a folder are cropped: the centered square, or the LFW face box.
@@ -231,7 +233,7 @@ class TrainConfig(Settings):
     batch_size: int = setting(32, low=1)
     epochs: float = setting(2.0, low=0.0)
     max_steps: int | None = setting(None, low=1)
-    seed: int = setting(0, low=0)
+    seed: int = setting(0, low=0, high=MAX_SEED)
     log_every: int = setting(10, low=1)
     checkpoint_every: int = setting(200, low=1)
     monitor_every: int = setting(0, low=0)
@@ -266,7 +268,7 @@ class FinetuneConfig(Settings):
     weight_decay: float = setting(1e-4, low=0.0)
     warmup_steps: int = setting(10, low=0)
     eval_every: int = setting(20, low=1)
-    seed: int = setting(0, low=0)
+    seed: int = setting(0, low=0, high=MAX_SEED)
     bf16: bool = True
     channels_last: bool = True
 
