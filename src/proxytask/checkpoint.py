@@ -10,7 +10,6 @@ never deletes the newest good one.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from proxytask.config import ConfigError
-from proxytask.files import FULL_DISK, file_digest, named_disk_error, write_json_atomic
+from proxytask.files import file_digest, naming_full_disk, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +40,8 @@ def save_weights(state: dict[str, torch.Tensor], path: Path, metadata: dict[str,
         ConfigError: a weight is NaN or infinite (such a model is never written).
     """
     _refuse_non_finite(state, path)
-    try:
+    with naming_full_disk(path):
         save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path), metadata=metadata)
-    except (OSError, SafetensorError) as error:
-        if "No space left" in str(error) or getattr(error, "errno", None) in FULL_DISK:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from error
-        raise
     return file_digest(path)
 
 
@@ -98,15 +93,8 @@ def save_checkpoint(root: Path, step: int, model_state: dict[str, torch.Tensor],
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:
         weights_digest = save_weights(model_state, staging / WEIGHTS_FILE)
-        try:
+        with naming_full_disk(staging / STATE_FILE):
             torch.save(trainer_state, staging / STATE_FILE)
-        except (OSError, RuntimeError) as error:  # torch's writer on a full disk: "[enforce fail ...] unexpected pos"
-            if isinstance(error, RuntimeError) and "unexpected pos" in str(error) and shutil.disk_usage(root).free < (1 << 20):
-                error = OSError(errno.ENOSPC, "No space left on device")
-            named = named_disk_error(error, staging / STATE_FILE)
-            if named is error:
-                raise
-            raise named from error
         files = {WEIGHTS_FILE: weights_digest, STATE_FILE: file_digest(staging / STATE_FILE)}
         (staging / INFO_FILE).write_text(json.dumps({"step": step, "config": config, "sha256": files}, indent=2))
         if final.exists():

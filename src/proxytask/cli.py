@@ -7,7 +7,6 @@ command answer at once instead of after loading PyTorch; nothing imports this mo
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import shlex
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from proxytask.budgets import ALL_LABELS, parse_budget
 from proxytask.config import ConfigError, apply_overrides, load_yaml, merge_yaml
-from proxytask.files import DamagedFile, printable
+from proxytask.files import FULL_DISK, DamagedFile, printable
 from proxytask.transfer.modes import MODES, backbone_modes
 
 EXAMPLES = {
@@ -435,7 +434,7 @@ def _error_message(error: Exception) -> tuple[str, bool]:
     names the file and the device."""
     from proxytask.data.lfw import DataError
 
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+    if isinstance(error, OSError) and error.errno in FULL_DISK:
         where = f" writing {printable(str(error.filename))}" if error.filename else ""
         return f"no space left on the disk{where}: free some space (or choose another folder) and run the same command again", True
     known = isinstance(error, (ConfigError, DataError, FileNotFoundError, DamagedFile))

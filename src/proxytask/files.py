@@ -7,8 +7,10 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +25,32 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 
 
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+# Below this many free bytes, torch's archive writer's "unexpected pos" (a short write) is a full disk.
+NEARLY_FULL_BYTES = 1 << 20
 
 
-def named_disk_error(error: Exception, path: Path) -> Exception:
-    """``error`` naming ``path`` when it says the disk is full and names no file (the OS often names none;
-    torch's writer raises a RuntimeError); any other error as it is."""
-    full = (isinstance(error, OSError) and error.errno in FULL_DISK) or \
-        (isinstance(error, RuntimeError) and "No space left on device" in str(error))
-    if full and getattr(error, "filename", None) is None:
-        return OSError(errno.ENOSPC, "No space left on device", str(path))
-    return error
+def is_full_disk(error: BaseException, folder: Path) -> bool:
+    """``error`` says the disk holding ``folder`` is full: an OSError of a full disk or quota, any
+    writer's "No space left on device" (safetensors, torch), or torch's short-write "unexpected pos"
+    while ``folder``'s disk is nearly full."""
+    if isinstance(error, OSError) and error.errno in FULL_DISK:
+        return True
+    text = str(error)
+    if "No space left on device" in text:
+        return True
+    return isinstance(error, RuntimeError) and "unexpected pos" in text and shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+
+
+@contextmanager
+def naming_full_disk(path: Path) -> Iterator[None]:
+    """Re-raise a full disk met writing ``path`` as an OSError naming ``path`` (the system and the
+    writers often name no file); any other error, and a full disk already named, as it is."""
+    try:
+        yield
+    except Exception as error:
+        if is_full_disk(error, Path(path).parent) and getattr(error, "filename", None) is None:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from error
+        raise
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -43,16 +61,11 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.close(handle)
     tmp_path = Path(tmp_name)
     try:
-        write(tmp_path)
-        with open(tmp_path, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp_path, path)
-    except OSError as error:
-        tmp_path.unlink(missing_ok=True)
-        named = named_disk_error(error, path)
-        if named is error:
-            raise
-        raise named from error
+        with naming_full_disk(path):
+            write(tmp_path)
+            with open(tmp_path, "rb") as written:
+                os.fsync(written.fileno())
+            os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from proxytask.data.images import BadImage, Crop, Size, decode_image, height_width, read_file
 from proxytask.data.lfw import DataError, proxytask_home
 from proxytask.distributed import usable_cores
+from proxytask.files import FULL_DISK
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def _reserve(array_file: Path) -> None:
         try:
             os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
         except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            if error.errno in FULL_DISK:
                 array_file.unlink(missing_ok=True)
                 raise DataError(f"not enough disk space for the image cache {array_file} "
                                 f"({os.fstat(handle.fileno()).st_size:,} bytes); free some space, or set PROXYTASK_HOME "
