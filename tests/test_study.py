@@ -2,8 +2,10 @@ import json
 import shutil
 
 import pytest
+import torch
 import yaml
 
+from proxytask.checkpoint import load_weights
 from proxytask.cli import main
 from proxytask.config import ConfigError
 from proxytask.data.downstream import load_downstream
@@ -233,6 +235,37 @@ def test_the_input_analysis_adds_rgb_forms_beside_random_rgb(fake_lfw, tmp_path)
     assert "RGB or intensity input" in report
     headline_rows = report.split("## Headline")[1].split("##")[0]
     assert "input=rgb" not in headline_rows
+
+
+def test_the_length_analysis_transfers_the_weights_each_run_kept_part_of_the_way(fake_lfw, tmp_path):
+    config = tiny_study(fake_lfw, "baselines=random", "modes=finetune,probe", "pretrain_steps=9", "analyses=length",
+                        "analysis_budgets=1")
+    plan = plan_study(config)
+    assert len(plan.runs) == 1  # no new pretraining
+    kept = {(p.name, p.reads, p.step, p.budgets) for p in plan.inits if p.source == "kept"}
+    assert kept == {("colorization@1of9", "colorization", 1, (1,)), ("colorization@1of3", "colorization", 3, (1,))}
+    results = run_study(config, tmp_path / "study")
+    folder = StudyFolder(tmp_path / "study")
+    run = folder.run_of("colorization", 0)
+    third = study_module.make_init(folder, config, plan.init("colorization@1of3", 0)).backbone(0).state_dict()
+    kept_weights = load_weights(run.kept_weights(3))
+    assert third.keys() == kept_weights.keys() and all(torch.equal(third[key], kept_weights[key]) for key in third)
+    whole = study_module.make_init(folder, config, plan.init("colorization", 0)).backbone(0).state_dict()
+    assert any(not torch.equal(third[key], whole[key]) for key in third if third[key].is_floating_point())
+    rows = {(r.init, r.mode, r.k) for r in results.rows}
+    assert {("colorization@1of3", "probe", 1), ("colorization@1of9", "finetune", 1)} <= rows
+    assert not any(init.startswith("colorization@") and k is None for init, _, k in rows)  # the analysis budget only
+    pairs = {(c.init, c.baseline, c.role) for c in plan.comparisons}
+    assert {("colorization@1of3", "random", "floor"), ("colorization", "colorization@1of3", "length (colorization)"),
+            ("colorization@1of3", "colorization@1of9", "length (colorization)")} <= pairs
+    saved = json.loads((tmp_path / "study" / "results.json").read_text())
+    assert StudyResults.from_json(saved).to_json() == saved  # the kept members round-trip
+    report = (tmp_path / "study" / "report.md").read_text()
+    assert "colorization: pretraining length" in report and "1/3 of the run (step 3)" in report
+    run.kept_sha256(3).unlink()  # a finished run without them (an earlier version's) is named before any work
+    shutil.rmtree(tmp_path / "study" / "jobs" / "probe" / "colorization@1of3")
+    with pytest.raises(ConfigError, match="kept no weights at step 3"):
+        run_study(config, tmp_path / "study")
 
 
 def test_jigsaw_is_compared_with_random_init_on_its_standardized_input(fake_lfw, tmp_path):

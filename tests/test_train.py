@@ -57,6 +57,25 @@ def test_interrupted_run_resumes_to_the_same_weights(fake_lfw, tmp_path, monkeyp
         torch.testing.assert_close(a[key], b[key], msg=key)
     rows = (interrupted / "log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["2", "4", "6"]
+    for step in (1, 2):  # the weights kept at 1/9 and 1/3 of the run: the same bytes after the resume
+        kept = f"kept/step-{step:08d}.safetensors"
+        assert (straight / kept).read_bytes() == (interrupted / kept).read_bytes()
+
+
+def test_a_run_keeps_its_backbone_at_a_ninth_and_a_third_of_its_steps(fake_lfw, tmp_path):
+    constant = ["optim.schedule=constant", "optim.warmup_steps=0"]  # so that a shorter run takes the same steps
+    pretrain(tiny_config(fake_lfw, "train.max_steps=9", *constant), tmp_path / "long")
+    pretrain(tiny_config(fake_lfw, "train.max_steps=3", *constant), tmp_path / "short")
+    assert sorted(p.name for p in (tmp_path / "long" / "kept").iterdir()) == [
+        "step-00000001.safetensors", "step-00000001.sha256", "step-00000003.safetensors", "step-00000003.sha256"]
+    kept = load_weights(tmp_path / "long" / "kept" / "step-00000003.safetensors",
+                        (tmp_path / "long" / "kept" / "step-00000003.sha256").read_text().strip())
+    short = load_weights(tmp_path / "short" / "model.safetensors")
+    final = load_weights(tmp_path / "long" / "model.safetensors")
+    assert kept.keys() == {key.removeprefix("backbone.") for key in short if key.startswith("backbone.")}
+    for key in kept:
+        torch.testing.assert_close(kept[key], short[f"backbone.{key}"], msg=key)  # the network after 3 of the 9 steps
+    assert any(not torch.equal(kept[key], final[f"backbone.{key}"]) for key in kept if kept[key].is_floating_point())
 
 
 def test_existing_run_needs_resume_flag(fake_lfw, tmp_path):

@@ -236,7 +236,7 @@ def _add_study(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="study folder (restart the same command to resume)")
     parser.add_argument("--tasks", help="proxy tasks to compare, comma-separated (default: colorization)")
     parser.add_argument("--analyses", help="the paper's analyses to add, comma-separated: loss, data, head, feature-change, "
-                                           "input (transferred at --set analysis_budgets=10)")
+                                           "input, length (transferred at --set analysis_budgets=10)")
     parser.add_argument("--vary", action="append", metavar="SECTION.KEY=V1,V2,...",
                         help="pretrain one variant of every task with that setting per value and compare each with random init "
                              "and with the task at its default value (repeatable), e.g. --vary denoising.mask_fraction=0.3,0.6")

@@ -37,6 +37,15 @@ _WARNED_UNVERIFIED: set[Path] = set()
 
 S = TypeVar("S", bound=TaskSettings)
 
+# Fractions of its steps at which every run keeps a copy of its backbone's weights (``kept/``), for a
+# study's length analysis: the run at a ninth and a third of its pretraining, without new runs.
+KEPT_FRACTIONS: tuple[tuple[int, int], ...] = ((1, 9), (1, 3))
+
+
+def kept_step(total_steps: int, fraction: tuple[int, int]) -> int:
+    """The step at which a run of ``total_steps`` keeps its weights for ``fraction`` (at least 1)."""
+    return max(1, round(total_steps * fraction[0] / fraction[1]))
+
 
 def default_sections() -> dict[str, Settings]:
     """Every registered task's settings section at its defaults."""
@@ -129,6 +138,14 @@ class RunFolder:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.json"
+
+    def kept_weights(self, step: int) -> Path:
+        """The backbone's weights the run kept after ``step`` steps (:data:`KEPT_FRACTIONS`)."""
+        return self.root / "kept" / f"step-{step:08d}.safetensors"
+
+    def kept_sha256(self, step: int) -> Path:
+        """The SHA-256 of :meth:`kept_weights`, written after them."""
+        return self.kept_weights(step).with_suffix(".sha256")
 
     def weights_sha256(self) -> str | None:
         """The SHA-256 of the final weights recorded in metrics.json (None, with a warning: a run of an

@@ -28,7 +28,7 @@ from proxytask.data.fingerprint import check_fingerprint, record_fingerprint
 from proxytask.data.images import describe_skips
 from proxytask.data.pool import PoolImages, load_pool
 from proxytask.engine import augment, compiled, make_optimizer, make_scheduler, optimize
-from proxytask.files import write_json_atomic, write_text_atomic
+from proxytask.files import write_atomic, write_json_atomic, write_text_atomic
 from proxytask.flops import training_flops_per_image
 from proxytask.gallery import save_gallery
 from proxytask.inputs import NetworkInput
@@ -36,7 +36,7 @@ from proxytask.locks import folder_lock
 from proxytask.models.backbones import Backbone
 from proxytask.precision import Precision
 from proxytask.runlog import MonitorLog, RunLog, read_log
-from proxytask.runs import PretrainConfig, RunFolder
+from proxytask.runs import KEPT_FRACTIONS, PretrainConfig, RunFolder, kept_step
 from proxytask.tasks import build_task, task_class, task_input
 from proxytask.tasks.base import ProxyTask
 
@@ -137,6 +137,7 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
     sampler = StepSampler(len(pool.train), config.train.batch_size, config.train.seed, context.rank, context.world_size)
     total_steps = config.train.max_steps or max(1, math.ceil(config.train.epochs * sampler.steps_per_epoch))
     scheduler = make_scheduler(optimizer, total_steps, config.optim)
+    kept_steps = {kept_step(total_steps, fraction) for fraction in KEPT_FRACTIONS} - {total_steps}
 
     start_step, earlier_seconds = _restore(run, task, optimizer, scheduler) if resume else (0, 0.0)
     if start_step and context.is_main:
@@ -205,6 +206,8 @@ def _pretrain(config: PretrainConfig, run_dir: Path, resume: bool, context: dist
         bar.update(1)
         if done % max(1, config.train.monitor_every) == 0 or done == total_steps:
             watch(done)
+        if context.is_main and done in kept_steps:
+            _keep_weights(run, done, task)
         if context.is_main and checkpoint_now:
             _save(run, done, task, optimizer, scheduler, config, seconds_so_far())
     bar.close()
@@ -244,6 +247,14 @@ def _save(run: RunFolder, step: int, task: ProxyTask, optimizer, scheduler, conf
     if torch.cuda.is_available():
         state["rng_cuda"] = torch.cuda.get_rng_state()
     save_checkpoint(run.checkpoints, step, task.state_dict(), state, to_dict(config))
+
+
+def _keep_weights(run: RunFolder, step: int, task: ProxyTask) -> None:
+    """The backbone's weights after ``step`` steps, kept for a study's length analysis: written
+    atomically, then their SHA-256 (a resumed run that passes the step again writes the same bytes)."""
+    digests: list[str] = []
+    write_atomic(run.kept_weights(step), lambda tmp: digests.append(save_weights(task.backbone.state_dict(), tmp)))
+    write_text_atomic(run.kept_sha256(step), digests[0] + "\n")
 
 
 def _record_pool(run: RunFolder, pool: PoolImages) -> None:

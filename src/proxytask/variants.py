@@ -1,7 +1,8 @@
 """Variants and variant sets, as data: what the study's plan makes and the report reads.
 
 A :class:`Variant` is a task and the settings that differ from a study's pretraining settings; its
-name says both (``denoising+mask_fraction=0.6``). A :class:`VariantSet` is one question: its
+name says both (``denoising+mask_fraction=0.6``). A variant ``at`` a fraction of its run is the
+weights that run kept there (``colorization@1of3``), not a run of its own. A :class:`VariantSet` is one question: its
 members (variants, each at some pretraining seeds) are compared with random init on the same input
 and, paired, with each other. The study layer (:mod:`proxytask.study.analyses`) builds them.
 """
@@ -29,17 +30,27 @@ def value_text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Variant:
-    """A task with ``overrides`` (``section.key=value``) on the study's pretraining settings."""
+    """A task with ``overrides`` (``section.key=value``) on the study's pretraining settings; ``at``
+    (numerator, denominator): the weights its run kept at that fraction of its steps instead of its
+    final ones."""
 
     task: str
     overrides: tuple[str, ...] = ()
+    at: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
         """The init's name: the task, then ``+key=value`` per override (a key of the task's own
-        section without its section: ``denoising+mask_fraction=0.6``, ``colorization+data.pool_fraction=0.1``)."""
+        section without its section: ``denoising+mask_fraction=0.6``, ``colorization+data.pool_fraction=0.1``),
+        then ``@1of3`` for weights kept at a third of the run."""
         own = self.task.replace("-", "_") + "."
-        return self.task + "".join(f"+{override.removeprefix(own)}" for override in self.overrides)
+        kept = f"@{self.at[0]}of{self.at[1]}" if self.at else ""
+        return self.task + "".join(f"+{override.removeprefix(own)}" for override in self.overrides) + kept
+
+    @property
+    def run(self) -> Variant:
+        """The variant whose pretraining run it reads (itself, unless it is kept weights)."""
+        return Variant(self.task, self.overrides)
 
 
 def variant(task: str, key: str, value: Any) -> Variant:
@@ -75,13 +86,14 @@ class VariantSet:
     against: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        members = [{"task": m.variant.task, "overrides": list(m.variant.overrides), "init": m.variant.name, "label": m.label}
-                   for m in self.members]
+        members = [{"task": m.variant.task, "overrides": list(m.variant.overrides), "at": list(m.variant.at) if m.variant.at else None,
+                    "init": m.variant.name, "label": m.label} for m in self.members]
         return {"name": self.name, "title": self.title, "pairing": self.pairing, "at_analysis_budgets": self.at_analysis_budgets,
                 "note": self.note, "against": self.against, "members": members}
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> VariantSet:
-        members = tuple(Member(Variant(m["task"], tuple(m["overrides"])), m["label"]) for m in values["members"])
+        members = tuple(Member(Variant(m["task"], tuple(m["overrides"]), tuple(m["at"]) if m.get("at") else None), m["label"])
+                        for m in values["members"])
         return cls(values["name"], values["title"], members, values["pairing"], values["at_analysis_budgets"], values["note"],
                    values["against"])

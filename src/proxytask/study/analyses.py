@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from proxytask.config import ConfigError, read_settings_yaml, to_dict
-from proxytask.runs import PretrainConfig
+from proxytask.runs import KEPT_FRACTIONS, PretrainConfig, kept_step
 from proxytask.study.settings import StudyConfig, run_settings
 from proxytask.tasks import task_class, task_sections
 from proxytask.tasks.supervised import Supervised
@@ -65,9 +65,25 @@ def _input(config: StudyConfig) -> list[VariantSet]:
         "(the main table): a gain of a proxy task is what it adds over a random network reading the same input."))]
 
 
-# The paper's analyses with runs of their own: analysis name -> its sets (feature-change needs no runs).
+def _length(config: StudyConfig) -> list[VariantSet]:
+    sets = []
+    for task in config.tasks:
+        steps = run_settings(config, Variant(task), 0).train.max_steps
+        images = steps * config.pretrain.train.batch_size
+        kept = [Member(Variant(task, at=fraction), f"{fraction[0]}/{fraction[1]} of the run (step {kept_step(steps, fraction)})")
+                for fraction in KEPT_FRACTIONS]
+        sets.append(VariantSet(f"length ({task})", f"{task}: pretraining length", (
+            *kept, Member(Variant(task), f"the whole run ({steps} steps, {images:,} pool images)")),
+            note="The weights the main run kept part of the way through, transferred as inits of their own and paired with "
+                 "the whole run: no new pretraining. Its learning rate had not yet decayed there, so a kept network is "
+                 "not the network a run of that length would end with (its schedule anneals sooner)."))
+    return sets
+
+
+# The paper's analyses and the length analysis with inits of their own: analysis name -> its sets
+# (feature-change needs none).
 ANALYSIS_SETS: dict[str, Callable[[StudyConfig], list[VariantSet]]] = {
-    "loss": _loss, "data": _data, "head": _head, "input": _input,
+    "loss": _loss, "data": _data, "head": _head, "input": _input, "length": _length,
 }
 
 

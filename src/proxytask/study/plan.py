@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from proxytask.budgets import Budget, budget_name
 from proxytask.inputs import NetworkInput
 from proxytask.paired import CEILING, FLOOR
+from proxytask.runs import kept_step
 from proxytask.study.analyses import SUPERVISED, main_trained_tasks, variant_sets
 from proxytask.study.settings import FEATURE_CHANGE, StudyConfig, run_settings
 from proxytask.tasks import task_input
 from proxytask.transfer.inits import BASELINE_INITS, RANDOM, random_init_name
 from proxytask.variants import ALL_PAIRS, Variant, VariantSet
 
-# Where an init comes from: random weights, a pretraining run, or a baseline with features of its own.
-RANDOM_SOURCE, RUN_SOURCE, BASELINE_SOURCE = "random", "run", "baseline"
+# Where an init comes from: random weights, a pretraining run, the weights a run kept part of the way
+# through (the length analysis), or a baseline with features of its own.
+RANDOM_SOURCE, RUN_SOURCE, KEPT_SOURCE, BASELINE_SOURCE = "random", "run", "kept", "baseline"
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,9 @@ class PlannedRun:
 @dataclass(frozen=True)
 class PlannedInit:
     """An init at one seed, as the study transfers it: its ``name``, where it comes from (``source``:
-    random, run, baseline), what it reads (``input_kind``, and how it is ``normalization``-ed), the
+    random, run, kept, baseline), what it reads (``input_kind``, and how it is ``normalization``-ed), the
     ``budgets`` and ``modes`` it is transferred at; ``main``: a row of the main tables (else only of a
-    variant set)."""
+    variant set). Kept weights: the init whose run ``reads`` names, after ``step`` steps."""
 
     name: str
     seed: int
@@ -52,10 +54,17 @@ class PlannedInit:
     modes: tuple[str, ...]
     main: bool
     normalization: str = "scale"
+    reads: str = ""
+    step: int | None = None
 
     @property
     def network_input(self) -> NetworkInput:
         return NetworkInput(self.input_kind, self.normalization)
+
+    @property
+    def needs_run(self) -> bool:
+        """Its weights come from a pretraining run of the study (which must finish first)."""
+        return self.source in (RUN_SOURCE, KEPT_SOURCE)
 
 
 @dataclass(frozen=True)
@@ -138,9 +147,13 @@ def plan_study(config: StudyConfig) -> StudyPlan:
 
     for task in main_trained_tasks(config):
         want(Variant(task), budgets, main=True)
+    kept: dict[Variant, set[Budget]] = {}  # weights kept part of the way through a run -> their budgets
     for group in sets:
         for member in group.members:
-            want(member.variant, analysis_budgets if group.at_analysis_budgets else budgets, main=False)
+            at = analysis_budgets if group.at_analysis_budgets else budgets
+            want(member.variant.run, at, main=False)
+            if member.variant.at:
+                kept[member.variant] = kept.get(member.variant, set()) | set(at)
 
     modes = tuple(config.modes)
     runs = tuple(PlannedRun(chosen, seed) for chosen, seed in wanted)
@@ -160,6 +173,10 @@ def plan_study(config: StudyConfig) -> StudyPlan:
     for (chosen, seed), (found, main) in wanted.items():
         inits.append(PlannedInit(chosen.name, seed, RUN_SOURCE, inputs[chosen].kind, tuple(k for k in budgets if k in found),
                                  modes, main, inputs[chosen].normalization))
+    for chosen, at in kept.items():
+        step = kept_step(run_settings(config, chosen.run, 0).train.max_steps, chosen.at)
+        inits += [PlannedInit(chosen.name, seed, KEPT_SOURCE, inputs[chosen.run].kind, tuple(k for k in budgets if k in at), modes,
+                              False, inputs[chosen.run].normalization, reads=chosen.run.name, step=step) for seed in main_seeds]
     for name, baseline in BASELINE_INITS.items():  # baselines with features of their own, in their own modes
         if name in config.baselines:
             inits.append(PlannedInit(name, 0, BASELINE_SOURCE, baseline().input_kind, budgets, baseline.modes, main=True))
@@ -188,7 +205,7 @@ def _comparisons(config: StudyConfig, plan: StudyPlan) -> tuple[PlannedCompariso
         if all((c.init, c.baseline, c.init_seeds, c.baseline_seeds, c.role) != entry for c in found):
             found.append(PlannedComparison(init, baseline, init_seeds, baseline_seeds, role))
 
-    for name in dict.fromkeys(planned.name for planned in plan.inits if planned.source == RUN_SOURCE):
+    for name in dict.fromkeys(planned.name for planned in plan.inits if planned.needs_run):
         seeds = plan.seeds_of(name)
         if kinds[name] in randoms:
             add(name, randoms[kinds[name]], seeds, plan.seeds_of(randoms[kinds[name]]), FLOOR)
@@ -230,7 +247,8 @@ def describe_plan(config: StudyConfig, plan: StudyPlan, finished_runs: set[Plann
     lines += ["", "inits (name, seed, input: mode, budgets and draws):"]
     for planned in plan.inits:
         where = "main table" if planned.main else "variant sets only"
-        lines.append(f"  {planned.name} seed {planned.seed}, {planned.input_kind} ({planned.source}; {where})")
+        source = f"weights {planned.reads} kept at step {planned.step}" if planned.source == KEPT_SOURCE else planned.source
+        lines.append(f"  {planned.name} seed {planned.seed}, {planned.input_kind} ({source}; {where})")
         lines += _mode_lines(config, planned, done)
     if plan.sets:
         lines += ["", "variant sets:"]

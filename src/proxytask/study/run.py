@@ -32,8 +32,8 @@ from proxytask.study.folder import StudyFolder
 from proxytask.study.pictures import check_photo_folder, write_picture_galleries
 from proxytask.study.plan import (
     BASELINE_SOURCE,
+    KEPT_SOURCE,
     RANDOM_SOURCE,
-    RUN_SOURCE,
     PlannedInit,
     PlannedRun,
     StudyPlan,
@@ -66,11 +66,13 @@ FROZEN_JOBS_PER_UNIT = 10
 
 
 def make_init(folder: StudyFolder, config: StudyConfig, planned: PlannedInit) -> Init:
-    """The init a planned one names: a random backbone, a finished run's, or the eigenfaces baseline."""
+    """The init a planned one names: a random backbone, a finished run's (final or kept weights), or the eigenfaces baseline."""
     if planned.source == RANDOM_SOURCE:
         return RandomInit(planned.name, config.pretrain.model.backbone, planned.network_input, planned.seed)
     if planned.source == BASELINE_SOURCE:
         return BASELINE_INITS[planned.name]()
+    if planned.source == KEPT_SOURCE:
+        return RunInit.of(folder.run_of(planned.reads, planned.seed).root, planned.name, planned.seed, planned.step)
     return RunInit.of(folder.run_of(planned.name, planned.seed).root, planned.name, planned.seed)
 
 
@@ -163,8 +165,10 @@ def prepare(config: StudyConfig, out: Path) -> tuple[StudyPlan, StudyFolder, Dow
     if config.pretrain.train.monitor_every:  # the monitor's task is read here, once, before any run needs it
         run_monitor(config.pretrain, config.monitor_task)
     for planned in plan.inits:
-        if planned.source != RUN_SOURCE:  # built here, not in several workers at once; its pictures checked before any work
+        if not planned.needs_run:  # built here, not in several workers at once; its pictures checked before any work
             make_init(folder, config, planned).prepare(data)
+        elif planned.source == KEPT_SOURCE and folder.run_of(planned.reads, planned.seed).finished:
+            make_init(folder, config, planned)  # a run of an earlier version kept no weights: said before any work
     folder.root.mkdir(parents=True, exist_ok=True)
     if holds_earlier_layout(folder):
         move_earlier_layout(config, plan, folder)
@@ -189,8 +193,8 @@ def run_study(config: StudyConfig, out: Path, executor: ExecutorSettings | None 
 
 def _run_study(config: StudyConfig, out: Path, executor: ExecutorSettings, photos: list[Path]) -> StudyResults:
     plan, folder, data = prepare(config, out)
-    without_runs = [planned for planned in plan.inits if planned.source != RUN_SOURCE]
-    with_runs = [planned for planned in plan.inits if planned.source == RUN_SOURCE]
+    without_runs = [planned for planned in plan.inits if not planned.needs_run]
+    with_runs = [planned for planned in plan.inits if planned.needs_run]
     missing_runs = [(pretrain_unit, folder.root, config, run) for run in plan.runs if not folder.run(run).finished]
     alongside = transfer_units(config, folder, plan, without_runs, executor.workers, data)
     steps = {run: run_settings(config, run.variant, run.seed).train.max_steps for run in plan.runs}

@@ -24,7 +24,7 @@ from proxytask.variants import Variant
 STUDY_PROTOCOL = 3
 BASELINES = (RANDOM, Supervised.name, *BASELINE_INITS)
 FEATURE_CHANGE = "feature-change"
-ANALYSES = ("loss", "data", "head", FEATURE_CHANGE, "input")
+ANALYSES = ("loss", "data", "head", FEATURE_CHANGE, "input", "length")
 
 
 @dataclass
@@ -44,8 +44,9 @@ class StudyConfig(Settings):
     ``analyses`` add the paper's questions (:mod:`proxytask.study.analyses`): ``loss`` (hue/chroma KL
     vs Lab bins vs L2), ``data`` (colorization on ``pool_fractions`` of the pool, same steps),
     ``head`` (hypercolumn vs last layer only), ``feature-change`` (how far fine-tuning moves each
-    backbone stage) and ``input`` (the RGB form of every task that has one, beside random init on
-    RGB). Every comparison covers the pretraining seeds and the draws. Their extra runs
+    backbone stage), ``input`` (the RGB form of every task that has one, beside random init on
+    RGB) and ``length`` (each proxy's weights kept at 1/9 and 1/3 of its main run, beside the whole
+    run). Every comparison covers the pretraining seeds and the draws. Their extra runs
     are transferred at ``analysis_budgets`` only. ``vary`` lists the user's own variants,
     ``section.key=value1,value2,...`` each (``--vary``), transferred at every budget.
 

@@ -119,7 +119,8 @@ class RandomInit(BackboneInit):
 
 @dataclass(frozen=True)
 class RunInit(BackboneInit):
-    """The backbone of a finished pretraining run, reading the input the run saved."""
+    """The backbone of a finished pretraining run, reading the input the run saved; with ``step``, the
+    weights the run kept after that many steps instead of its final ones."""
 
     name: str
     run: RunFolder
@@ -127,19 +128,27 @@ class RunInit(BackboneInit):
     batchnorm: bool
     network_input: NetworkInput
     seed: int = 0
+    step: int | None = None
 
     @classmethod
-    def of(cls, run_dir: Path, name: str | None = None, seed: int = 0) -> RunInit:
-        """The init of the run in ``run_dir`` (a ConfigError when it is not a finished run)."""
+    def of(cls, run_dir: Path, name: str | None = None, seed: int = 0, step: int | None = None) -> RunInit:
+        """The init of the run in ``run_dir`` (at its kept ``step``); a ConfigError when it is not a
+        finished run, or keeps no weights at ``step``."""
         run = RunFolder(Path(run_dir))
         config = run.settings()
         if not run.weights.is_file():
             raise ConfigError(f"pretraining run {run_dir} has not finished (no {run.weights.name}); resume it first")
-        return cls(name or config.task, run, config.model.backbone, config.model.batchnorm, NetworkInput.load(run.input), seed)
+        if step is not None and not run.kept_sha256(step).is_file():
+            raise ConfigError(f"pretraining run {run_dir} kept no weights at step {step} (no {run.kept_weights(step)}: a run of "
+                              "an earlier version keeps none); a length analysis needs the run made again in another study folder")
+        return cls(name or config.task, run, config.model.backbone, config.model.batchnorm, NetworkInput.load(run.input), seed, step)
 
     def backbone(self, draw_seed: int) -> Backbone:
         torch.manual_seed(draw_seed)
         backbone = Backbone(self.backbone_name, self.network_input.channels, self.batchnorm)
+        if self.step is not None:
+            backbone.load_state_dict(load_weights(self.run.kept_weights(self.step), self.run.kept_sha256(self.step).read_text().strip()))
+            return backbone
         weights = load_weights(self.run.weights, self.run.weights_sha256())
         backbone.load_state_dict({k[len(BACKBONE_PREFIX):]: v for k, v in weights.items() if k.startswith(BACKBONE_PREFIX)})
         return backbone
