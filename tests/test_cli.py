@@ -100,6 +100,7 @@ def _with_handler(parser, command, handler):
     (["study", "--out", "{tmp}/s", "--downstream", "{tmp}/one_class"], "1 class subfolder"),
     (["study", "--out", "{tmp}/s", "--downstream", "{tmp}/file.txt"], "is a file; expected a folder"),
     (["study", "--out", "{tmp}/s", "--workers", "0"], "--workers must be >= 1"),
+    (["study", "--out", "{tmp}/s", "--workers", "0", "--plan"], "--workers must be >= 1"),
     (["pretrain", "--out", "{tmp}/r", "--extend-steps", "9"], "pass it with --resume"),
     (["study", "--out", "{tmp}/s", "--config", "{tmp}"], "is a folder; expected a YAML file"),
     (["study", "--out", "{tmp}/s", "--tasks", "colorization,bogus"], "bogus"),

@@ -50,8 +50,9 @@ def test_alpha_is_composited_on_white(tmp_path):
 def test_unusable_bytes_raise_bad_image(tmp_path, content):
     path = tmp_path / "bad.jpg"
     path.write_bytes(content)
-    with pytest.raises(BadImage):
+    with pytest.raises(BadImage) as raised:
         decode_image(path)
+    assert "BytesIO" not in str(raised.value)  # the reason speaks of the file, not of PIL's in-memory buffer
 
 
 def test_truncated_jpeg_raises_bad_image(tmp_path):

@@ -271,13 +271,13 @@ def _study(args: argparse.Namespace) -> int:
     extra += _pool_overrides(args, "pretrain.data.pool")
     extra += [f"monitor_task={args.monitor}"] if args.monitor else []
     config = _study_config(args, extra)
-    if args.plan:
-        print(print_plan(config, args.out))
-        return 0
     default = default_executor()
     kind = args.executor or (default.kind if args.workers is None else "local")
     workers = args.workers if args.workers is not None else (default_workers() if kind == "local" else 1)
-    executor = ExecutorSettings(kind, workers, args.partition, args.gpus_per_job, args.time_limit)
+    executor = ExecutorSettings(kind, workers, args.partition, args.gpus_per_job, args.time_limit)  # checked with --plan too
+    if args.plan:
+        print(print_plan(config, args.out))
+        return 0
     results = run_study(config, args.out, executor, args.gallery)
     reports = ", ".join(str(args.out / name) for name in ("report.html", "report.md", "report.pdf"))
     print(f"{len(results.rows)} result rows; report: {reports}")

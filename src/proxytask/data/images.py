@@ -162,7 +162,9 @@ def decode_image(path: Path, crop: Crop = None, size: Size | None = None, data: 
         raise
     except Image.DecompressionBombError as error:
         raise BadImage(f"too large: {error}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
+    except UnidentifiedImageError:  # PIL's message names the in-memory buffer, not the file
+        raise BadImage("not a readable image: no image format PIL knows") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise BadImage(f"not a readable image: {type(error).__name__}: {error}") from None
     if size is not None:
         height, width = height_width(size)
