@@ -102,6 +102,7 @@ def _with_handler(parser, command, handler):
     (["study", "--out", "{tmp}/s", "--workers", "0"], "--workers must be >= 1"),
     (["study", "--out", "{tmp}/s", "--workers", "0", "--plan"], "--workers must be >= 1"),
     (["pretrain", "--out", "{tmp}/r", "--extend-steps", "9"], "pass it with --resume"),
+    (["knn", "--init", "random", "--k", "5", "--draw", "-1", "--out", "{tmp}/s"], "--draw must be a draw's seed from 0 to 4294967295"),
     (["study", "--out", "{tmp}/s", "--config", "{tmp}"], "is a folder; expected a YAML file"),
     (["study", "--out", "{tmp}/s", "--tasks", "colorization,bogus"], "bogus"),
     (["pretrain", "--out", "{tmp}/r", "--config", "{tmp}/binary.yaml"], "is not a text file"),

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from proxytask.budgets import ALL_LABELS, parse_budget
-from proxytask.config import ConfigError, apply_overrides, load_yaml, merge_yaml
+from proxytask.config import MAX_SEED, ConfigError, apply_overrides, load_yaml, merge_yaml
 from proxytask.files import FULL_DISK, DamagedFile, printable
 from proxytask.transfer.modes import MODES, backbone_modes
 
@@ -318,6 +318,8 @@ def _transfer(args: argparse.Namespace) -> int:
 
     if args.k != ALL_LABELS and not args.k.isdigit():
         raise ConfigError(f"--k must be a whole number of images per class or 'all', got {args.k!r}")
+    if not 0 <= args.draw <= MAX_SEED:
+        raise ConfigError(f"--draw must be a draw's seed from 0 to {MAX_SEED}, got {args.draw}")
     k = parse_budget(args.k)
     result = transfer_once(args.mode, args.init, _study_config(args), k, args.draw, args.out)
     print(f"{args.mode} {result.init} k={args.k} draw {result.draw}: test accuracy {result.accuracy:.3f}, "
