@@ -272,7 +272,7 @@ def test_an_export_is_not_replaced_without_force(finished, tmp_path, capsys):
     assert main(["export", str(run), "-o", str(out), "--force"]) == 0
 
 
-def test_nan_or_changed_weights_are_refused_by_export_loaders_and_predict(finished, tmp_path, capsys):
+def test_nan_or_changed_weights_are_refused_by_export_loaders_and_predict(finished, fake_lfw, tmp_path, capsys):
     run, export, classifier = finished
     run, export, classifier = copied(run, tmp_path), copied(export, tmp_path), copied(classifier, tmp_path)
     weights = load_file(run / "model.safetensors")
@@ -284,6 +284,10 @@ def test_nan_or_changed_weights_are_refused_by_export_loaders_and_predict(finish
                                                   if k != "weights_sha256"}))
     with pytest.raises(ConfigError, match="NaN or infinite"):
         load_backbone(run)  # no digest recorded (an earlier version's run): the finite check still holds
+    knn = ["knn", "--init", str(run), "--k", "2", "--out", str(tmp_path / "knn"), "--lfw", str(fake_lfw), "--downstream", "lfw:min_faces=5"]
+    assert main(knn) == 2
+    assert "NaN or infinite" in capsys.readouterr().err
+    assert not (tmp_path / "knn").exists()  # refused before anything is written
     flipped = bytearray((export / "backbone.safetensors").read_bytes())
     flipped[-5] ^= 0xFF
     (export / "backbone.safetensors").write_bytes(bytes(flipped))

@@ -63,6 +63,7 @@ def transfer_once(mode: str, init_spec: str, config: StudyConfig, k: Budget, dra
     data = load_downstream(config.pretrain.data)
     if isinstance(init, RunInit):
         check_pool_copies(init.run, config.pretrain.data.downstream, data.images.paths)
+    init.prepare(data)
     split = budget_split(data.images, k, draw)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -143,14 +143,20 @@ class RunInit(BackboneInit):
                               "an earlier version keeps none); a length analysis needs the run made again in another study folder")
         return cls(name or config.task, run, config.model.backbone, config.model.batchnorm, NetworkInput.load(run.input), seed, step)
 
+    def _backbone_weights(self) -> dict[str, torch.Tensor]:
+        """The backbone's state dict, checked against its recorded SHA-256 and for finite values."""
+        if self.step is not None:
+            return load_weights(self.run.kept_weights(self.step), self.run.kept_sha256(self.step).read_text().strip())
+        weights = load_weights(self.run.weights, self.run.weights_sha256())
+        return {k[len(BACKBONE_PREFIX):]: v for k, v in weights.items() if k.startswith(BACKBONE_PREFIX)}
+
+    def prepare(self, data: DownstreamData) -> None:
+        self._backbone_weights()  # weights that are damaged or not finite are refused before anything is written
+
     def backbone(self, draw_seed: int) -> Backbone:
         torch.manual_seed(draw_seed)
         backbone = Backbone(self.backbone_name, self.network_input.channels, self.batchnorm)
-        if self.step is not None:
-            backbone.load_state_dict(load_weights(self.run.kept_weights(self.step), self.run.kept_sha256(self.step).read_text().strip()))
-            return backbone
-        weights = load_weights(self.run.weights, self.run.weights_sha256())
-        backbone.load_state_dict({k[len(BACKBONE_PREFIX):]: v for k, v in weights.items() if k.startswith(BACKBONE_PREFIX)})
+        backbone.load_state_dict(self._backbone_weights())
         return backbone
 
 
