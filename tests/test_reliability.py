@@ -27,6 +27,7 @@ from proxytask.data.images import BadImage, decode_image
 from proxytask.data.lfw import DataError
 from proxytask.data.splits import budget_split, write_manifest
 from proxytask.export import export_backbone
+from proxytask.files import write_text_atomic
 from proxytask.runs import PretrainConfig
 from proxytask.train import pretrain
 from tests.conftest import face_image, tiny_overrides
@@ -393,3 +394,13 @@ def test_a_pool_folder_alone_trains_without_lfw_and_a_later_transfer_checks_it_a
     assert main(["pretrain", "--out", str(checked), "--pool", str(pool), "--downstream", str(task), "--max-steps", "2", *sets]) == 0
     assert json.loads((checked / "data.json").read_text())["downstream_checked"] == str(task)
     assert np.isfinite(json.loads((checked / "metrics.json").read_text())["loss_last"])
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_written_atomically_get_the_permissions_of_the_umask(tmp_path, mask, mode):
+    before = os.umask(mask)
+    try:
+        write_text_atomic(tmp_path / "report.md", "x")  # its temporary file is owner-only
+    finally:
+        os.umask(before)
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == mode

@@ -53,8 +53,16 @@ def naming_full_disk(path: Path) -> Iterator[None]:
         raise
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it, then put back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``; the
+    file gets the permissions a plain ``open`` would give it (the temporary file's are owner-only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -63,6 +71,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     try:
         with naming_full_disk(path):
             write(tmp_path)
+            os.chmod(tmp_path, 0o666 & ~_umask())
             with open(tmp_path, "rb") as written:
                 os.fsync(written.fileno())
             os.replace(tmp_path, path)

@@ -294,7 +294,7 @@ def draw_monitor_curves(runs: dict[str, list[tuple[int, list[dict[str, float]], 
             axis.set_xlabel(xlabel, fontsize=9)
             axis.set_title(f"development task, {label}", fontsize=11)
             axis.grid(alpha=0.3)
-        axes[row][0].set_ylabel("accuracy on the development task's held-out images")
+        axes[row][0].set_ylabel("accuracy (development task)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), fontsize=9, frameon=False)
     return figure
