@@ -70,8 +70,9 @@ def test_colorize_keeps_inputs_of_one_name_apart_and_skips_a_bad_one(trained_run
     assert main(["colorize", *inputs, "--checkpoint", str(trained_run), "-o", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo-2.png", "photo.png"]
     assert "broken.jpg" in capsys.readouterr().err
-    assert main(["colorize", inputs[0], "--checkpoint", str(trained_run), "-o", str(tmp_path / "o2"), "--scale", "nan"]) == 2
-    assert "--scale must be a positive number" in capsys.readouterr().err
+    for scale in ("nan", "1e9"):
+        assert main(["colorize", inputs[0], "--checkpoint", str(trained_run), "-o", str(tmp_path / "o2"), "--scale", scale]) == 2
+        assert "--scale must be a positive number" in capsys.readouterr().err
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
@@ -101,6 +102,8 @@ def _with_handler(parser, command, handler):
     (["study", "--out", "{tmp}/s", "--downstream", "{tmp}/file.txt"], "is a file; expected a folder"),
     (["study", "--out", "{tmp}/s", "--workers", "0"], "--workers must be >= 1"),
     (["study", "--out", "{tmp}/s", "--workers", "0", "--plan"], "--workers must be >= 1"),
+    (["study", "--out", "{tmp}/s", "--set", "draws=9007199254740992", "--plan"], "draws"),
+    (["study", "--out", "{tmp}/s", "--set", "pretrain_seeds=1000000", "--plan"], "pretrain_seeds"),
     (["pretrain", "--out", "{tmp}/r", "--extend-steps", "9"], "pass it with --resume"),
     (["knn", "--init", "random", "--k", "5", "--draw", "-1", "--out", "{tmp}/s"], "--draw must be a draw's seed from 0 to 4294967295"),
     (["study", "--out", "{tmp}/s", "--config", "{tmp}"], "is a folder; expected a YAML file"),

@@ -50,3 +50,22 @@ def test_the_default_executor_on_a_cpu_is_one_worker_per_core(monkeypatch):
     assert executors.default_executor().workers == executors.MAX_DEFAULT_WORKERS
     monkeypatch.setattr(executors, "usable_cores", lambda: 1)
     assert executors.default_executor() == executors.ExecutorSettings()
+
+
+def _fill_the_disk():
+    raise OSError(28, "No space left on device", "/data/run/model.safetensors")
+
+
+def test_a_failed_job_is_named_by_its_own_last_line(tmp_path):
+    import pytest
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(tmp_path), cluster="local")
+    executor.update_parameters(timeout_min=5)
+    job = executor.submit(_fill_the_disk)
+    with pytest.raises(RuntimeError) as raised:
+        executors._wait([job])
+    message = str(raised.value)
+    assert "\n" not in message and "Traceback" not in message  # one line, not the job's whole traceback
+    assert message.startswith("OSError: [Errno 28] No space left on device: '/data/run/model.safetensors'")
+    assert str(tmp_path) in message  # where the traceback is

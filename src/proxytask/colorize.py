@@ -92,11 +92,15 @@ def output_names(images: list[Path]) -> list[str]:
     return names
 
 
+# The most network pixels per image pixel ``--scale`` may ask for (a photo enlarged 8 times each way).
+MAX_SCALE = 8.0
+
+
 def colorize_files(images: list[Path], run_dir: Path, out_dir: Path, scale: float | None = None) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Write ``out_dir/<stem>.png`` for each readable input image (distinct names for inputs that share
     a stem); returns the written paths and the (path, reason) of inputs that could not be read."""
-    if scale is not None and not (math.isfinite(scale) and scale > 0):
-        raise ConfigError(f"--scale must be a positive number of network pixels per image pixel, got {scale}")
+    if scale is not None and not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
+        raise ConfigError(f"--scale must be a positive number of network pixels per image pixel, at most {MAX_SCALE}, got {scale}")
     device = default_device()
     config, task = load_run(run_dir, device)
     scale = scale or working_scale(config)

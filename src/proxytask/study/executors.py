@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -196,9 +197,23 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _wait(jobs: list[Any]) -> None:
-    """Wait for submitit jobs; raise naming the first that failed (its log folder holds the traceback)."""
+    """Wait for submitit jobs; raise naming the first that failed with the last line of its error (the
+    job's own message: a diverged loss, a full disk naming the file); its log folder holds the traceback."""
     for job in jobs:
         try:
             job.result()
-        except Exception as error:  # submitit re-raises the job's own error with its traceback
-            raise RuntimeError(f"job {job.job_id} failed (logs: {job.paths.folder}): {error}") from error
+        except Exception as error:  # submitit re-raises the job's own error as text, its traceback included
+            raise RuntimeError(f"{_own_error(str(error)) or type(error).__name__} (in job {job.job_id}; its traceback is in "
+                               f"{job.paths.folder})") from error
+
+
+# submitit's text of a failed job: a header, its traceback between two rules of dashes, then its log files.
+_TRACE_RULE = re.compile(r"^-{10,}$", re.MULTILINE)
+
+
+def _own_error(text: str) -> str:
+    """The last line of the job's own traceback in submitit's text of a failed job (``OSError: ...``),
+    or of the whole text when it holds no traceback between rules."""
+    parts = _TRACE_RULE.split(text)
+    lines = [line.strip() for line in (parts[1] if len(parts) >= 3 else text).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
