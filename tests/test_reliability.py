@@ -171,6 +171,7 @@ def test_a_full_disk_elsewhere_is_one_line_naming_the_file(folders, monkeypatch,
     assert main(["pretrain", "--out", str(tmp_path / "run"), *run_settings(task, pool)]) == 2
     error = capsys.readouterr().err
     assert "no space left on the disk writing" in error and "data.json" in error and "Traceback" not in error
+    assert "then continue with: proxytask pretrain --out" in error and "--resume" not in error  # nothing had started
 
 
 def test_yaml_aliases_and_keys_given_twice_are_refused_naming_the_file(tmp_path):
@@ -404,3 +405,16 @@ def test_files_written_atomically_get_the_permissions_of_the_umask(tmp_path, mas
     finally:
         os.umask(before)
     assert (tmp_path / "report.md").stat().st_mode & 0o777 == mode
+
+
+def test_a_full_disk_at_a_checkpoint_names_the_command_that_resumes(folders, monkeypatch, tmp_path, capsys):
+    task, pool = folders
+
+    def full(root, step, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(root / "model.safetensors"))
+
+    monkeypatch.setattr("proxytask.train.save_checkpoint", full)
+    assert main(["pretrain", "--out", str(tmp_path / "run"), *run_settings(task, pool)]) == 2
+    error = capsys.readouterr().err
+    line = next(line for line in error.splitlines() if "no space left on the disk writing" in line)
+    assert line.endswith("--resume")  # the run had started: the same command alone would be refused

@@ -431,14 +431,14 @@ def continue_command(args: argparse.Namespace, argv: list[str]) -> str:
     return shlex.join(printable(word) for word in words)
 
 
-def _error_message(error: Exception) -> tuple[str, bool]:
+def _error_message(error: Exception, again: str) -> tuple[str, bool]:
     """(one line, whether it is a known kind of error) for an error that ends a command: a full disk
-    names the file and the device."""
+    names the file and the command that continues (``again``)."""
     from proxytask.data.lfw import DataError
 
     if isinstance(error, OSError) and error.errno in FULL_DISK:
         where = f" writing {printable(str(error.filename))}" if error.filename else ""
-        return f"no space left on the disk{where}: free some space (or choose another folder) and run the same command again", True
+        return f"no space left on the disk{where}: free some space (or choose another folder), then continue with: {again}", True
     known = isinstance(error, (ConfigError, DataError, FileNotFoundError, DamagedFile))
     return (str(error) if known else f"{type(error).__name__}: {error}"), known
 
@@ -463,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if debug:
             raise
-        message, known = _error_message(error)
+        message, known = _error_message(error, continue_command(args, argv))
         print(f"proxytask {args.command}: error: {' '.join(message.split())}" + ("" if known else " (--debug shows the traceback)"),
               file=sys.stderr)
         return 2
