@@ -148,7 +148,7 @@ def test_the_plan_prints_its_runs_jobs_and_comparisons():
     ("analyses=losses", "analyses: each must be one of loss, .*, got 'losses'"),
     ("pool_fractions=1.0", r"pool_fractions: each must be a number in \(0, 1\)"),
     ("pretrain.data.pool_fraction=0", r"data.pool_fraction must be a number in \(0, 1\]"),
-    ("pretrain_seeds=0", "pretrain_seeds must be a whole number >= 1"),
+    ("pretrain_seeds=0", "pretrain_seeds must be a whole number in \\[1, 100\\]"),
 ])
 def test_bad_analysis_settings_are_named(override, message):
     with pytest.raises(ConfigError, match=message):
