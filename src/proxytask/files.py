@@ -7,8 +7,8 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,25 +53,27 @@ def naming_full_disk(path: Path) -> Iterator[None]:
         raise
 
 
-def _umask() -> int:
-    """The process's file-creation mask (read by setting it, then put back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _new_file_beside(path: Path) -> Path:
+    """A new empty file beside ``path`` under a unique hidden name, created with mode 0o666 so that
+    the kernel applies the umask, as a plain ``open`` does (``mkstemp`` makes it owner-only)."""
+    while True:
+        candidate = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return candidate
+        except FileExistsError:
+            continue
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``; the
-    file gets the permissions a plain ``open`` would give it (the temporary file's are owner-only)."""
+    file gets the permissions a plain ``open`` would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    tmp_path = Path(tmp_name)
+    tmp_path = _new_file_beside(path)
     try:
         with naming_full_disk(path):
             write(tmp_path)
-            os.chmod(tmp_path, 0o666 & ~_umask())
             with open(tmp_path, "rb") as written:
                 os.fsync(written.fileno())
             os.replace(tmp_path, path)

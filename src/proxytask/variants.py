@@ -2,9 +2,9 @@
 
 A :class:`Variant` is a task and the settings that differ from a study's pretraining settings; its
 name says both (``denoising+mask_fraction=0.6``). A variant ``at`` a fraction of its run is the
-weights that run kept there (``colorization@1of3``), not a run of its own. A :class:`VariantSet` is one question: its
-members (variants, each at some pretraining seeds) are compared with random init on the same input
-and, paired, with each other. The study layer (:mod:`proxytask.study.analyses`) builds them.
+weights that run kept there (``colorization@1of3``), not a run of its own. A :class:`VariantSet`
+is one question: its members (variants, each at some pretraining seeds) are compared with random
+init on the same input and, paired, with each other. The study layer (:mod:`proxytask.study.analyses`) builds them.
 """
 
 from __future__ import annotations
